@@ -1,0 +1,1 @@
+"""Evaluation metrics: mode coverage on toy mixtures, digit class agreement, FID/IS and friends."""

@@ -1,0 +1,104 @@
+"""DCGAN (Radford, Metz & Chintala 2016), optionally class-conditional (Mirza & Osindero 2014).
+
+The architecture guidelines of the paper (Sec. 3): strided convolutions in D and fractionally strided
+(transposed) convolutions in G instead of pooling, batch norm in both networks (not on G's output
+nor D's input layer), no hidden fully connected layers, ReLU in G with tanh output, LeakyReLU(0.2)
+in D, weights from N(0, 0.02). Channel widths follow the PyTorch examples' DCGAN (``ngf``/``ndf``):
+the feature map at 4x4 has ``base_channels * 2**(n - 1)`` channels for ``n = log2(resolution) - 2``
+up/down-sampling stages, halving (G) or doubling (D) per stage. G's 1x1 -> 4x4 transposed
+convolution is written as the equivalent dense layer; its upsampling layers use the exact sub-pixel
+form (:class:`gans_jax.layers.SubPixelConvTranspose`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from gans_jax.layers import SubPixelConvTranspose
+
+dcgan_init = nn.initializers.normal(0.02)
+
+
+def _num_stages(resolution: int) -> int:
+    if resolution < 16 or resolution > 1024 or resolution & (resolution - 1):
+        raise ValueError(f"DCGAN resolution must be a power of two in [16, 1024], got {resolution}")
+    return int(math.log2(resolution)) - 2
+
+
+def _batch_norm(train: bool, axis_name: str | None) -> nn.BatchNorm:
+    # momentum 0.9 = PyTorch's 0.1; scale ~ N(1, 0.02) as in the PyTorch example's weights_init.
+    return nn.BatchNorm(
+        use_running_average=not train,
+        momentum=0.9,
+        epsilon=1e-5,
+        axis_name=axis_name,
+        scale_init=lambda k, s, d=jnp.float32: 1.0 + 0.02 * jax.random.normal(k, s, d),
+    )
+
+
+class Generator(nn.Module):
+    """DCGAN generator ``z (, y) -> image`` in [-1, 1], NHWC."""
+
+    resolution: int = 64
+    base_channels: int = 64
+    out_channels: int = 3
+    num_classes: int | None = None
+    embed_dim: int = 32
+    axis_name: str | None = None
+
+    @nn.compact
+    def __call__(self, z: jax.Array, labels: jax.Array | None = None, train: bool = True):
+        stages = _num_stages(self.resolution)
+        h = z.reshape(z.shape[0], -1)
+        if self.num_classes is not None:
+            if labels is None:
+                raise ValueError("conditional generator (num_classes set) needs labels")
+            h = jnp.concatenate([h, nn.Embed(self.num_classes, self.embed_dim)(labels)], -1)
+        channels = self.base_channels * 2 ** (stages - 1)
+        h = nn.Dense(16 * channels, use_bias=False, kernel_init=dcgan_init)(h)
+        h = h.reshape(-1, 4, 4, channels)
+        h = nn.relu(_batch_norm(train, self.axis_name)(h))
+        for _ in range(stages - 1):
+            channels //= 2
+            h = SubPixelConvTranspose(channels, use_bias=False, kernel_init=dcgan_init)(h)
+            h = nn.relu(_batch_norm(train, self.axis_name)(h))
+        h = SubPixelConvTranspose(self.out_channels, use_bias=False, kernel_init=dcgan_init)(h)
+        return jnp.tanh(h)
+
+
+class Discriminator(nn.Module):
+    """DCGAN discriminator ``image (, y) -> logit``; labels enter as embedding maps on the input."""
+
+    resolution: int = 64
+    base_channels: int = 64
+    num_classes: int | None = None
+    embed_dim: int = 8
+    negative_slope: float = 0.2
+    axis_name: str | None = None
+
+    @nn.compact
+    def __call__(self, x: jax.Array, labels: jax.Array | None = None, train: bool = True):
+        stages = _num_stages(self.resolution)
+        if x.shape[1:3] != (self.resolution, self.resolution):
+            raise ValueError(
+                f"discriminator built for {self.resolution}x{self.resolution} images, got shape {x.shape}"
+            )
+        h = x
+        if self.num_classes is not None:
+            if labels is None:
+                raise ValueError("conditional discriminator (num_classes set) needs labels")
+            e = nn.Embed(self.num_classes, self.embed_dim)(labels).astype(x.dtype)
+            h = jnp.concatenate([h, jnp.broadcast_to(e[:, None, None], (*x.shape[:3], e.shape[-1]))], -1)
+        channels = self.base_channels
+        conv = lambda c: nn.Conv(c, (4, 4), (2, 2), padding=1, use_bias=False, kernel_init=dcgan_init)
+        h = nn.leaky_relu(conv(channels)(h), self.negative_slope)
+        for _ in range(stages - 1):
+            channels *= 2
+            h = _batch_norm(train, self.axis_name)(conv(channels)(h))
+            h = nn.leaky_relu(h, self.negative_slope)
+        logits = nn.Conv(1, (4, 4), padding="VALID", use_bias=False, kernel_init=dcgan_init)(h)
+        return logits.reshape(-1)

@@ -1,0 +1,31 @@
+"""Latent and label samplers: every draw takes an explicit ``jax.random`` key."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+
+LATENT_DISTRIBUTIONS = ("normal", "uniform")
+
+
+def sample_latents(
+    key: jax.Array, num: int, shape: Sequence[int], distribution: str = "normal"
+) -> jax.Array:
+    """``z ~ N(0, I)`` (``"normal"``) or ``z ~ U[-1, 1]`` (``"uniform"``, Goodfellow 2014), shape ``(num, *shape)``."""
+    if distribution == "normal":
+        return jax.random.normal(key, (num, *shape))
+    if distribution == "uniform":
+        return jax.random.uniform(key, (num, *shape), minval=-1.0, maxval=1.0)
+    raise ValueError(f"unknown latent distribution {distribution!r}; expected one of {LATENT_DISTRIBUTIONS}")
+
+
+def sample_labels(key: jax.Array, num: int, num_classes: int) -> jax.Array:
+    """Class labels drawn uniformly from ``{0, ..., num_classes - 1}``, int32."""
+    return jax.random.randint(key, (num,), 0, num_classes, dtype=jnp.int32)
+
+
+def grid_labels(num_classes: int, per_class: int) -> jax.Array:
+    """Labels ``0,0,..,1,1,..`` (``per_class`` of each): one row per class in a sample grid."""
+    return jnp.repeat(jnp.arange(num_classes, dtype=jnp.int32), per_class)
