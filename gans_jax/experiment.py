@@ -1,0 +1,122 @@
+"""From a config (``experiments/*.py``'s ``get_config()``) to the library's pieces: GAN, train step,
+evaluation. This is the only place that reads config keys; everything below it takes plain arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import numpy as np
+import optax
+
+from gans_jax import regularizers as regs
+from gans_jax.losses import get_objective
+from gans_jax.training.state import GAN, GANState
+from gans_jax.training.step import make_train_step, regularizer
+
+MODELS = ("mlp", "dcgan")
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+
+
+def build_optimizer(opt: Mapping[str, Any], total_steps: int) -> optax.GradientTransformation:
+    """``opt``: ``name`` in :data:`OPTIMIZERS`, ``lr``, ``b1``/``b2`` (adam), ``schedule``
+    (``constant`` or ``cosine`` decay to 5% over ``total_steps``), ``clip`` (WGAN weight clipping, 0 = off)."""
+    lr = opt["lr"]
+    schedule = opt.get("schedule", "constant")
+    if schedule == "cosine":
+        lr = optax.cosine_decay_schedule(lr, max(total_steps, 1), alpha=0.05)
+    elif schedule != "constant":
+        raise ValueError(f"unknown lr schedule {schedule!r}; expected 'constant' or 'cosine'")
+    name = opt["name"]
+    if name == "adam":
+        tx = optax.adam(lr, b1=opt.get("b1", 0.9), b2=opt.get("b2", 0.999))
+    elif name == "rmsprop":
+        tx = optax.rmsprop(lr)
+    elif name == "sgd":
+        tx = optax.sgd(lr)
+    else:
+        raise ValueError(f"unknown optimizer {name!r}; expected one of {OPTIMIZERS}")
+    if opt.get("clip", 0.0):
+        tx = optax.chain(tx, regs.weight_clipping(opt["clip"]))
+    return tx
+
+
+def build_networks(model: Mapping[str, Any], sample_shape, num_classes: int | None):
+    """The generator and discriminator modules named by ``model.name``."""
+    name = model["name"]
+    if name == "mlp":
+        from gans_jax.models.mlp import MLPDiscriminator, MLPGenerator
+
+        return (
+            MLPGenerator(int(np.prod(sample_shape)), tuple(model["g_hidden"]), num_classes),
+            MLPDiscriminator(tuple(model["d_hidden"]), num_classes),
+        )
+    if name == "dcgan":
+        from gans_jax.models import dcgan
+
+        resolution = model["resolution"]
+        return (
+            dcgan.Generator(resolution, model["g_channels"], sample_shape[-1], num_classes),
+            dcgan.Discriminator(resolution, model["d_channels"], num_classes),
+        )
+    raise ValueError(f"unknown model.name {name!r}; expected one of {MODELS}")
+
+
+def build_gan(config, sample_shape, num_classes: int | None) -> GAN:
+    num_classes = num_classes if config.model.get("conditional", False) else None
+    generator, discriminator = build_networks(config.model, sample_shape, num_classes)
+    steps = config.train.steps
+    return GAN(
+        generator,
+        discriminator,
+        g_optimizer=build_optimizer(config.optim.g, steps),
+        d_optimizer=build_optimizer(config.optim.d, steps * config.train.n_critic),
+        latent_shape=(config.model.latent_dim,),
+        num_classes=num_classes,
+        latent_distribution=config.model.get("latent_distribution", "normal"),
+    )
+
+
+def build_train_step(config, gan: GAN, axis_name: str | None = None):
+    objective = get_objective(config.objective.name, **dict(config.objective.get("kwargs", {})))
+    penalties = [
+        regularizer(name, **dict(spec)) for name, spec in dict(config.get("regularizers", {})).items()
+    ]
+    train = config.train
+    return make_train_step(
+        gan,
+        objective,
+        n_critic=train.n_critic,
+        critic_batches=train.get("critic_batches", "split"),
+        reuse_fakes=train.get("reuse_fakes", True),
+        regularizers=penalties,
+        ema_decay=train.ema_decay or None,
+        ema_start=train.get("ema_start", 0),
+        axis_name=axis_name,
+    )
+
+
+def evaluate(config, gan: GAN, state: GANState, key: jax.Array) -> dict[str, float]:
+    """Quality metrics that need no download: class agreement for digits, mode coverage for toy data."""
+    source = config.data.source
+    num = config.eval.num_samples
+    k_z, k_y = jax.random.split(key)
+    z = gan.sample_latents(k_z, num)
+    labels = gan.sample_labels(k_y, num)
+    samples = np.asarray(gan.generate(state, z, labels))
+    if source == "toy":
+        from gans_jax.data.toy import get_mixture
+        from gans_jax.metrics.modes import mode_metrics
+
+        return mode_metrics(samples, get_mixture(config.data.name))
+    if source == "digits" and gan.conditional:
+        from gans_jax.metrics.digits_classifier import DigitsJudge
+
+        judge = DigitsJudge.fit()
+        return {
+            "class_agreement": judge.class_agreement(samples, np.asarray(labels)),
+            "real_accuracy": judge.real_accuracy(),
+            "num_samples": num,
+        }
+    return {}
