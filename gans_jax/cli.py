@@ -32,7 +32,7 @@ def _run(argv_rest: list[str], default_config: str | None) -> None:
     from gans_jax.training.loop import train
 
     del app  # absl.app is not used: we parse flags ourselves so the CLI stays importable.
-    results = train(flags_.config, flags_.workdir, progress=flags_.progress)
+    _, results = train(flags_.config, flags_.workdir, progress=flags_.progress)
     print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in results.items()})
 
 

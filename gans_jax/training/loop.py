@@ -47,8 +47,11 @@ def _check_finite(step: int, metrics: dict[str, float]) -> None:
         raise FloatingPointError(f"training diverged at step {step}: non-finite {bad}")
 
 
-def train(config, workdir: str, *, progress: bool = True) -> dict[str, float]:
-    """Train the experiment ``config`` in ``workdir``; returns the final evaluation metrics."""
+def train(config, workdir: str, *, progress: bool = True, devices=None) -> tuple[GANState, dict]:
+    """Train the experiment ``config`` in ``workdir``; returns the final state and evaluation metrics.
+
+    ``devices`` (default: all devices of all processes) form the data-parallel mesh; with one device
+    the step is compiled without shardings."""
     os.makedirs(workdir, exist_ok=True)
     with open(os.path.join(workdir, "config.json"), "w") as f:
         f.write(config.to_json_best_effort(indent=2, sort_keys=True))
@@ -68,7 +71,8 @@ def train(config, workdir: str, *, progress: bool = True) -> dict[str, float]:
     key = jax.random.PRNGKey(config.seed)
     k_init, k_fixed, k_eval = jax.random.split(key, 3)
     state = gan.init_state(k_init, data.sample_shape, ema=bool(config.train.ema_decay))
-    mesh = sharding.data_mesh() if jax.device_count() > 1 else None
+    devices = jax.devices() if devices is None else list(devices)
+    mesh = sharding.data_mesh(devices) if len(devices) > 1 else None
     step_fn = sharding.compile_train_step(experiment.build_train_step(config, gan), mesh)
     if mesh is not None:
         state = sharding.put_replicated(state, mesh)
@@ -111,4 +115,4 @@ def train(config, workdir: str, *, progress: bool = True) -> dict[str, float]:
     }
     with open(os.path.join(workdir, "metrics.json"), "w") as f:
         json.dump(results, f, indent=2)
-    return results
+    return state, results

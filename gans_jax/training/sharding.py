@@ -60,6 +60,12 @@ def compile_train_step(train_step: Callable, mesh: Mesh | None = None) -> Callab
 def pmap_train_step(train_step: Callable, axis_name: str) -> Callable:
     """Compile a step built with ``make_train_step(..., axis_name=axis_name)`` with ``jax.pmap``.
 
-    Inputs carry a leading device axis: replicate the state with ``jax.device_put_replicated`` and
-    reshape the batch to ``(num_devices, per_device, ...)``."""
+    Inputs carry a leading device axis: replicate the state with :func:`pmap_replicate` and reshape
+    the batch to ``(num_devices, per_device, ...)``."""
     return jax.pmap(train_step, axis_name=axis_name, donate_argnums=0)
+
+
+def pmap_replicate(tree: Any, num_devices: int | None = None) -> Any:
+    """Stack ``num_devices`` copies of every leaf along a new leading axis (``jax.pmap``'s input form)."""
+    n = num_devices or jax.local_device_count()
+    return jax.tree.map(lambda x: np.broadcast_to(np.asarray(x), (n, *np.shape(x))), tree)

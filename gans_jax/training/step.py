@@ -210,7 +210,7 @@ def make_train_step(
             "d_loss": adversarial,
             "d_real": jnp.mean(real_logits),
             "d_fake": jnp.mean(fake_logits),
-            "d_grad_norm": optax.global_norm(grads),
+            "d_grad_norm": optax.tree.norm(grads),
             **{f"reg/{name}": value for name, value in penalties.items()},
         }
         return state, metrics
@@ -256,7 +256,7 @@ def make_train_step(
         metrics = {
             "g_loss": adversarial,
             "d_fake_for_g": jnp.mean(fake_logits),
-            "g_grad_norm": optax.global_norm(grads),
+            "g_grad_norm": optax.tree.norm(grads),
             **{f"reg/{name}": value for name, value in penalties.items()},
         }
         return state, metrics
