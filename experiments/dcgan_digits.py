@@ -12,9 +12,7 @@ import ml_collections
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.seed = 0
-    c.model = dict(
-        name="dcgan", resolution=16, latent_dim=64, g_channels=32, d_channels=32, conditional=True
-    )
+    c.model = dict(name="dcgan", resolution=16, latent_dim=64, g_channels=32, d_channels=32, conditional=True)
     c.data = dict(source="digits", split="train", path="", name="", num_samples=0)
     c.objective = dict(name="non_saturating", kwargs={})
     adam = dict(name="adam", lr=2e-4, b1=0.5, b2=0.999, schedule="constant", clip=0.0)

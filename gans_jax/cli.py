@@ -12,7 +12,7 @@ COMMANDS = ("train",)
 
 
 def _run(argv_rest: list[str], default_config: str | None) -> None:
-    from absl import app, flags
+    from absl import flags
     from ml_collections import config_flags
 
     flags_ = flags.FlagValues()
@@ -23,15 +23,17 @@ def _run(argv_rest: list[str], default_config: str | None) -> None:
     flags.DEFINE_bool("progress", True, "Show a progress bar.", flag_values=flags_)
     try:
         flags_(argv_rest)
-    except flags.Error as e:
-        raise SystemExit(f"gans-jax: {e}") from None
+    except (flags.Error, AttributeError, KeyError) as e:  # unknown config keys surface as these
+        message = str(e)
+        if not isinstance(e, flags.Error):  # ml_collections wraps the KeyError's repr
+            message = message.strip("'\"").replace("\\n", " ").replace("\\'", "'")
+        raise SystemExit(f"gans-jax: bad command-line flag: {message}") from None
     if flags_.workdir is None:
         raise SystemExit("gans-jax: --workdir is required")
     if flags_.config is None:
         raise SystemExit("gans-jax: --config is required (an experiments/*.py file)")
     from gans_jax.training.loop import train
 
-    del app  # absl.app is not used: we parse flags ourselves so the CLI stays importable.
     _, results = train(flags_.config, flags_.workdir, progress=flags_.progress)
     print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in results.items()})
 
@@ -45,7 +47,9 @@ def run_experiment_file(path: str, argv: list[str] | None = None) -> None:
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv if argv is None else argv)
     if len(argv) < 2 or argv[1] not in COMMANDS:
-        raise SystemExit(f"usage: gans-jax {{{','.join(COMMANDS)}}} --config FILE --workdir DIR [--config.key=value ...]")
+        raise SystemExit(
+            f"usage: gans-jax {{{','.join(COMMANDS)}}} --config FILE --workdir DIR [--config.key=value ...]"
+        )
     _run([argv[0], *argv[2:]], None)
 
 

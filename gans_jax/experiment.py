@@ -20,8 +20,8 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
 
 
 def build_optimizer(opt: Mapping[str, Any], total_steps: int) -> optax.GradientTransformation:
-    """``opt``: ``name`` in :data:`OPTIMIZERS`, ``lr``, ``b1``/``b2`` (adam), ``schedule``
-    (``constant`` or ``cosine`` decay to 5% over ``total_steps``), ``clip`` (WGAN weight clipping, 0 = off)."""
+    """``opt``: ``name`` in :data:`OPTIMIZERS`, ``lr``, ``b1``/``b2`` (adam), ``schedule`` (``constant``
+    or ``cosine`` decay to 5% over ``total_steps``), ``clip`` (WGAN weight clipping, 0 = off)."""
     lr = opt["lr"]
     schedule = opt.get("schedule", "constant")
     if schedule == "cosine":

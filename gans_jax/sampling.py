@@ -10,10 +10,10 @@ import jax.numpy as jnp
 LATENT_DISTRIBUTIONS = ("normal", "uniform")
 
 
-def sample_latents(
-    key: jax.Array, num: int, shape: Sequence[int], distribution: str = "normal"
-) -> jax.Array:
-    """``z ~ N(0, I)`` (``"normal"``) or ``z ~ U[-1, 1]`` (``"uniform"``, Goodfellow 2014), shape ``(num, *shape)``."""
+def sample_latents(key: jax.Array, num: int, shape: Sequence[int], distribution: str = "normal") -> jax.Array:
+    """``z ~ N(0, I)`` (``"normal"``) or ``z ~ U[-1, 1]`` (``"uniform"``, Goodfellow 2014).
+
+    Shape ``(num, *shape)``."""
     if distribution == "normal":
         return jax.random.normal(key, (num, *shape))
     if distribution == "uniform":

@@ -38,7 +38,10 @@ def scatter_image(points: np.ndarray, reference: np.ndarray | None = None, size:
     def draw(p, colour):
         p = p[np.isfinite(p).all(axis=1)]
         xy = ((p - centre) / span + 0.5) * (size - 1)
-        cols, rows = np.clip(np.rint(xy[:, 0]), 0, size - 1), np.clip(np.rint((size - 1) - xy[:, 1]), 0, size - 1)
+        cols, rows = (
+            np.clip(np.rint(xy[:, 0]), 0, size - 1),
+            np.clip(np.rint((size - 1) - xy[:, 1]), 0, size - 1),
+        )
         canvas[rows.astype(int), cols.astype(int)] = colour
 
     if reference is not None:

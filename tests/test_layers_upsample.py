@@ -19,7 +19,10 @@ def _lax_transpose(x, w, stride, padding):
     """lax.conv_transpose with PyTorch semantics: flipped kernel, padding k - 1 - p."""
     k = w.shape[0]
     return lax.conv_transpose(
-        x, w[::-1, ::-1], (stride, stride), ((k - 1 - padding,) * 2,) * 2,
+        x,
+        w[::-1, ::-1],
+        (stride, stride),
+        ((k - 1 - padding,) * 2,) * 2,
         dimension_numbers=("NHWC", "HWIO", "NHWC"),
     )
 
@@ -41,10 +44,10 @@ def test_gradients_match_lax_conv_transpose():
     x = jnp.asarray(rng.normal(size=(3, 6, 6, 4)).astype(np.float32))
     w = jnp.asarray(rng.normal(size=(4, 4, 4, 5)).astype(np.float32))
     target = jnp.asarray(rng.normal(size=(3, 12, 12, 5)).astype(np.float32))
-    loss = lambda f: (lambda w, x: jnp.sum((f(x, w, 2, 1) - target) ** 2))
+    loss = lambda f: lambda w, x: jnp.sum((f(x, w, 2, 1) - target) ** 2)
     g_ours = jax.grad(loss(conv_transpose_subpixel), argnums=(0, 1))(w, x)
     g_ref = jax.grad(loss(_lax_transpose), argnums=(0, 1))(w, x)
-    for a, b in zip(g_ours, g_ref):
+    for a, b in zip(g_ours, g_ref, strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-3)
 
 
@@ -57,7 +60,9 @@ def test_module_parameters_and_bias():
     variables = jax.tree.map(lambda v: v, variables)
     variables["params"]["bias"] = jnp.arange(6.0)
     y = layer.apply(variables, x)
-    expected = reference_conv_transpose(np.ones((2, 4, 4, 3)), np.asarray(variables["params"]["kernel"]), 2, 1)
+    expected = reference_conv_transpose(
+        np.ones((2, 4, 4, 3)), np.asarray(variables["params"]["kernel"]), 2, 1
+    )
     np.testing.assert_allclose(np.asarray(y), expected + np.arange(6.0), atol=1e-5)
 
 

@@ -56,8 +56,6 @@ def test_conditional_dcgan_digits_class_agreement(tmp_path):
 
 def test_same_config_and_seed_are_bit_identical(tmp_path):
     config = load_config("dcgan_digits", **{"train.steps": 5, "train.log_every": 5})
-    states = [
-        train(config, str(tmp_path / str(i)), progress=False, devices=ONE_DEVICE)[0] for i in range(2)
-    ]
+    states = [train(config, str(tmp_path / str(i)), progress=False, devices=ONE_DEVICE)[0] for i in range(2)]
     for a, b in zip(jax.tree.leaves(states[0]), jax.tree.leaves(states[1]), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

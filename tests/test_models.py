@@ -84,7 +84,7 @@ def test_dcgan_init_is_deterministic_and_dcgan_scaled():
     z = jnp.zeros((1, 100))
     a = g.init(jax.random.PRNGKey(7), z, train=False)["params"]
     b = g.init(jax.random.PRNGKey(7), z, train=False)["params"]
-    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
     kernel = np.asarray(a["SubPixelConvTranspose_0"]["kernel"])
     assert abs(kernel.std() - 0.02) < 0.002  # N(0, 0.02) (Radford et al. 2016, Sec. 4)

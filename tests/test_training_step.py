@@ -87,9 +87,7 @@ def test_single_pass_equals_explicit_two_player_update():
     assert int(new_state.step) == 1
     expected = {"d_loss", "g_loss", "d_real", "d_fake", "d_fake_for_g", "d_grad_norm", "g_grad_norm"}
     assert expected <= set(metrics)
-    np.testing.assert_allclose(
-        float(metrics["d_grad_norm"]), float(optax.tree.norm(d_grads)), rtol=1e-5
-    )
+    np.testing.assert_allclose(float(metrics["d_grad_norm"]), float(optax.tree.norm(d_grads)), rtol=1e-5)
 
 
 def test_n_critic_counts_updates_and_splits_the_batch():

@@ -35,7 +35,9 @@ def write_samples(path: str, gan: GAN, state: GANState, fixed, data: ArrayDatase
     z, labels, ncols = fixed
     samples = np.asarray(gan.generate(state, z, labels, use_ema=use_ema))
     if samples.ndim == 2:  # vector data: a scatter plot over the real points
-        many = np.asarray(gan.generate(state, gan.sample_latents(jax.random.PRNGKey(1), 2500), use_ema=use_ema))
+        many = np.asarray(
+            gan.generate(state, gan.sample_latents(jax.random.PRNGKey(1), 2500), use_ema=use_ema)
+        )
         return visualize.save_png(path, visualize.scatter_image(many, data.arrays["image"][:2500]))
     grid = visualize.image_grid(samples, ncols)
     return visualize.save_png(path, grid, upscale=max(1, 128 // samples.shape[1]))
@@ -101,7 +103,9 @@ def train(config, workdir: str, *, progress: bool = True, devices=None) -> tuple
                 bar.set_postfix(d=f"{values['d_loss']:.3f}", g=f"{values['g_loss']:.3f}")
             if done % train_cfg.sample_every == 0 or done == train_cfg.steps:
                 samples_dir = os.path.join(workdir, "samples")
-                write_samples(os.path.join(samples_dir, f"step_{done:07d}.png"), gan, state, fixed, data, False)
+                write_samples(
+                    os.path.join(samples_dir, f"step_{done:07d}.png"), gan, state, fixed, data, False
+                )
                 if state.ema_params is not None:
                     write_samples(
                         os.path.join(samples_dir, f"step_{done:07d}_ema.png"), gan, state, fixed, data, True

@@ -67,7 +67,7 @@ class GAN:
         return sampling.sample_labels(key, num, self.num_classes) if self.conditional else None
 
     def init_state(self, key: jax.Array, sample_shape: Sequence[int], *, ema: bool = False) -> GANState:
-        """Initialise both networks and optimisers; ``sample_shape`` is one example's shape, e.g. (H, W, C)."""
+        """Initialise both networks and optimisers; ``sample_shape`` is one example's, e.g. (H, W, C)."""
         k_g, k_d, k_run = jax.random.split(key, 3)
         labels = jnp.zeros((1,), jnp.int32) if self.conditional else None
         z = jnp.zeros((1, *self.latent_shape))

@@ -196,9 +196,9 @@ def make_train_step(
             aux = (coll, adversarial, penalties, real_logits, fake_logits)
             return total, aux
 
-        grads, (coll, adversarial, penalties, real_logits, fake_logits) = jax.grad(
-            loss_fn, has_aux=True
-        )(state.d_params)
+        grads, (coll, adversarial, penalties, real_logits, fake_logits) = jax.grad(loss_fn, has_aux=True)(
+            state.d_params
+        )
         grads = cross_replica_mean(grads)
         updates, opt_state = gan.d_optimizer.update(grads, state.d_opt_state, state.d_params)
         state = state.replace(
@@ -292,7 +292,12 @@ def make_train_step(
                 else:
                     real_i, labels_i = real, real_labels
                 return d_update(
-                    state, real_i, labels_i, lax.stop_gradient(fake_i), fake_labels_i, k_update,
+                    state,
+                    real_i,
+                    labels_i,
+                    lax.stop_gradient(fake_i),
+                    fake_labels_i,
+                    k_update,
                     first_d_update + i,
                 )
 
