@@ -3,6 +3,8 @@ evaluation. This is the only place that reads config keys; everything below it t
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +18,28 @@ from gans_jax.training.state import GAN, GANState
 from gans_jax.training.step import make_train_step, regularizer
 
 MODELS = ("mlp", "dcgan")
+
+
+def load_config(path: str, overrides: Mapping[str, Any] | None = None):
+    """``get_config(arg)`` of an experiment file (``"file.py"`` or ``"file.py:arg"``), then dotted
+    ``overrides`` such as ``{"train.steps": 100}``; an unknown key raises a ``KeyError`` naming it."""
+    path, _, arg = path.partition(":")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"experiment config file {path!r} does not exist")
+    spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(path))[0], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = module.get_config(arg or None)
+    for dotted, value in (overrides or {}).items():
+        node, parts = config, dotted.split(".")
+        for depth, part in enumerate(parts):
+            if part not in node:
+                where = ".".join(parts[:depth]) or "the config"
+                raise KeyError(f"unknown config key {dotted!r}: {where} has {sorted(node)}")
+            if depth < len(parts) - 1:
+                node = node[part]
+        node[parts[-1]] = value  # ConfigDict refuses a value of another type (TypeError)
+    return config
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 
 

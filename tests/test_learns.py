@@ -1,33 +1,14 @@
 """'It learns': short CPU runs of the shipped experiments that must measurably improve a quality metric."""
 
-import importlib.util
 import json
-import os
 
 import jax
 import numpy as np
 import pytest
 
 from gans_jax.training.loop import train
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def load_config(name, **overrides):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "experiments", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config()
-    for dotted, value in overrides.items():
-        node = config
-        *path, last = dotted.split(".")
-        for part in path:
-            node = node[part]
-        node[last] = value
-    return config
-
-
-ONE_DEVICE = jax.devices()[:1]
+from tests.helpers import ONE_DEVICE
+from tests.helpers import experiment_config as load_config
 
 
 @pytest.mark.slow

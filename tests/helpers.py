@@ -1,0 +1,15 @@
+"""Shared test helpers."""
+
+import os
+
+import jax
+
+from gans_jax.experiment import load_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ONE_DEVICE = jax.devices()[:1]
+
+
+def experiment_config(name: str, **overrides):
+    """``experiments/<name>.py``'s config with dotted overrides (``**{"train.steps": 10}``)."""
+    return load_config(os.path.join(ROOT, "experiments", f"{name}.py"), overrides)
