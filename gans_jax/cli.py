@@ -1,56 +1,76 @@
-"""Command line: ``gans-jax train --config experiments/<name>.py --workdir DIR [--config.key=value ...]``.
+"""Command line: ``gans-jax COMMAND [flags]``.
 
-Experiment files are ml_collections config files (``get_config()``), overridable key by key from the
-command line; ``python experiments/<name>.py --workdir DIR`` runs the same thing.
+``gans-jax train --config experiments/<name>.py --workdir DIR [--config.key=value ...]`` trains an
+experiment (ml_collections config files, overridable key by key); ``python experiments/<name>.py
+--workdir DIR`` runs the same thing. Each command is a function ``main(argv)`` in its own module,
+registered in :data:`COMMANDS` as ``"module:function"``.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 
-COMMANDS = ("train",)
+COMMANDS: dict[str, str] = {
+    "train": "gans_jax.cli:train_main",
+}
 
 
-def _run(argv_rest: list[str], default_config: str | None) -> None:
+def parse_flags(argv: list[str], define) -> object:
+    """Parse absl flags defined by ``define(flag_values)``; bad flags exit with a one-line message."""
     from absl import flags
-    from ml_collections import config_flags
 
-    flags_ = flags.FlagValues()
-    config_flags.DEFINE_config_file(
-        "config", default_config, "Experiment config file (get_config()).", flag_values=flags_
-    )
-    flags.DEFINE_string("workdir", None, "Directory for logs, samples and metrics.", flag_values=flags_)
-    flags.DEFINE_bool("progress", True, "Show a progress bar.", flag_values=flags_)
+    flag_values = flags.FlagValues()
+    define(flag_values)
     try:
-        flags_(argv_rest)
-    except (flags.Error, AttributeError, KeyError) as e:  # unknown config keys surface as these
+        flag_values(argv)
+    except (flags.Error, AttributeError, KeyError, TypeError) as e:  # bad config keys surface as these
         message = str(e)
         if not isinstance(e, flags.Error):  # ml_collections wraps the KeyError's repr
             message = message.strip("'\"").replace("\\n", " ").replace("\\'", "'")
         raise SystemExit(f"gans-jax: bad command-line flag: {message}") from None
-    if flags_.workdir is None:
+    return flag_values
+
+
+def _define_train_flags(default_config: str | None):
+    def define(fv):
+        from absl import flags
+        from ml_collections import config_flags
+
+        config_flags.DEFINE_config_file(
+            "config", default_config, "Experiment config file (get_config()).", flag_values=fv
+        )
+        flags.DEFINE_string("workdir", None, "Directory for logs, samples and metrics.", flag_values=fv)
+        flags.DEFINE_bool("progress", True, "Show a progress bar.", flag_values=fv)
+
+    return define
+
+
+def train_main(argv: list[str], default_config: str | None = None) -> None:
+    """``gans-jax train``: train an experiment in a workdir."""
+    fv = parse_flags(argv, _define_train_flags(default_config))
+    if fv.workdir is None:
         raise SystemExit("gans-jax: --workdir is required")
-    if flags_.config is None:
+    if fv.config is None:
         raise SystemExit("gans-jax: --config is required (an experiments/*.py file)")
     from gans_jax.training.loop import train
 
-    _, results = train(flags_.config, flags_.workdir, progress=flags_.progress)
+    _, results = train(fv.config, fv.workdir, progress=fv.progress)
     print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in results.items()})
 
 
 def run_experiment_file(path: str, argv: list[str] | None = None) -> None:
     """``__main__`` of an experiment file: its own config is the default ``--config``."""
     argv = list(sys.argv if argv is None else argv)
-    _run([argv[0], *argv[1:]], path)
+    train_main([argv[0], *argv[1:]], default_config=path)
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv if argv is None else argv)
     if len(argv) < 2 or argv[1] not in COMMANDS:
-        raise SystemExit(
-            f"usage: gans-jax {{{','.join(COMMANDS)}}} --config FILE --workdir DIR [--config.key=value ...]"
-        )
-    _run([argv[0], *argv[2:]], None)
+        raise SystemExit(f"usage: gans-jax {{{','.join(COMMANDS)}}} [flags]   (gans-jax COMMAND --help)")
+    module, function = COMMANDS[argv[1]].split(":")
+    getattr(importlib.import_module(module), function)([f"{argv[0]} {argv[1]}", *argv[2:]])
 
 
 if __name__ == "__main__":
