@@ -13,6 +13,9 @@ import sys
 
 COMMANDS: dict[str, str] = {
     "train": "gans_jax.cli:train_main",
+    "sample": "gans_jax.commands:sample_main",
+    "interpolate": "gans_jax.commands:interpolate_main",
+    "describe": "gans_jax.commands:describe_main",
 }
 
 
@@ -42,8 +45,31 @@ def _define_train_flags(default_config: str | None):
         )
         flags.DEFINE_string("workdir", None, "Directory for logs, samples and metrics.", flag_values=fv)
         flags.DEFINE_bool("progress", True, "Show a progress bar.", flag_values=fv)
+        flags.DEFINE_bool(
+            "distributed",
+            False,
+            "Call jax.distributed.initialize() (multi-host; TPU pods auto-detect).",
+            flag_values=fv,
+        )
+        flags.DEFINE_string(
+            "coordinator_address", None, "host:port of process 0 (multi-host).", flag_values=fv
+        )
+        flags.DEFINE_integer("num_processes", None, "Number of processes (multi-host).", flag_values=fv)
+        flags.DEFINE_integer("process_id", None, "This process's index (multi-host).", flag_values=fv)
 
     return define
+
+
+def initialize_distributed(fv) -> None:
+    """``jax.distributed.initialize`` from flags; with none given, the cluster is auto-detected."""
+    import jax
+
+    explicit = {
+        "coordinator_address": fv.coordinator_address,
+        "num_processes": fv.num_processes,
+        "process_id": fv.process_id,
+    }
+    jax.distributed.initialize(**{k: v for k, v in explicit.items() if v is not None})
 
 
 def train_main(argv: list[str], default_config: str | None = None) -> None:
@@ -53,6 +79,8 @@ def train_main(argv: list[str], default_config: str | None = None) -> None:
         raise SystemExit("gans-jax: --workdir is required")
     if fv.config is None:
         raise SystemExit("gans-jax: --config is required (an experiments/*.py file)")
+    if fv.distributed or fv.coordinator_address:
+        initialize_distributed(fv)
     from gans_jax.training.loop import train
 
     _, results = train(fv.config, fv.workdir, progress=fv.progress)

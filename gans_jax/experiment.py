@@ -4,16 +4,19 @@ evaluation. This is the only place that reads config keys; everything below it t
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from collections.abc import Mapping
 from typing import Any
 
 import jax
+import ml_collections
 import numpy as np
 import optax
 
 from gans_jax import regularizers as regs
 from gans_jax.losses import get_objective
+from gans_jax.training.checkpoint import Checkpointer
 from gans_jax.training.state import GAN, GANState
 from gans_jax.training.step import make_train_step, regularizer
 
@@ -40,6 +43,8 @@ def load_config(path: str, overrides: Mapping[str, Any] | None = None):
                 node = node[part]
         node[parts[-1]] = value  # ConfigDict refuses a value of another type (TypeError)
     return config
+
+
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 
 
@@ -61,9 +66,28 @@ def build_optimizer(opt: Mapping[str, Any], total_steps: int) -> optax.GradientT
         tx = optax.sgd(lr)
     else:
         raise ValueError(f"unknown optimizer {name!r}; expected one of {OPTIMIZERS}")
+    # A run-time learning-rate factor (exact for adam, rmsprop and sgd, whose updates are linear in
+    # the learning rate) that the divergence guard lowers after restoring a good checkpoint.
+    tx = optax.chain(tx, optax.inject_hyperparams(optax.scale)(step_size=1.0))
     if opt.get("clip", 0.0):
         tx = optax.chain(tx, regs.weight_clipping(opt["clip"]))
     return tx
+
+
+def scale_learning_rate(opt_state, factor: float):
+    """Multiply the run-time learning-rate factor of an optimiser built by :func:`build_optimizer`."""
+
+    def is_factor(node) -> bool:
+        return hasattr(node, "hyperparams") and "step_size" in getattr(node, "hyperparams", {})
+
+    def scale(node):
+        if not is_factor(node):
+            return node
+        return node._replace(
+            hyperparams={**node.hyperparams, "step_size": node.hyperparams["step_size"] * factor}
+        )
+
+    return jax.tree.map(scale, opt_state, is_leaf=is_factor)
 
 
 def build_networks(model: Mapping[str, Any], sample_shape, num_classes: int | None):
@@ -144,3 +168,28 @@ def evaluate(config, gan: GAN, state: GANState, key: jax.Array) -> dict[str, flo
             "num_samples": num,
         }
     return {}
+
+
+def load_run(workdir: str, step: int | None = None) -> tuple[Any, GAN, GANState]:
+    """``(config, gan, state)`` of a training run, from its ``config.json``, ``run.json`` and checkpoint
+    ``step`` (default: the latest)."""
+    paths = [os.path.join(workdir, name) for name in ("config.json", "run.json")]
+    for path in paths:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{workdir} is not a training workdir: {path} is missing")
+    with open(paths[0]) as f:
+        config = ml_collections.ConfigDict(json.load(f))
+    with open(paths[1]) as f:
+        run = json.load(f)
+    gan = build_gan(config, tuple(run["sample_shape"]), run["num_classes"])
+    like = jax.eval_shape(
+        lambda: gan.init_state(
+            jax.random.PRNGKey(0), tuple(run["sample_shape"]), ema=bool(config.train.ema_decay)
+        )
+    )
+    checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"))
+    try:
+        state, _ = checkpointer.restore(like, step)
+    finally:
+        checkpointer.close()
+    return config, gan, state

@@ -45,6 +45,18 @@ def put_batch(batch: Any, mesh: Mesh) -> Any:
     return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), batch)
 
 
+def host_local(tree: Any) -> Any:
+    """This process's copy of a replicated pytree (arrays spanning several hosts become their local
+    replica), for sampling and logging outside the compiled step."""
+
+    def local(x):
+        if isinstance(x, jax.Array) and not x.is_fully_addressable:
+            return x.addressable_data(0)
+        return x
+
+    return jax.tree.map(local, tree)
+
+
 def compile_train_step(train_step: Callable, mesh: Mesh | None = None) -> Callable:
     """``jax.jit`` the step once, donating the state; with a mesh, state replicated and batch sharded."""
     if mesh is None:

@@ -1,0 +1,185 @@
+"""``gans-jax sample``, ``gans-jax interpolate`` and ``gans-jax describe``."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gans_jax import experiment, sampling, visualize
+from gans_jax.cli import parse_flags
+
+
+def _define_run_flags(fv, *, num_default: int) -> None:
+    from absl import flags
+
+    flags.DEFINE_string("workdir", None, "Training workdir (config.json + checkpoints/).", flag_values=fv)
+    flags.DEFINE_string("out", None, "Output path (see the command's help).", flag_values=fv)
+    flags.DEFINE_integer("num", num_default, "Number of samples (rows for interpolate).", flag_values=fv)
+    flags.DEFINE_integer("seed", 0, "Seed of the latents and labels.", flag_values=fv)
+    flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).", flag_values=fv)
+    flags.DEFINE_bool("ema", True, "Use the EMA generator when the run has one.", flag_values=fv)
+    flags.DEFINE_float("truncation", 0.0, "Truncation threshold for z (0 = none).", flag_values=fv)
+
+
+def _required(fv, *names):
+    for name in names:
+        if getattr(fv, name) is None:
+            raise SystemExit(f"gans-jax: --{name} is required")
+
+
+def _latents(gan, key, num: int, truncation: float):
+    if truncation > 0:
+        return sampling.truncated_latents(key, num, tuple(gan.latent_shape), truncation)
+    return gan.sample_latents(key, num)
+
+
+def _labels(gan, key, num: int, labels: list[str] | None):
+    if not gan.conditional:
+        if labels:
+            raise SystemExit("gans-jax: --labels given but the model is unconditional")
+        return None
+    if not labels:
+        return gan.sample_labels(key, num)
+    values = [int(v) for v in labels]
+    bad = [v for v in values if not 0 <= v < gan.num_classes]
+    if bad:
+        raise SystemExit(f"gans-jax: labels {bad} outside [0, {gan.num_classes})")
+    return jnp.resize(jnp.asarray(values, jnp.int32), (num,))  # cycled to --num
+
+
+def generate_samples(workdir, num, *, seed=0, labels=None, truncation=0.0, use_ema=True, step=None):
+    """Samples of a trained run, deterministic in ``seed``: returns ``(samples, labels)``."""
+    _, gan, state = experiment.load_run(workdir, step)
+    k_z, k_y = jax.random.split(jax.random.PRNGKey(seed))
+    z = _latents(gan, k_z, num, truncation)
+    y = _labels(gan, k_y, num, labels)
+    return np.asarray(gan.generate(state, z, y, use_ema=use_ema)), y
+
+
+def write_samples(out: str, samples: np.ndarray) -> str:
+    """``.npy``: the raw array; ``.png``: a grid (a scatter plot for 2-D points); else a folder of PNGs."""
+    if out.endswith(".npy"):
+        os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+        np.save(out, samples)
+    elif out.endswith(".png"):
+        if samples.ndim == 2:
+            visualize.save_png(out, visualize.scatter_image(samples))
+        else:
+            visualize.save_png(out, visualize.image_grid(samples, int(np.ceil(np.sqrt(len(samples))))))
+    else:
+        if samples.ndim == 2:
+            raise SystemExit("gans-jax: 2-D samples go to a .npy or .png file, not a folder")
+        os.makedirs(out, exist_ok=True)
+        for i, image in enumerate(visualize.to_uint8(samples)):
+            visualize.save_png(os.path.join(out, f"{i:06d}.png"), image)
+    return out
+
+
+def sample_main(argv: list[str]) -> None:
+    """``gans-jax sample --workdir DIR --num N --out PATH [--seed S] [--labels 1,2] [--truncation T]``."""
+
+    def define(fv):
+        from absl import flags
+
+        _define_run_flags(fv, num_default=64)
+        flags.DEFINE_list("labels", None, "Class labels, cycled to --num.", flag_values=fv)
+
+    fv = parse_flags(argv, define)
+    _required(fv, "workdir", "out")
+    samples, _ = generate_samples(
+        fv.workdir,
+        fv.num,
+        seed=fv.seed,
+        labels=fv.labels,
+        truncation=fv.truncation,
+        use_ema=fv.ema,
+        step=fv.step,
+    )
+    print(f"wrote {len(samples)} samples to {write_samples(fv.out, samples)}")
+
+
+def interpolation_latents(z0, z1, steps: int) -> jax.Array:
+    """For each pair of endpoints, a spherical row then a linear row: ``(2 * pairs * steps, ...)``."""
+    t = jnp.linspace(0.0, 1.0, steps)[None, :, None]
+    spherical = sampling.slerp(z0[:, None], z1[:, None], t)
+    linear = (1 - t) * z0[:, None] + t * z1[:, None]
+    rows = jnp.stack([spherical, linear], axis=1)  # (pairs, 2, steps, dim)
+    return rows.reshape(-1, z0.shape[-1])
+
+
+def interpolate_main(argv: list[str]) -> None:
+    """``gans-jax interpolate --workdir DIR --out strip.png``: per pair of latents, a slerp and a lerp row."""
+
+    def define(fv):
+        from absl import flags
+
+        _define_run_flags(fv, num_default=4)
+        flags.DEFINE_integer("steps", 10, "Images per row.", flag_values=fv)
+
+    fv = parse_flags(argv, define)
+    _required(fv, "workdir", "out")
+    _, gan, state = experiment.load_run(fv.workdir, fv.step)
+    if len(gan.latent_shape) != 1:
+        raise SystemExit(f"gans-jax: interpolation needs a vector latent, got shape {gan.latent_shape}")
+    k0, k1, k_y = jax.random.split(jax.random.PRNGKey(fv.seed), 3)
+    z0, z1 = (_latents(gan, k, fv.num, fv.truncation) for k in (k0, k1))
+    z = interpolation_latents(z0, z1, fv.steps)
+    labels = None
+    if gan.conditional:  # one class per pair, held along both of its rows
+        labels = jnp.repeat(gan.sample_labels(k_y, fv.num), 2 * fv.steps)
+    samples = np.asarray(gan.generate(state, z, labels, use_ema=fv.ema))
+    if samples.ndim != 4:
+        raise SystemExit("gans-jax: interpolation strips need an image generator")
+    visualize.save_png(fv.out, visualize.image_grid(samples, fv.steps))
+    print(f"wrote {2 * fv.num} rows (spherical, linear) to {fv.out}")
+
+
+def describe(config) -> dict:
+    """Parameter tables of both networks and the FLOPs of one compiled train step."""
+    from clu import parameter_overview
+
+    from gans_jax.data.pipeline import make_dataset
+
+    dataset = make_dataset(
+        config.data,
+        resolution=config.model.get("resolution"),
+        batch_size=config.train.batch_size,
+        seed=config.seed,
+    )
+    gan = experiment.build_gan(config, dataset.sample_shape, dataset.num_classes)
+    state = gan.init_state(
+        jax.random.PRNGKey(config.seed), dataset.sample_shape, ema=bool(config.train.ema_decay)
+    )
+    batch = next(dataset.iterator())
+    if not gan.conditional:
+        batch = {"image": batch["image"]}
+    step = jax.jit(experiment.build_train_step(config, gan))
+    cost = step.lower(state, batch).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    return {
+        "generator_table": parameter_overview.get_parameter_overview(state.g_params, include_stats=False),
+        "discriminator_table": parameter_overview.get_parameter_overview(state.d_params, include_stats=False),
+        "generator_params": int(parameter_overview.count_parameters(state.g_params)),
+        "discriminator_params": int(parameter_overview.count_parameters(state.d_params)),
+        "step_flops": float(cost.get("flops", float("nan"))),
+    }
+
+
+def describe_main(argv: list[str]) -> None:
+    """``gans-jax describe --config FILE [--config.key=value ...]``."""
+
+    def define(fv):
+        from ml_collections import config_flags
+
+        config_flags.DEFINE_config_file("config", None, "Experiment config file.", flag_values=fv)
+
+    fv = parse_flags(argv, define)
+    _required(fv, "config")
+    info = describe(fv.config)
+    print("Generator\n" + info.pop("generator_table"))
+    print("Discriminator\n" + info.pop("discriminator_table"))
+    print(json.dumps(info))

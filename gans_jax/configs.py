@@ -1,0 +1,61 @@
+"""The keys every experiment shares, with their defaults; ``experiments/*.py`` start from here.
+
+Every key exists in every experiment (unused ones empty), so a command-line override of a key that
+does not exist is a typo and is refused.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+
+def adam(lr: float, b1: float = 0.5, b2: float = 0.999, schedule: str = "constant") -> dict:
+    return dict(name="adam", lr=lr, b1=b1, b2=b2, schedule=schedule, clip=0.0)
+
+
+def default_config() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.seed = 0
+    c.model = dict(
+        name="dcgan",
+        resolution=32,
+        latent_dim=100,
+        latent_distribution="normal",
+        conditional=False,
+        g_channels=64,
+        d_channels=64,
+        g_hidden=(128, 128),
+        d_hidden=(128, 128),
+    )
+    c.data = dict(
+        source="digits",  # toy | digits | folder | tfds:<name>
+        path="",  # folder or zip; TFDS data_dir ("" = default)
+        name="",  # toy mixture: ring8 | grid25
+        split="train",
+        num_samples=100_000,  # toy: size of the fixed sample
+        image_key="image",
+        label_key="label",  # TFDS; "" = unlabelled
+        crop="center",  # center | none
+        on_corrupt="error",  # error | skip
+        num_threads=2,
+    )
+    c.objective = dict(name="non_saturating", kwargs={})
+    c.optim = dict(g=adam(2e-4), d=adam(2e-4))
+    c.regularizers = {}
+    c.train = dict(
+        steps=10_000,
+        batch_size=64,
+        n_critic=1,
+        critic_batches="split",
+        reuse_fakes=True,
+        ema_decay=0.999,
+        ema_start=0,
+        log_every=100,
+        sample_every=1000,
+        checkpoint_every=1000,
+        keep_checkpoints=3,
+        nonfinite_retries=0,  # > 0: restore the last checkpoint and lower the learning rates
+        nonfinite_lr_factor=0.5,
+    )
+    c.eval = dict(num_samples=1000)
+    return c
