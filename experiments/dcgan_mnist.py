@@ -1,7 +1,8 @@
 """Class-conditional DCGAN on MNIST through TFDS (``tfds.data_source``, no TensorFlow needed).
 
 Digits are resized from 28x28 to 32x32. Needs the TFDS ``mnist`` dataset prepared locally
-(``tfds build mnist`` with the ``tf`` extra, or a copy in ``data.path``).
+(``tfds build mnist --file_format=array_record`` with the ``tf`` extra, or a copy in
+``data.path``); TFRecord-only datasets need the ``tf`` extra at train time too.
 
     gans-jax train --config experiments/dcgan_mnist.py --workdir runs/mnist
 """

@@ -36,6 +36,7 @@ def default_config() -> ml_collections.ConfigDict:
         image_key="image",
         label_key="label",  # TFDS; "" = unlabelled
         crop="center",  # center | none
+        channels=0,  # folders: 1 or 3 to convert every image; 0 = infer (mixed channel counts refused)
         on_corrupt="error",  # error | skip
         num_threads=2,
     )

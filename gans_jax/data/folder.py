@@ -1,32 +1,55 @@
-"""Images from a folder tree or a .zip archive, as one in-memory numpy dataset.
+"""Images from a folder tree or a .zip archive: a lazy random-access source and an eager loader.
 
-Every file whose extension is in :data:`IMAGE_EXTENSIONS` (case-insensitive) is read with Pillow,
+Every file whose extension is in :data:`IMAGE_EXTENSIONS` (case-insensitive) is listed,
 recursively, in sorted order of its path relative to the root (``/``-separated), so a folder and
-a zip of that folder give identical arrays. Hidden files and folders (names starting with ``.``)
+a zip of that folder give identical data. Hidden files and folders (names starting with ``.``)
 and macOS ``__MACOSX`` folders are skipped. Animated files contribute their first frame.
 
 Preprocessing, in the spirit of the DCGAN/progressive-GAN data preparation (Radford et al., 2016;
-Karras et al., 2018): centre-crop to the largest square, resize to ``resolution`` with Pillow's
-BICUBIC filter on the uint8 image, then map ``[0, 255]`` to ``[-1, 1]`` by ``x / 127.5 - 1``.
-Alpha channels are dropped (not composited); 16-bit greyscale is scaled to 8 bits.
+Karras et al., 2018): with ``crop="center"`` (the default) centre-crop to the largest square, then
+resize to ``resolution`` with Pillow's BICUBIC filter on the uint8 image; with ``crop="none"``
+resize the whole image to ``resolution x resolution`` directly (the aspect ratio is not kept).
+``[0, 255]`` maps to ``[-1, 1]`` by ``x / 127.5 - 1``. Alpha channels are dropped (not composited);
+16-bit greyscale is scaled to 8 bits. The same policy serves TFDS images
+(:mod:`gans_jax.data.tfds`).
+
+Corrupt files. :class:`ImageFolderSource` checks every file once, up front, so that a file it
+keeps can always be decoded later and the stream of batches stays a function of the seed and the
+position alone: PNG and WebP files are checked with Pillow's ``verify()`` (chunk checksums, cheap,
+no pixel decoding), JPEG files that end with the end-of-image marker likewise; any other file
+(truncated JPEG, BMP, GIF, TIFF, ...) is decoded fully once. A file that fails is refused with an
+error naming it (``on_corrupt="error"``) or dropped with a warning naming it (``"skip"``).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 import os
+import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 from PIL import Image
 
-__all__ = ["IMAGE_EXTENSIONS", "load_image_folder"]
+__all__ = [
+    "CROP_POLICIES",
+    "IMAGE_EXTENSIONS",
+    "ON_CORRUPT",
+    "ImageFolderSource",
+    "load_image_folder",
+    "resize_to_square",
+    "uint8_to_unit_range",
+]
 
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".ppm", ".tif", ".tiff", ".webp")
+CROP_POLICIES = ("center", "none")
+ON_CORRUPT = ("error", "skip")
 _GREY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 _SIXTEEN_BIT_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
+_PIL_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
 
 
 def _is_image_name(rel: str) -> bool:
@@ -37,7 +60,10 @@ def _is_image_name(rel: str) -> bool:
 
 
 def _list_sources(root: Path) -> tuple[list[str], Callable[[str], bytes], Callable[[], None]]:
-    """Sorted relative names of the images under ``root``, a reader for them, and a closer."""
+    """Sorted relative names of the images under ``root``, a reader for them, and a closer.
+
+    The reader is thread-safe (``zipfile`` serialises reads of a shared archive with a lock).
+    """
     if root.is_dir():
         names = []
         for dirpath, _, filenames in os.walk(root):
@@ -69,14 +95,28 @@ def _convert(img: Image.Image, mode: str) -> Image.Image:
     return img if img.mode == mode else img.convert(mode)
 
 
-def _centre_crop_resize(img: Image.Image, resolution: int) -> Image.Image:
-    w, h = img.size
-    side = min(w, h)
-    left, top = (w - side) // 2, (h - side) // 2
-    img = img.crop((left, top, left + side, top + side))
-    if side != resolution:
+def resize_to_square(img: Image.Image, resolution: int, crop: str = "center") -> Image.Image:
+    """``crop="center"``: centre-crop to the largest square, then BICUBIC-resize to ``resolution``;
+    ``crop="none"``: BICUBIC-resize the whole image to ``resolution x resolution``."""
+    if crop not in CROP_POLICIES:
+        raise ValueError(f"unknown crop policy {crop!r}; expected one of {list(CROP_POLICIES)}")
+    if crop == "center":
+        w, h = img.size
+        side = min(w, h)
+        left, top = (w - side) // 2, (h - side) // 2
+        if (w, h) != (side, side):
+            img = img.crop((left, top, left + side, top + side))
+    if img.size != (resolution, resolution):
         img = img.resize((resolution, resolution), Image.Resampling.BICUBIC)
     return img
+
+
+def uint8_to_unit_range(images: np.ndarray) -> np.ndarray:
+    """``[0, 255]`` -> ``[-1, 1]`` as float32, by ``x / 127.5 - 1``."""
+    out = np.array(images, dtype=np.float32)  # a copy: the operations below are in place
+    np.divide(out, np.float32(127.5), out=out)
+    np.subtract(out, np.float32(1.0), out=out)
+    return out
 
 
 def _read_image(data: bytes, name: str) -> Image.Image:
@@ -84,9 +124,193 @@ def _read_image(data: bytes, name: str) -> Image.Image:
     try:
         img = Image.open(io.BytesIO(data))
         img.load()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+    except _PIL_ERRORS as err:
         raise ValueError(f"cannot read image {name}: {type(err).__name__}: {err}") from err
     return img
+
+
+def _check_image(data: bytes, name: str) -> str:
+    """The native mode (``"L"``/``"RGB"``) of a readable image; ValueError naming a corrupt one."""
+    try:
+        img = Image.open(io.BytesIO(data))
+        mode = _native_mode(img)
+        cheap = img.format in ("PNG", "WEBP") or (
+            img.format == "JPEG" and data.rstrip(b"\x00")[-2:] == b"\xff\xd9"
+        )
+        if cheap:
+            img.verify()  # checksums / structure without decoding pixels
+        else:
+            img.load()  # formats whose verify() misses truncation: decode once
+    except _PIL_ERRORS as err:
+        raise ValueError(f"cannot read image {name}: {type(err).__name__}: {err}") from err
+    return mode
+
+
+class ImageFolderSource:
+    """A random-access source over the images of a folder or zip, decoded lazily per index.
+
+    Files are listed and checked once at construction (see the module docstring); pixels are
+    decoded only when an example is read, so large folders are not held in memory.
+    ``source[i]`` is ``{"image": (res, res, C) float32 in [-1, 1], "label": int32}`` (the grain
+    ``RandomAccessDataSource`` protocol; ``"label"`` only when there are class subfolders);
+    :meth:`read_batch` stacks several.
+
+    Args:
+      path: a directory, or a zip archive whose member paths play the role of relative paths.
+      resolution: output side.
+      channels: 1 or 3 to convert every image; ``None`` infers it from the files (greyscale
+        modes -> 1, colour or palette -> 3) and rejects folders that mix the two.
+      labels_from_subfolders: label each image by the sorted index of its first-level
+        subfolder. Ignored (all labels 0, ``class_names == []``) when there are no subfolders.
+      crop: ``"center"`` or ``"none"`` (see :func:`resize_to_square`).
+      on_corrupt: ``"error"`` refuses a folder holding an unreadable image file; ``"skip"`` drops
+        such files with a warning naming each.
+      num_threads: threads for the up-front check of the files.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        resolution: int,
+        *,
+        channels: int | None = None,
+        labels_from_subfolders: bool = True,
+        crop: str = "center",
+        on_corrupt: str = "error",
+        num_threads: int = 2,
+    ):
+        if not isinstance(resolution, (int, np.integer)) or isinstance(resolution, bool) or resolution < 1:
+            raise ValueError(f"resolution must be a positive integer, got {resolution!r}")
+        if channels not in (None, 1, 3):
+            raise ValueError(f"channels must be None, 1 or 3, got {channels!r}")
+        if crop not in CROP_POLICIES:
+            raise ValueError(f"unknown crop policy {crop!r}; expected one of {list(CROP_POLICIES)}")
+        if on_corrupt not in ON_CORRUPT:
+            raise ValueError(f"unknown on_corrupt {on_corrupt!r}; expected one of {list(ON_CORRUPT)}")
+        if not os.fspath(path):
+            raise ValueError("no image folder given: set data.path to a folder or .zip of images")
+        root = Path(os.path.expanduser(os.fspath(path)))
+        if not root.exists():
+            raise FileNotFoundError(f"image folder or archive {str(path)!r} does not exist")
+        self.root, self.resolution, self.crop = root, int(resolution), crop
+        self._is_dir = root.is_dir()
+        names, self._read, self._close = _list_sources(root)
+        try:
+            if not names:
+                raise ValueError(
+                    f"no images found in {root} (accepted extensions, case-insensitive: "
+                    f"{', '.join(IMAGE_EXTENSIONS)})"
+                )
+            names, modes = self._check_all(names, on_corrupt, max(1, int(num_threads)))
+        except BaseException:
+            self._close()
+            raise
+        if channels is None:
+            first_of_mode = {}
+            for name, mode in zip(names, modes, strict=True):
+                first_of_mode.setdefault(mode, name)
+            if len(first_of_mode) > 1:
+                self._close()
+                raise ValueError(
+                    f"images in {root} mix channel counts: {first_of_mode['L']!r} is greyscale "
+                    f"(1 channel) and {first_of_mode['RGB']!r} is colour (3 channels); pass "
+                    "channels=1 or channels=3 (data.channels) to convert every image"
+                )
+            mode = modes[0]
+        else:
+            mode = "L" if channels == 1 else "RGB"
+        self.mode = mode
+        self.channels = 1 if mode == "L" else 3
+        self.names = names
+
+        top_dirs = sorted({PurePosixPath(n).parts[0] for n in names if len(PurePosixPath(n).parts) > 1})
+        if labels_from_subfolders and top_dirs:
+            loose = [n for n in names if len(PurePosixPath(n).parts) == 1]
+            if loose:
+                self._close()
+                raise ValueError(
+                    f"{loose[0]!r} lies directly in {root}, outside the class subfolders {top_dirs}; "
+                    "move it into a subfolder or pass labels_from_subfolders=False"
+                )
+            index = {d: i for i, d in enumerate(top_dirs)}
+            self.labels = np.array([index[PurePosixPath(n).parts[0]] for n in names], dtype=np.int32)
+            self.class_names = top_dirs
+        else:
+            self.labels, self.class_names = np.zeros(len(names), dtype=np.int32), []
+
+    def _shown(self, name: str) -> str:
+        return f"{self.root}/{name}" if self._is_dir else f"{self.root}:{name}"
+
+    def _check_all(self, names: list[str], on_corrupt: str, num_threads: int):
+        def check(name):
+            shown = self._shown(name)
+            try:
+                return _check_image(self._read(name), shown), None
+            except ValueError as err:
+                if on_corrupt == "error":
+                    raise
+                return None, str(err)
+
+        pool = concurrent.futures.ThreadPoolExecutor(num_threads)
+        try:
+            results = list(pool.map(check, names))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # after an error, check no further
+        kept, modes, skipped = [], [], []
+        for name, (mode, problem) in zip(names, results, strict=True):
+            if problem is None:
+                kept.append(name)
+                modes.append(mode)
+            else:
+                skipped.append(problem)
+        for problem in skipped:
+            warnings.warn(f"skipping a corrupt image ({problem})", stacklevel=4)
+        if not kept:
+            raise ValueError(f"no readable images in {self.root}: all {len(names)} image files are corrupt")
+        return kept, modes
+
+    @property
+    def num_classes(self) -> int | None:
+        return len(self.class_names) or None
+
+    @property
+    def sample_shape(self) -> tuple[int, int, int]:
+        return (self.resolution, self.resolution, self.channels)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def read_uint8(self, index: int) -> np.ndarray:
+        """Example ``index`` as a ``(res, res, C)`` uint8 array."""
+        name = self.names[index]
+        try:
+            img = _read_image(self._read(name), self._shown(name))
+        except ValueError as err:
+            raise ValueError(f"{err} (the file passed the check at start-up: was it changed?)") from err
+        arr = np.asarray(resize_to_square(_convert(img, self.mode), self.resolution, self.crop))
+        return arr[..., None] if arr.ndim == 2 else arr
+
+    def __getitem__(self, index: int) -> dict[str, np.ndarray]:
+        index = int(index)
+        out = {"image": uint8_to_unit_range(self.read_uint8(index))}
+        if self.class_names:
+            out["label"] = self.labels[index]
+        return out
+
+    def read_batch(self, indices: Sequence[int]) -> dict[str, np.ndarray]:
+        """Examples ``indices`` stacked: ``{"image": (n, res, res, C) float32, "label": (n,) int32}``
+        (``"label"`` only when the images are labelled by subfolders)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        out = np.empty((len(indices), *self.sample_shape), np.uint8)
+        for k, i in enumerate(indices):
+            out[k] = self.read_uint8(int(i))
+        batch = {"image": uint8_to_unit_range(out)}
+        if self.class_names:
+            batch["label"] = self.labels[indices]
+        return batch
+
+    def close(self) -> None:
+        self._close()
 
 
 def load_image_folder(
@@ -95,68 +319,27 @@ def load_image_folder(
     *,
     channels: int | None = None,
     labels_from_subfolders: bool = True,
+    crop: str = "center",
+    on_corrupt: str = "error",
 ) -> dict[str, object]:
-    """Loads every image under ``path`` (a folder or a .zip archive).
+    """Loads every image under ``path`` (a folder or a .zip archive) into memory.
 
-    Args:
-      path: a directory, or a zip archive whose member paths play the role of relative paths.
-      resolution: output side; images are centre-cropped to a square and resized (BICUBIC).
-      channels: 1 or 3 to convert every image; ``None`` infers it from the files (greyscale
-        modes -> 1, colour or palette -> 3) and rejects folders that mix the two.
-      labels_from_subfolders: label each image by the sorted index of its first-level
-        subfolder. Ignored (all labels 0, ``class_names == []``) when there are no subfolders.
+    Arguments as for :class:`ImageFolderSource`.
 
     Returns:
       ``{"image": (N, res, res, C) float32 in [-1, 1], "label": (N,) int32,
       "class_names": list[str]}``, in sorted path order.
     """
-    root = Path(path)
-    if not root.exists():
-        raise FileNotFoundError(f"image folder or archive {str(path)!r} does not exist")
-    if not isinstance(resolution, (int, np.integer)) or resolution < 1:
-        raise ValueError(f"resolution must be a positive integer, got {resolution!r}")
-    if channels not in (None, 1, 3):
-        raise ValueError(f"channels must be None, 1 or 3, got {channels!r}")
-
-    names, read, close = _list_sources(root)
+    source = ImageFolderSource(
+        path,
+        resolution,
+        channels=channels,
+        labels_from_subfolders=labels_from_subfolders,
+        crop=crop,
+        on_corrupt=on_corrupt,
+    )
     try:
-        if not names:
-            raise ValueError(
-                f"no images found in {root} (accepted extensions, case-insensitive: "
-                f"{', '.join(IMAGE_EXTENSIONS)})"
-            )
-        arrays, first_of_mode = [], {}
-        for name in names:
-            shown = f"{root}/{name}" if root.is_dir() else f"{root}:{name}"
-            img = _read_image(read(name), shown)
-            mode = _native_mode(img) if channels is None else ("L" if channels == 1 else "RGB")
-            first_of_mode.setdefault(mode, name)
-            arrays.append(np.asarray(_centre_crop_resize(_convert(img, mode), resolution)))
+        images = source.read_batch(np.arange(len(source)))["image"]
     finally:
-        close()
-
-    if len(first_of_mode) > 1:
-        raise ValueError(
-            f"images in {root} mix channel counts: {first_of_mode['L']!r} is greyscale (1 channel) "
-            f"and {first_of_mode['RGB']!r} is colour (3 channels); pass channels=1 or channels=3 "
-            "to convert every image"
-        )
-    images = np.stack(arrays)
-    if images.ndim == 3:
-        images = images[..., None]
-    images = (images.astype(np.float32) / 127.5 - 1.0).astype(np.float32)
-
-    top_dirs = sorted({PurePosixPath(n).parts[0] for n in names if len(PurePosixPath(n).parts) > 1})
-    if labels_from_subfolders and top_dirs:
-        loose = [n for n in names if len(PurePosixPath(n).parts) == 1]
-        if loose:
-            raise ValueError(
-                f"{loose[0]!r} lies directly in {root}, outside the class subfolders {top_dirs}; "
-                "move it into a subfolder or pass labels_from_subfolders=False"
-            )
-        index = {d: i for i, d in enumerate(top_dirs)}
-        labels = np.array([index[PurePosixPath(n).parts[0]] for n in names], dtype=np.int32)
-        class_names = top_dirs
-    else:
-        labels, class_names = np.zeros(len(names), dtype=np.int32), []
-    return {"image": images, "label": labels, "class_names": class_names}
+        source.close()
+    return {"image": images, "label": source.labels.copy(), "class_names": source.class_names}

@@ -1,8 +1,15 @@
-"""The training driver: data -> compiled step -> logs, sample grids and final metrics in a workdir.
+"""The training driver: data -> compiled step -> logs, sample grids, checkpoints and final metrics.
 
-Writes ``config.json`` (the resolved config), ``metrics.jsonl`` (one JSON object per logged step),
-``samples/step_<t>.png`` (a fixed set of latents and labels, raw and EMA generator), ``samples.png``
-(the final grid) and ``metrics.json`` (the final evaluation).
+A workdir holds ``config.json`` (the resolved config), ``run.json`` (what rebuilding the model needs:
+sample shape, number of classes), ``checkpoints/`` (Orbax, the last ``train.keep_checkpoints``),
+``metrics.jsonl`` and ``tensorboard/`` (metrics aggregated with clu between log steps),
+``samples/step_<t>.png`` and ``samples/step_<t>_ema.png`` (fixed latents and labels, raw and EMA
+generator), ``samples.png`` (the final grid) and ``metrics.json`` (the final evaluation).
+
+Rerunning the same command on a workdir with a checkpoint resumes from it: the state (both networks,
+their collections, optimiser states, EMA, step, PRNG key) and the data iterator's position are
+restored, and every draw is a function of the step, so the resumed run is bit-identical to an
+uninterrupted one. Only process 0 writes logs and pictures; every process takes part in checkpoints.
 """
 
 from __future__ import annotations
@@ -11,15 +18,25 @@ import json
 import math
 import os
 import time
+from typing import Any
 
 import jax
 import numpy as np
 from tqdm.auto import tqdm
 
 from gans_jax import experiment, sampling, visualize
-from gans_jax.data import ArrayDataset, load_arrays
+from gans_jax.data.pipeline import make_dataset
 from gans_jax.training import sharding
+from gans_jax.training.checkpoint import Checkpointer
 from gans_jax.training.state import GAN, GANState
+from gans_jax.training.writers import NO_STEP, Writer, make_accumulator
+
+# Parts of the config that fix the shapes of the state: a checkpoint from another is refused.
+SHAPE_KEYS = ("model", "objective", "optim", "regularizers")
+
+
+class DivergenceError(FloatingPointError):
+    """Losses or gradients became NaN/inf; the message names the first bad step."""
 
 
 def _fixed_inputs(gan: GAN, key: jax.Array, per_class: int = 10, unconditional: int = 64):
@@ -27,58 +44,100 @@ def _fixed_inputs(gan: GAN, key: jax.Array, per_class: int = 10, unconditional: 
     if gan.conditional:
         labels = sampling.grid_labels(gan.num_classes, per_class)
         return gan.sample_latents(key, len(labels)), labels, per_class
-    num = unconditional if len(gan.latent_shape) else 0
-    return gan.sample_latents(key, num), None, int(math.sqrt(num))
+    return gan.sample_latents(key, unconditional), None, int(math.sqrt(unconditional))
 
 
-def write_samples(path: str, gan: GAN, state: GANState, fixed, data: ArrayDataset, use_ema: bool) -> str:
+def sample_picture(gan: GAN, state: GANState, fixed, reference: np.ndarray, use_ema: bool) -> np.ndarray:
+    """A uint8 picture of the generator: an image grid, or a scatter plot over the data for 2-D points."""
     z, labels, ncols = fixed
     samples = np.asarray(gan.generate(state, z, labels, use_ema=use_ema))
-    if samples.ndim == 2:  # vector data: a scatter plot over the real points
-        many = np.asarray(
-            gan.generate(state, gan.sample_latents(jax.random.PRNGKey(1), 2500), use_ema=use_ema)
-        )
-        return visualize.save_png(path, visualize.scatter_image(many, data.arrays["image"][:2500]))
+    if samples.ndim == 2:
+        many = gan.generate(state, gan.sample_latents(jax.random.PRNGKey(1), 2500), use_ema=use_ema)
+        return visualize.scatter_image(np.asarray(many), reference)
     grid = visualize.image_grid(samples, ncols)
-    return visualize.save_png(path, grid, upscale=max(1, 128 // samples.shape[1]))
+    scale = max(1, 128 // samples.shape[1])
+    return grid.repeat(scale, 0).repeat(scale, 1)
 
 
-def _check_finite(step: int, metrics: dict[str, float]) -> None:
-    bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
-    if bad:
-        raise FloatingPointError(f"training diverged at step {step}: non-finite {bad}")
+def _check_workdir(workdir: str, config, checkpointer: Checkpointer) -> bool:
+    """True when resuming; refuses a checkpoint written for a different model before touching anything."""
+    if checkpointer.latest_step() is None:
+        return False
+    path = os.path.join(workdir, "config.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            saved = json.load(f)
+        now = json.loads(config.to_json_best_effort())
+        for key in SHAPE_KEYS:
+            if saved.get(key) != now.get(key):
+                raise ValueError(
+                    f"workdir {workdir} holds a checkpoint of a different model: config.{key} was "
+                    f"{saved.get(key)} and is now {now.get(key)}; use a new --workdir"
+                )
+    return True
 
 
-def train(config, workdir: str, *, progress: bool = True, devices=None) -> tuple[GANState, dict]:
-    """Train the experiment ``config`` in ``workdir``; returns the final state and evaluation metrics.
+def _validate(config, num_devices: int) -> None:
+    batch = config.train.batch_size
+    if batch % num_devices:
+        raise ValueError(
+            f"train.batch_size={batch} is not divisible by the {num_devices} devices of the data mesh"
+        )
+    if config.train.n_critic > 1 and config.train.get("critic_batches", "split") == "split":
+        if batch % (config.train.n_critic * num_devices):
+            raise ValueError(
+                f"train.batch_size={batch} must split into n_critic={config.train.n_critic} slices "
+                f"that divide over {num_devices} devices"
+            )
+    for key in ("steps", "log_every", "sample_every", "checkpoint_every"):
+        if config.train[key] < 1:
+            raise ValueError(f"train.{key} must be >= 1, got {config.train[key]}")
+
+
+def train(config, workdir: str, *, progress: bool = True, devices=None) -> tuple[GANState, dict[str, Any]]:
+    """Train (or resume) the experiment ``config`` in ``workdir``; returns the final state and metrics.
 
     ``devices`` (default: all devices of all processes) form the data-parallel mesh; with one device
-    the step is compiled without shardings."""
-    os.makedirs(workdir, exist_ok=True)
-    with open(os.path.join(workdir, "config.json"), "w") as f:
-        f.write(config.to_json_best_effort(indent=2, sort_keys=True))
+    the step is compiled without shardings.
+    """
+    devices = jax.devices() if devices is None else list(devices)
+    _validate(config, len(devices))
+    is_main = jax.process_index() == 0
+    checkpointer = Checkpointer(
+        os.path.join(workdir, "checkpoints"), max_to_keep=config.train.get("keep_checkpoints", 3)
+    )
+    resuming = _check_workdir(workdir, config, checkpointer)
 
-    arrays, num_classes = load_arrays(config.data, config.model.get("resolution"), config.seed)
-    data = ArrayDataset(
-        arrays,
-        config.train.batch_size,
+    dataset = make_dataset(
+        config.data,
+        resolution=config.model.get("resolution"),
+        batch_size=config.train.batch_size,
         seed=config.seed,
-        num_classes=num_classes,
         process_index=jax.process_index(),
         process_count=jax.process_count(),
     )
-    gan = experiment.build_gan(config, data.sample_shape, num_classes)
-    if config.model.get("conditional", False) and not gan.conditional:
-        raise ValueError("model.conditional is set but the data source has no labels")
+    if config.model.get("conditional", False) and not dataset.num_classes:
+        raise ValueError(f"model.conditional is set but data.source={config.data.source!r} has no labels")
+    gan = experiment.build_gan(config, dataset.sample_shape, dataset.num_classes)
+    train_step = experiment.build_train_step(config, gan)  # bad objective/regulariser names fail here
+    if is_main:
+        os.makedirs(workdir, exist_ok=True)
+        with open(os.path.join(workdir, "config.json"), "w") as f:
+            f.write(config.to_json_best_effort(indent=2, sort_keys=True))
+        with open(os.path.join(workdir, "run.json"), "w") as f:
+            json.dump({"sample_shape": list(dataset.sample_shape), "num_classes": gan.num_classes}, f)
+
     key = jax.random.PRNGKey(config.seed)
     k_init, k_fixed, k_eval = jax.random.split(key, 3)
-    state = gan.init_state(k_init, data.sample_shape, ema=bool(config.train.ema_decay))
-    devices = jax.devices() if devices is None else list(devices)
+    state = gan.init_state(k_init, dataset.sample_shape, ema=bool(config.train.ema_decay))
     mesh = sharding.data_mesh(devices) if len(devices) > 1 else None
-    step_fn = sharding.compile_train_step(experiment.build_train_step(config, gan), mesh)
     if mesh is not None:
         state = sharding.put_replicated(state, mesh)
-    fixed = _fixed_inputs(gan, k_fixed)
+    iterator = dataset.iterator()
+    if resuming:
+        state, data_state = checkpointer.restore(state)
+        iterator.set_state(data_state["iterator"])
+    step_fn = sharding.compile_train_step(train_step, mesh)
     train_cfg = config.train
 
     def place(batch):
@@ -86,37 +145,87 @@ def train(config, workdir: str, *, progress: bool = True, devices=None) -> tuple
             batch = {"image": batch["image"]}
         return batch if mesh is None else sharding.put_batch(batch, mesh)
 
-    log_path = os.path.join(workdir, "metrics.jsonl")
-    bar = tqdm(range(train_cfg.steps), desc="train", disable=not progress, dynamic_ncols=True)
-    start = time.perf_counter()
-    with open(log_path, "a") as log:
-        for t in bar:
-            state, metrics = step_fn(state, place(data.batch(t)))
-            done = t + 1
-            if done % train_cfg.log_every == 0 or done == train_cfg.steps:
-                values = {k: float(v) for k, v in jax.device_get(metrics).items()}
-                _check_finite(done, values)
-                elapsed = time.perf_counter() - start
-                record = {"step": done, "steps_per_s": done / elapsed, **values}
-                log.write(json.dumps(record) + "\n")
-                log.flush()
-                bar.set_postfix(d=f"{values['d_loss']:.3f}", g=f"{values['g_loss']:.3f}")
-            if done % train_cfg.sample_every == 0 or done == train_cfg.steps:
-                samples_dir = os.path.join(workdir, "samples")
-                write_samples(
-                    os.path.join(samples_dir, f"step_{done:07d}.png"), gan, state, fixed, data, False
-                )
-                if state.ema_params is not None:
-                    write_samples(
-                        os.path.join(samples_dir, f"step_{done:07d}_ema.png"), gan, state, fixed, data, True
-                    )
+    writer = Writer(workdir, enabled=is_main)
+    fixed = _fixed_inputs(gan, k_fixed)
+    reference = dataset.reference_arrays(2500)["image"]
+    empty = accumulate = None
+    retries_left = train_cfg.get("nonfinite_retries", 0)
+    start_step = int(jax.device_get(sharding.host_local(state.step)))
+    bar = tqdm(
+        total=train_cfg.steps,
+        initial=start_step,
+        desc="train",
+        disable=not (progress and is_main),
+        dynamic_ncols=True,
+    )
+    run_start = t0 = time.perf_counter()
+    window_start = done = start_step
+    while done < train_cfg.steps:
+        state, metrics = step_fn(state, place(next(iterator)))
+        done += 1
+        bar.update(1)
+        if accumulate is None:  # built once, from the step's metric names
+            empty, accumulate = make_accumulator(sorted(metrics))
+            collection = empty
+        collection = accumulate(collection, metrics, np.int32(done))
+        log_now = done % train_cfg.log_every == 0 or done == train_cfg.steps
+        save_now = done % train_cfg.checkpoint_every == 0 or done == train_cfg.steps
+        if not (log_now or save_now):
+            continue
+        computed = jax.device_get(sharding.host_local(collection.compute()))
+        values = {k: float(v) for k, v in computed.items()}
+        bad_step = int(values.pop("first_nonfinite_step"))
+        if bad_step != NO_STEP:
+            message = f"training diverged at step {bad_step}: non-finite losses or gradients"
+            last_good = checkpointer.latest_step()
+            if retries_left <= 0 or last_good is None:
+                checkpointer.close()
+                writer.close()
+                bar.close()
+                raise DivergenceError(f"{message}; last good checkpoint: step {last_good}")
+            retries_left -= 1
+            factor = train_cfg.get("nonfinite_lr_factor", 0.5)
+            state, data_state = checkpointer.restore(state)
+            iterator.set_state(data_state["iterator"])
+            state = state.replace(
+                g_opt_state=experiment.scale_learning_rate(state.g_opt_state, factor),
+                d_opt_state=experiment.scale_learning_rate(state.d_opt_state, factor),
+            )
+            tqdm.write(f"{message}; restored step {last_good}, learning rates x{factor}")
+            done = window_start = last_good
+            bar.reset(total=train_cfg.steps)
+            bar.update(done)
+            collection = empty
+            continue
+        if log_now:
+            elapsed = time.perf_counter() - t0
+            values["steps_per_s"] = (done - window_start) / max(elapsed, 1e-9)
+            writer.write_scalars(done, values)
+            bar.set_postfix(d=f"{values['d_loss']:.3f}", g=f"{values['g_loss']:.3f}")
+            collection, t0, window_start = empty, time.perf_counter(), done
+        if save_now:
+            checkpointer.save(done, state, {"iterator": iterator.get_state()})
+        if is_main and (done % train_cfg.sample_every == 0 or done == train_cfg.steps):
+            local = sharding.host_local(state)
+            for suffix, use_ema in [("", False), ("_ema", True)]:
+                if use_ema and local.ema_params is None:
+                    continue
+                picture = sample_picture(gan, local, fixed, reference, use_ema)
+                visualize.save_png(os.path.join(workdir, "samples", f"step_{done:07d}{suffix}.png"), picture)
+                writer.write_image(done, f"samples{suffix}", picture)
     bar.close()
-    write_samples(os.path.join(workdir, "samples.png"), gan, state, fixed, data, True)
+    checkpointer.close()
+    writer.close()
+
+    local = sharding.host_local(state)
     results = {
-        "step": int(state.step),
-        "train_seconds": round(time.perf_counter() - start, 2),
-        **experiment.evaluate(config, gan, state, k_eval),
+        "step": int(local.step),
+        "train_seconds": round(time.perf_counter() - run_start, 2),
+        **experiment.evaluate(config, gan, local, k_eval),
     }
-    with open(os.path.join(workdir, "metrics.json"), "w") as f:
-        json.dump(results, f, indent=2)
+    if is_main:
+        picture = sample_picture(gan, local, fixed, reference, use_ema=True)
+        visualize.save_png(os.path.join(workdir, "samples.png"), picture)
+        with open(os.path.join(workdir, "metrics.json"), "w") as f:
+            json.dump(results, f, indent=2)
     return state, results

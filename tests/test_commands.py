@@ -1,0 +1,93 @@
+"""gans-jax sample / interpolate / describe on short trained runs."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gans_jax import commands
+from gans_jax.training import loop
+from tests.helpers import ONE_DEVICE, experiment_config
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("digits")
+    config = experiment_config("dcgan_digits", **{"train.steps": 4, "train.log_every": 2})
+    loop.train(config, str(workdir), progress=False, devices=ONE_DEVICE)
+    return str(workdir)
+
+
+@pytest.fixture(scope="module")
+def ring_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("ring")
+    config = experiment_config("gan_ring8", **{"train.steps": 4, "train.log_every": 2})
+    loop.train(config, str(workdir), progress=False, devices=ONE_DEVICE)
+    return str(workdir)
+
+
+def test_sample_is_deterministic_and_writes_every_format(digits_run, tmp_path):
+    a, labels = commands.generate_samples(digits_run, 6, seed=3, labels=["1", "7"])
+    b, _ = commands.generate_samples(digits_run, 6, seed=3, labels=["1", "7"])
+    c, _ = commands.generate_samples(digits_run, 6, seed=4, labels=["1", "7"])
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert list(np.asarray(labels)) == [1, 7, 1, 7, 1, 7]
+    assert a.shape == (6, 16, 16, 1)
+
+    commands.sample_main(["gans-jax sample", f"--workdir={digits_run}", "--num=5", f"--out={tmp_path}/s.npy"])
+    np.testing.assert_array_equal(np.load(tmp_path / "s.npy"), commands.generate_samples(digits_run, 5)[0])
+    commands.sample_main(["gans-jax sample", f"--workdir={digits_run}", "--num=4", f"--out={tmp_path}/g.png"])
+    assert Image.open(tmp_path / "g.png").size == (2 * 17 + 1, 2 * 17 + 1)
+    commands.sample_main(["gans-jax sample", f"--workdir={digits_run}", "--num=3", f"--out={tmp_path}/dir"])
+    assert sorted(p.name for p in (tmp_path / "dir").iterdir()) == ["000000.png", "000001.png", "000002.png"]
+
+
+def test_sample_truncation_and_label_errors(digits_run):
+    wide, _ = commands.generate_samples(digits_run, 4, seed=0)
+    narrow, _ = commands.generate_samples(digits_run, 4, seed=0, truncation=0.5)
+    assert not np.array_equal(wide, narrow)
+    with pytest.raises(SystemExit, match=r"labels \[12\]"):
+        commands.generate_samples(digits_run, 4, labels=["12"])
+
+
+def test_sample_two_dimensional_data(ring_run, tmp_path):
+    commands.sample_main(["gans-jax sample", f"--workdir={ring_run}", "--num=100", f"--out={tmp_path}/p.npy"])
+    points = np.load(tmp_path / "p.npy")
+    assert points.shape == (100, 2) and points.dtype == np.float32
+    with pytest.raises(SystemExit, match="unconditional"):
+        commands.generate_samples(ring_run, 4, labels=["1"])
+
+
+def test_interpolate_writes_slerp_and_lerp_rows(digits_run, tmp_path):
+    out = tmp_path / "strip.png"
+    commands.interpolate_main(
+        ["gans-jax interpolate", f"--workdir={digits_run}", "--num=2", "--steps=5", f"--out={out}"]
+    )
+    assert Image.open(out).size == (5 * 17 + 1, 4 * 17 + 1)  # 2 pairs x (slerp, lerp) rows
+
+
+def test_interpolation_endpoints_and_slerp_norm():
+    import jax
+
+    z0, z1 = jax.random.normal(jax.random.PRNGKey(0), (2, 3, 8))
+    rows = np.asarray(commands.interpolation_latents(z0, z1, 5)).reshape(3, 2, 5, 8)
+    for kind in range(2):
+        np.testing.assert_allclose(rows[:, kind, 0], z0, atol=1e-5)
+        np.testing.assert_allclose(rows[:, kind, -1], z1, atol=1e-5)
+    linear_mid = (np.asarray(z0) + np.asarray(z1)) / 2
+    np.testing.assert_allclose(rows[:, 1, 2], linear_mid, atol=1e-6)
+    # the spherical path keeps a larger norm than the chord between two random Gaussians
+    assert np.all(np.linalg.norm(rows[:, 0, 2], axis=-1) > np.linalg.norm(linear_mid, axis=-1))
+
+
+def test_describe_reports_parameters_and_flops(capsys):
+    config = experiment_config("dcgan_digits")
+    commands.describe_main(["gans-jax describe", "--config=experiments/dcgan_digits.py"])
+    out = capsys.readouterr().out
+    info = json.loads(out.strip().splitlines()[-1])
+    assert "Generator" in out and "Discriminator" in out
+    assert info["generator_params"] > 10_000 and info["discriminator_params"] > 10_000
+    assert info["step_flops"] > 1e6
+    assert config.model.resolution == 16
