@@ -113,6 +113,11 @@ def _strided_split(x: jax.Array, n: int) -> jax.Array:
     return jnp.swapaxes(x.reshape(x.shape[0] // n, n, *x.shape[1:]), 0, 1)
 
 
+def _optimizer_step(tx: optax.GradientTransformation, grads, opt_state, params):
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state
+
+
 def make_train_step(
     gan: GAN,
     objective: Objective,
@@ -200,12 +205,8 @@ def make_train_step(
             state.d_params
         )
         grads = cross_replica_mean(grads)
-        updates, opt_state = gan.d_optimizer.update(grads, state.d_opt_state, state.d_params)
-        state = state.replace(
-            d_params=optax.apply_updates(state.d_params, updates),
-            d_collections=coll,
-            d_opt_state=opt_state,
-        )
+        params, opt_state = _optimizer_step(gan.d_optimizer, grads, state.d_opt_state, state.d_params)
+        state = state.replace(d_params=params, d_collections=coll, d_opt_state=opt_state)
         metrics = {
             "d_loss": adversarial,
             "d_real": jnp.mean(real_logits),
@@ -247,12 +248,8 @@ def make_train_step(
             reg_grads, penalties = jax.grad(penalty_fn, has_aux=True)(state.g_params)
             grads = jax.tree.map(jnp.add, grads, reg_grads)
         grads = cross_replica_mean(grads)
-        updates, opt_state = gan.g_optimizer.update(grads, state.g_opt_state, state.g_params)
-        state = state.replace(
-            g_params=optax.apply_updates(state.g_params, updates),
-            g_collections=g_coll,
-            g_opt_state=opt_state,
-        )
+        params, opt_state = _optimizer_step(gan.g_optimizer, grads, state.g_opt_state, state.g_params)
+        state = state.replace(g_params=params, g_collections=g_coll, g_opt_state=opt_state)
         metrics = {
             "g_loss": adversarial,
             "d_fake_for_g": jnp.mean(fake_logits),
