@@ -13,6 +13,9 @@ import sys
 
 COMMANDS: dict[str, str] = {
     "train": "gans_jax.cli:train_main",
+    "stats": "gans_jax.metrics.commands:stats_main",
+    "fid": "gans_jax.metrics.commands:fid_main",
+    "metrics": "gans_jax.metrics.evaluate:metrics_main",
     "sample": "gans_jax.commands:sample_main",
     "interpolate": "gans_jax.commands:interpolate_main",
     "describe": "gans_jax.commands:describe_main",
@@ -25,6 +28,9 @@ def parse_flags(argv: list[str], define) -> object:
 
     flag_values = flags.FlagValues()
     define(flag_values)
+    if any(arg in ("--help", "-h", "--helpfull") for arg in argv[1:]):
+        print(f"usage: {argv[0]} [flags]\n{flag_values.get_help()}")
+        raise SystemExit(0)
     try:
         flag_values(argv)
     except (flags.Error, AttributeError, KeyError, TypeError) as e:  # bad config keys surface as these

@@ -58,5 +58,12 @@ def default_config() -> ml_collections.ConfigDict:
         nonfinite_retries=0,  # > 0: restore the last checkpoint and lower the learning rates
         nonfinite_lr_factor=0.5,
     )
-    c.eval = dict(num_samples=1000)
+    c.eval = dict(
+        num_samples=1000,
+        fid_every=0,  # > 0: FID of the EMA generator every N steps (needs fid_stats)
+        fid_stats="",  # reference mu/sigma npz (gans-jax stats DATA -o ref.npz)
+        fid_num=10_000,
+        fid_resize="legacy_tf",
+        fid_weights="",  # Inception weights file ("" = looked up)
+    )
     return c

@@ -54,9 +54,7 @@ def gan_discriminator_loss(
     if isinstance(real_label, int | float) and not 0.0 <= real_label <= 1.0:
         raise ValueError(f"real_label must lie in [0, 1]; got {real_label!r}.")
     real, fake = _float(real_logits), _float(fake_logits)
-    real_term = real_label * jax.nn.log_sigmoid(real) + (1.0 - real_label) * jax.nn.log_sigmoid(
-        -real
-    )
+    real_term = real_label * jax.nn.log_sigmoid(real) + (1.0 - real_label) * jax.nn.log_sigmoid(-real)
     return -jnp.mean(real_term) - jnp.mean(jax.nn.log_sigmoid(-fake))
 
 
@@ -194,9 +192,7 @@ def get_objective(name: str, **kwargs: Any) -> Objective:
     if name not in OBJECTIVES:
         raise ValueError(f"Unknown objective {name!r}; expected one of {sorted(OBJECTIVES)}.")
     objective = OBJECTIVES[name]
-    accepted = _hyperparameters(objective.discriminator_loss) + _hyperparameters(
-        objective.generator_loss
-    )
+    accepted = _hyperparameters(objective.discriminator_loss) + _hyperparameters(objective.generator_loss)
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
         raise ValueError(

@@ -56,9 +56,7 @@ def gradient_penalty(
     The norm is sqrt(sum + 1e-12), so its gradient is finite even where grad_x D vanishes.
     """
     if real.shape != fake.shape:
-        raise ValueError(
-            f"real and fake must have equal shapes; got {real.shape} and {fake.shape}."
-        )
+        raise ValueError(f"real and fake must have equal shapes; got {real.shape} and {fake.shape}.")
     eps = jax.random.uniform(key, (real.shape[0],) + (1,) * (real.ndim - 1), dtype=real.dtype)
     x_hat = eps * real + (1.0 - eps) * fake
     norms = jnp.sqrt(_squared_norms(_input_gradients(critic_fn, x_hat)) + 1e-12)
@@ -144,9 +142,7 @@ def weight_clipping(clip_value: float) -> optax.GradientTransformation:
         updates: optax.Updates, state: optax.EmptyState, params: optax.Params | None = None
     ) -> tuple[optax.Updates, optax.EmptyState]:
         if params is None:
-            raise ValueError(
-                "weight_clipping needs the current params: call update(updates, state, params)."
-            )
+            raise ValueError("weight_clipping needs the current params: call update(updates, state, params).")
         return jax.tree.map(clipping_update, updates, params), state
 
     return optax.GradientTransformation(init_fn, update_fn)

@@ -74,10 +74,7 @@ def upsample_digits(images: np.ndarray, resolution: int) -> np.ndarray:
         return images.copy()
     size = (int(resolution), int(resolution))
     bilinear = Image.Resampling.BILINEAR
-    out = [
-        np.asarray(Image.fromarray(np.ascontiguousarray(img)).resize(size, bilinear))
-        for img in images
-    ]
+    out = [np.asarray(Image.fromarray(np.ascontiguousarray(img)).resize(size, bilinear)) for img in images]
     return np.stack(out).astype(np.float32) if out else np.zeros((0, *size), np.float32)
 
 

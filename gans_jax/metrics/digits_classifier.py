@@ -72,9 +72,7 @@ class DigitsJudge:
         labels = np.asarray(labels)
         images_len = np.shape(images)[0]
         if labels.shape != (images_len,):
-            raise ValueError(
-                f"labels must have shape ({images_len},) to match images, got {labels.shape}"
-            )
+            raise ValueError(f"labels must have shape ({images_len},) to match images, got {labels.shape}")
         if images_len == 0:
             raise ValueError("class_agreement needs at least one image, got 0")
         return float(np.mean(self.predict(images) == labels))

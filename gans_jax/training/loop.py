@@ -145,6 +145,13 @@ def train(config, workdir: str, *, progress: bool = True, devices=None) -> tuple
             batch = {"image": batch["image"]}
         return batch if mesh is None else sharding.put_batch(batch, mesh)
 
+    fid = None
+    if config.eval.get("fid_every", 0):
+        if not config.eval.fid_stats:
+            raise ValueError("eval.fid_every is set but eval.fid_stats (a mu/sigma npz) is not")
+        from gans_jax.metrics.evaluate import TrainingFID
+
+        fid = TrainingFID(config.eval)
     writer = Writer(workdir, enabled=is_main)
     fixed = _fixed_inputs(gan, k_fixed)
     reference = dataset.reference_arrays(2500)["image"]
@@ -170,7 +177,9 @@ def train(config, workdir: str, *, progress: bool = True, devices=None) -> tuple
         collection = accumulate(collection, metrics, np.int32(done))
         log_now = done % train_cfg.log_every == 0 or done == train_cfg.steps
         save_now = done % train_cfg.checkpoint_every == 0 or done == train_cfg.steps
-        if not (log_now or save_now):
+        sample_now = done % train_cfg.sample_every == 0 or done == train_cfg.steps
+        fid_now = fid is not None and (done % config.eval.fid_every == 0 or done == train_cfg.steps)
+        if not (log_now or save_now or sample_now or fid_now):
             continue
         computed = jax.device_get(sharding.host_local(collection.compute()))
         values = {k: float(v) for k, v in computed.items()}
@@ -205,7 +214,7 @@ def train(config, workdir: str, *, progress: bool = True, devices=None) -> tuple
             collection, t0, window_start = empty, time.perf_counter(), done
         if save_now:
             checkpointer.save(done, state, {"iterator": iterator.get_state()})
-        if is_main and (done % train_cfg.sample_every == 0 or done == train_cfg.steps):
+        if is_main and sample_now:
             local = sharding.host_local(state)
             for suffix, use_ema in [("", False), ("_ema", True)]:
                 if use_ema and local.ema_params is None:
@@ -213,6 +222,8 @@ def train(config, workdir: str, *, progress: bool = True, devices=None) -> tuple
                 picture = sample_picture(gan, local, fixed, reference, use_ema)
                 visualize.save_png(os.path.join(workdir, "samples", f"step_{done:07d}{suffix}.png"), picture)
                 writer.write_image(done, f"samples{suffix}", picture)
+        if fid_now:
+            writer.write_scalars(done, fid(gan, sharding.host_local(state)))
     bar.close()
     checkpointer.close()
     writer.close()

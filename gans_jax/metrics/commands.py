@@ -1,0 +1,257 @@
+"""``gans-jax stats`` and ``gans-jax fid``: Inception statistics and FID of image folders, zips and npz files.
+
+    gans-jax stats PATH -o ref.npz [--resize legacy_tf|clean] [--num N] [--batch_size 64]
+    gans-jax fid A B [--resize legacy_tf|clean] [--num N]
+
+``PATH``, ``A`` and ``B`` are folders of images (searched recursively), ``.zip`` archives of images, or
+(for ``fid``) statistics ``.npz`` files written by ``gans-jax stats``, pytorch-fid or clean-fid. Images
+are read at their own size, in sorted path order, converted to RGB (greyscale repeated, alpha dropped),
+and resized to 299x299 by the Inception extractor in the chosen mode (see
+:mod:`gans_jax.metrics.features`); a folder of mixed sizes compiles the extractor once per size.
+The statistics file holds ``mu`` and ``sigma`` (pytorch-fid's names), ``num_samples`` and ``resize``.
+The last line ``fid`` prints is a JSON object: ``fid``, the sample counts and the resize mode.
+
+Weights come from ``--weights``, ``$GANS_JAX_INCEPTION_WEIGHTS``, the conversion cache or a known
+download location (:mod:`gans_jax.metrics.inception_weights`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import sys
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+from PIL import Image
+
+from gans_jax.data.folder import IMAGE_EXTENSIONS
+
+__all__ = ["fid_main", "image_source", "iter_image_batches", "stats_main", "stats_of_path"]
+
+_TFDS_NAME = re.compile(r"^[a-z][a-z0-9_]*(/[\w.\-]+)?(:[\w.\-]+)?(\[[^\]]*\])?$")
+
+
+def _is_image_name(rel: str) -> bool:
+    parts = PurePosixPath(rel).parts
+    if any(p.startswith(".") or p == "__MACOSX" for p in parts):
+        return False
+    return PurePosixPath(rel).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _is_workdir(path: Path) -> bool:
+    return path.is_dir() and (path / "config.json").is_file()
+
+
+def image_source(
+    path: str | os.PathLike[str],
+) -> tuple[list[str], Callable[[str], bytes], Callable[[], None]]:
+    """Sorted image names under a folder or zip, a reader of their bytes, and a closer.
+
+    A string that names no file but looks like a TFDS dataset (``cifar10``, ``celeb_a/2.0.1:train``)
+    raises NotImplementedError: TFDS images go through the data pipeline, not wired in here yet."""
+    root = Path(path)
+    if not root.exists():
+        if _TFDS_NAME.match(str(path)):
+            raise NotImplementedError(
+                f"{str(path)!r} is not a file or folder; reading a TFDS dataset by name is not wired "
+                "into the metrics commands yet (TFDS images are read by gans_jax.data's pipeline, "
+                "gans_jax/data/tfds.py). Export the images to a folder or a .zip and pass that."
+            )
+        raise FileNotFoundError(f"{str(path)!r} does not exist (expected a folder or .zip of images)")
+    if root.is_dir():
+        if _is_workdir(root):
+            raise ValueError(
+                f"{root} is a training workdir, not a folder of images: `gans-jax fid` samples it; "
+                "`gans-jax metrics --workdir` computes fid50k and friends against its data"
+            )
+        names = []
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = [d for d in dirnames if not d.startswith(".") and d != "__MACOSX"]
+            for fname in filenames:
+                rel = Path(dirpath, fname).relative_to(root).as_posix()
+                if _is_image_name(rel):
+                    names.append(rel)
+        return sorted(names), lambda rel: (root / rel).read_bytes(), lambda: None
+    if zipfile.is_zipfile(root):
+        archive = zipfile.ZipFile(root)
+        names = sorted(
+            i.filename for i in archive.infolist() if not i.is_dir() and _is_image_name(i.filename)
+        )
+        return names, archive.read, archive.close
+    raise ValueError(f"{root} is neither a folder nor a .zip archive of images")
+
+
+def _decode_rgb(data: bytes, name: str) -> np.ndarray:
+    try:
+        img = Image.open(io.BytesIO(data))
+        img.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise ValueError(f"cannot read image {name}: {type(err).__name__}: {err}") from err
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):  # 16-bit greyscale -> 8 bits
+        arr = np.clip(np.round(np.asarray(img, dtype=np.float64) / 257.0), 0, 255).astype(np.uint8)
+        img = Image.fromarray(arr)
+    elif img.mode == "P":
+        img = img.convert("RGBA")
+    return np.asarray(img.convert("RGB"))
+
+
+def iter_image_batches(
+    path: str | os.PathLike[str], batch_size: int, *, num: int | None = None, progress: bool = True
+) -> Iterator[np.ndarray]:
+    """uint8 ``(n, H, W, 3)`` batches of the images under ``path`` (at most ``num``), each batch of one
+    size; images of a size are batched together in path order."""
+    names, read, close = image_source(path)
+    if not names:
+        close()
+        raise ValueError(f"no images found in {path} (extensions: {', '.join(IMAGE_EXTENSIONS)})")
+    names = names[:num] if num is not None else names
+    from tqdm.auto import tqdm
+
+    pending: dict[tuple[int, ...], list[np.ndarray]] = {}
+    try:
+        for name in tqdm(
+            names, desc=f"reading {Path(path).name}", unit="img", disable=not progress, leave=False
+        ):
+            img = _decode_rgb(read(name), f"{path}:{name}")
+            group = pending.setdefault(img.shape, [])
+            group.append(img)
+            if len(group) == batch_size:
+                yield np.stack(pending.pop(img.shape))
+        for group in pending.values():
+            yield np.stack(group)
+    finally:
+        close()
+
+
+def stats_of_path(path, extractor, *, num: int | None = None, batch_size: int = 64, progress: bool = True):
+    """:class:`~gans_jax.metrics.fid.FeatureStats` of the images under a folder or zip."""
+    from gans_jax.metrics.fid import compute_stats
+
+    batches = iter_image_batches(path, batch_size, num=num, progress=progress)
+    return compute_stats(batches, extractor, progress=False)
+
+
+def _define_common(fv) -> None:
+    from absl import flags
+
+    from gans_jax.metrics.features import RESIZE_MODES
+
+    help_resize = (
+        "Resize to 299x299: legacy_tf (TF1 bilinear, as TF FID and StyleGAN) or clean (Pillow bicubic, "
+        "as clean-fid)."
+    )
+    flags.DEFINE_enum("resize", "legacy_tf", list(RESIZE_MODES), help_resize, flag_values=fv)
+    flags.DEFINE_integer("batch_size", 64, "Images per compiled call.", flag_values=fv)
+    flags.DEFINE_integer("num", None, "Use at most this many images of each folder/zip.", flag_values=fv)
+    flags.DEFINE_string("weights", None, "Inception weights file (default: looked up).", flag_values=fv)
+    flags.DEFINE_bool("progress", True, "Show progress bars.", flag_values=fv)
+
+
+def _parse(argv: list[str], define, nargs: int, usage: str):
+    """absl flags via :func:`gans_jax.cli.parse_flags`, plus exactly ``nargs`` positional arguments."""
+    from gans_jax.cli import parse_flags
+
+    fv = parse_flags(argv, define)
+    positional = fv(argv)[1:]  # parsing again is idempotent here and returns the non-flag arguments
+    if len(positional) != nargs:
+        raise SystemExit(
+            f"gans-jax: expected {nargs} path(s), got {len(positional)} {positional}\nusage: {usage}"
+        )
+    return fv, positional
+
+
+def _extractor(fv):
+    from gans_jax.metrics.features import InceptionExtractor
+    from gans_jax.metrics.inception_weights import MissingWeightsError
+
+    try:
+        return InceptionExtractor(fv.weights, resize=fv.resize, batch_size=fv.batch_size)
+    except MissingWeightsError as e:
+        raise SystemExit(f"gans-jax: {e}") from None
+
+
+def _user_error(e: Exception) -> SystemExit:
+    return SystemExit(f"gans-jax: {e}")
+
+
+def stats_main(argv: list[str]) -> None:
+    """``gans-jax stats PATH -o ref.npz``: Inception mean and covariance of a folder or zip of images."""
+
+    def define(fv):
+        from absl import flags
+
+        flags.DEFINE_string(
+            "output", None, "Statistics .npz to write (mu, sigma).", short_name="o", flag_values=fv
+        )
+        _define_common(fv)
+
+    usage = "gans-jax stats PATH -o ref.npz [--resize legacy_tf|clean] [--num N]"
+    fv, (path,) = _parse(argv, define, 1, usage)
+    if not fv.output:
+        raise SystemExit(f"gans-jax: --output (-o) is required\nusage: {usage}")
+    from gans_jax.metrics.fid import save_stats
+
+    try:
+        image_source(path)[2]()  # fail on a bad path before loading the network
+        stats = stats_of_path(
+            path, _extractor(fv), num=fv.num, batch_size=fv.batch_size, progress=fv.progress
+        )
+    except (FileNotFoundError, ValueError, NotImplementedError) as e:
+        raise _user_error(e) from None
+    os.makedirs(os.path.dirname(os.path.abspath(fv.output)), exist_ok=True)
+    save_stats(fv.output, stats, resize=fv.resize)
+    print(json.dumps({"output": fv.output, "num_samples": stats.num, "resize": fv.resize}))
+
+
+def _npz_stats(path: str, resize: str):
+    from gans_jax.metrics.fid import load_stats
+
+    mu, sigma, num = load_stats(path)
+    with np.load(path, allow_pickle=False) as f:
+        recorded = str(f["resize"]) if "resize" in f.files else None
+    if recorded is not None and recorded != resize:
+        raise ValueError(f"{path} holds statistics of {recorded!r}-resized images, but --resize={resize}")
+    return mu, sigma, num
+
+
+def fid_main(argv: list[str]) -> None:
+    """``gans-jax fid A B``: FID between two folders, zips, statistics files or training workdirs
+    (``--num`` samples of the EMA generator, 50,000 by default)."""
+    usage = "gans-jax fid A B [--resize legacy_tf|clean] [--num N]   (A, B: folder, zip, npz or workdir)"
+    fv, paths = _parse(argv, _define_common, 2, usage)
+    from gans_jax.metrics.fid import compute_stats, frechet_distance
+
+    results, extractor = [], None
+    try:
+        for path in paths:
+            if str(path).endswith(".npz") and Path(path).is_file():
+                results.append(_npz_stats(path, fv.resize))
+                continue
+            if _is_workdir(Path(path)):  # sample the run's EMA generator
+                from gans_jax.experiment import load_run
+                from gans_jax.metrics.evaluate import run_sampler, sampled_batches
+
+                _, gan, state = load_run(path)
+                num = fv.num or 50_000
+                extractor = extractor or _extractor(fv)
+                batches = sampled_batches(run_sampler(gan, state), num, fv.batch_size)
+                stats = compute_stats(batches, extractor, num=num, progress=fv.progress, desc=str(path))
+                results.append((stats.mu, stats.sigma, stats.num))
+                continue
+            image_source(path)[2]()
+            extractor = extractor or _extractor(fv)
+            stats = stats_of_path(path, extractor, num=fv.num, batch_size=fv.batch_size, progress=fv.progress)
+            results.append((stats.mu, stats.sigma, stats.num))
+    except (FileNotFoundError, ValueError, NotImplementedError) as e:
+        raise _user_error(e) from None
+    (mu1, sigma1, n1), (mu2, sigma2, n2) = results
+    fid = frechet_distance(mu1, sigma1, mu2, sigma2)
+    print(f"FID {fid:.4f} ({n1} vs {n2} samples, resize={fv.resize})", file=sys.stderr)
+    print(
+        json.dumps({"fid": fid, "num_a": n1, "num_b": n2, "resize": fv.resize, "a": paths[0], "b": paths[1]})
+    )

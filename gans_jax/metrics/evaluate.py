@@ -1,0 +1,185 @@
+"""Metrics of a trained run, named as StyleGAN2-ADA names them so numbers are comparable.
+
+``fid50k`` is FID between 50,000 generated images and the run's training data; ``kid50k`` KID;
+``pr50k3`` precision and recall (Kynkaanniemi et al. 2019) with k = 3; ``is50k`` the Inception Score
+(needs weights with the output layer). The real side uses up to that many images of the run's
+dataset (all of it when smaller, as StyleGAN does), the generated side exactly that many, drawn
+deterministically from the EMA generator.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import jax
+import numpy as np
+
+from gans_jax.metrics.features import collect_features
+from gans_jax.metrics.fid import FeatureStats, frechet_distance
+from gans_jax.metrics.inception_score import inception_score
+from gans_jax.metrics.kid import kernel_inception_distance
+from gans_jax.metrics.precision_recall import precision_recall
+
+METRIC_PATTERN = re.compile(r"^(fid|kid|pr|is)(\d+)k(\d*)$")
+
+
+def parse_metric(name: str) -> tuple[str, int, int | None]:
+    """``"pr50k3"`` -> ``("pr", 50000, 3)``; ``"fid10k"`` -> ``("fid", 10000, None)``."""
+    match = METRIC_PATTERN.match(name)
+    if not match or (match.group(3) and match.group(1) != "pr"):
+        raise ValueError(f"unknown metric {name!r}; expected e.g. fid50k, kid50k, pr50k3, is50k")
+    kind, thousands, k = match.groups()
+    return kind, int(thousands) * 1000, int(k) if k else (3 if kind == "pr" else None)
+
+
+def run_sampler(gan, state, *, seed: int = 0, use_ema: bool = True) -> Callable[[int, int], np.ndarray]:
+    """``sample_fn(batch_index, n)``: ``n`` images of the run's generator, latents and labels drawn from
+    ``fold_in(PRNGKey(seed), batch_index)``, so the same call always gives the same images."""
+    generate = jax.jit(lambda z, y: gan.generate(state, z, y, use_ema=use_ema))
+
+    def sample_fn(batch_index: int, n: int) -> np.ndarray:
+        k_z, k_y = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), batch_index))
+        return np.asarray(generate(gan.sample_latents(k_z, n), gan.sample_labels(k_y, n)))
+
+    return sample_fn
+
+
+def sampled_batches(sample_fn: Callable[[int, int], np.ndarray], num: int, batch_size: int):
+    for index, start in enumerate(range(0, num, batch_size)):
+        yield sample_fn(index, min(batch_size, num - start))
+
+
+def dataset_batches(dataset, num: int):
+    """The dataset's images, one epoch in its shuffled order, at most ``num``."""
+    seen, step = 0, 0
+    limit = min(num, dataset.num_examples)
+    while seen < limit:
+        images = dataset.batch(step)["image"][: limit - seen]
+        seen, step = seen + len(images), step + 1
+        yield images
+
+
+def evaluate_run(
+    gan, state, dataset, metrics: list[str], extractor, *, batch_size: int = 64, seed: int = 0,
+    progress: bool = True,
+) -> dict[str, float | int]:  # fmt: skip
+    """Compute the named metrics of a run; features of each side are extracted once for all metrics."""
+    parsed = {name: parse_metric(name) for name in metrics}
+    num_fake = max(num for _, num, _ in parsed.values())
+    needs_real = any(kind != "is" for kind, _, _ in parsed.values())
+    keys = ("pool3", "logits_unbiased") if any(k == "is" for k, _, _ in parsed.values()) else ("pool3",)
+    fake = collect_features(
+        sampled_batches(run_sampler(gan, state, seed=seed), num_fake, batch_size),
+        extractor, num=num_fake, keys=keys, progress=progress, desc="generated",
+    )  # fmt: skip
+    real = None
+    if needs_real:
+        num_real = min(num_fake, dataset.num_examples)
+        real = collect_features(
+            dataset_batches(dataset, num_real), extractor, num=num_real, progress=progress, desc="real"
+        )["pool3"]
+    results: dict[str, float | int] = {}
+    for name, (kind, num, k) in parsed.items():
+        fake_feats = fake["pool3"][:num]
+        if kind == "fid":
+            f, r = (
+                FeatureStats(fake_feats.shape[1]).update(fake_feats),
+                FeatureStats(real.shape[1]).update(real),
+            )
+            results[name] = frechet_distance(f.mu, f.sigma, r.mu, r.sigma)
+        elif kind == "kid":
+            kid = kernel_inception_distance(real, fake_feats)
+            results[name], results[f"{name}_std"] = kid["kid"], kid["kid_std"]
+        elif kind == "pr":
+            pr = precision_recall(real, fake_feats, k=k)
+            results[f"{name}_precision"], results[f"{name}_recall"] = pr["precision"], pr["recall"]
+        else:
+            score = inception_score(fake["logits_unbiased"][:num])
+            results[name], results[f"{name}_std"] = score["is"], score["is_std"]
+        results[f"{name}_num_fake"] = num
+        if kind != "is":
+            results[f"{name}_num_real"] = len(real)
+    return results
+
+
+def metrics_main(argv: list[str]) -> None:
+    """``gans-jax metrics --workdir DIR --metrics fid50k,kid50k,pr50k3,is50k [--resize legacy_tf|clean]``.
+
+    Prints one line per metric and, as the last line, a JSON object with every value and sample count;
+    also writes ``DIR/metrics-<step>.json``."""
+    import json
+    import os
+
+    from gans_jax import experiment
+    from gans_jax.cli import parse_flags
+    from gans_jax.data.pipeline import make_dataset
+    from gans_jax.metrics.features import InceptionExtractor
+
+    def define(fv):
+        from absl import flags
+
+        flags.DEFINE_string("workdir", None, "Training workdir.", flag_values=fv)
+        flags.DEFINE_list("metrics", ["fid50k"], "Metrics, e.g. fid50k,kid50k,pr50k3,is50k.", flag_values=fv)
+        flags.DEFINE_enum(
+            "resize", "legacy_tf", ["legacy_tf", "clean"], "Inception input resize.", flag_values=fv
+        )
+        flags.DEFINE_string("weights", None, "Inception weights file (default: looked up).", flag_values=fv)
+        flags.DEFINE_integer("batch_size", 64, "Images per Inception call.", flag_values=fv)
+        flags.DEFINE_integer("seed", 0, "Seed of the generated samples.", flag_values=fv)
+        flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).", flag_values=fv)
+
+    fv = parse_flags(argv, define)
+    if fv.workdir is None:
+        raise SystemExit("gans-jax: --workdir is required")
+    try:
+        for name in fv.metrics:
+            parse_metric(name)
+    except ValueError as e:
+        raise SystemExit(f"gans-jax: {e}") from None
+    config, gan, state = experiment.load_run(fv.workdir, fv.step)
+    if len(gan.latent_shape) != 1 or config.data.source == "toy":
+        raise SystemExit("gans-jax: Inception metrics need an image generator")
+    dataset = make_dataset(
+        config.data, resolution=config.model.get("resolution"), batch_size=fv.batch_size, seed=config.seed
+    )
+    extractor = InceptionExtractor(fv.weights, resize=fv.resize, batch_size=fv.batch_size)
+    results = evaluate_run(gan, state, dataset, fv.metrics, extractor, batch_size=fv.batch_size, seed=fv.seed)
+    results = {"step": int(state.step), "resize": fv.resize, **results}
+    for name, value in results.items():
+        print(f"{name:>24s}  {value}")
+    with open(os.path.join(fv.workdir, f"metrics-{int(state.step)}.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    print(json.dumps(results))
+
+
+class TrainingFID:
+    """FID of the EMA generator against precomputed reference statistics, every ``eval.fid_every``
+    steps of training (``eval.fid_stats``: a ``mu``/``sigma`` npz from ``gans-jax stats``)."""
+
+    def __init__(self, eval_config):
+        from gans_jax.metrics.fid import load_stats
+
+        self.num = eval_config.fid_num
+        self.batch_size = eval_config.get("fid_batch_size", 64)
+        self.stats_path = eval_config.fid_stats
+        self.reference = load_stats(self.stats_path)
+        self.resize = eval_config.get("fid_resize", "legacy_tf")
+        self.weights = eval_config.get("fid_weights", "") or None
+        self._extractor = None
+
+    def __call__(self, gan, state) -> dict[str, float | int]:
+        from gans_jax.metrics.features import InceptionExtractor
+        from gans_jax.metrics.fid import fid_of_generator
+
+        if self._extractor is None:  # compiled once, at the first evaluation
+            self._extractor = InceptionExtractor(self.weights, resize=self.resize, batch_size=self.batch_size)
+        result = fid_of_generator(
+            run_sampler(gan, state),
+            self.num,
+            self.reference,
+            self._extractor,
+            self.batch_size,
+            progress=False,
+        )
+        return {"fid": result["fid"], "fid_num_samples": result["num_samples"]}

@@ -1,0 +1,74 @@
+"""Metrics of trained runs: metric names, deterministic sampling, and the plumbing of evaluate_run
+(with a cheap stand-in feature extractor; the Inception network itself is tested elsewhere)."""
+
+import numpy as np
+import pytest
+
+from gans_jax import experiment
+from gans_jax.data.pipeline import make_dataset
+from gans_jax.metrics import evaluate
+from gans_jax.metrics.features import images_to_uint8
+from gans_jax.metrics.fid import FeatureStats, frechet_distance
+from gans_jax.training import loop
+from tests.helpers import ONE_DEVICE, experiment_config
+
+
+def test_metric_names_follow_stylegan():
+    assert evaluate.parse_metric("fid50k") == ("fid", 50_000, None)
+    assert evaluate.parse_metric("pr50k3") == ("pr", 50_000, 3)
+    assert evaluate.parse_metric("kid1k") == ("kid", 1000, None)
+    for bad in ["fid", "fid50", "kid50k3", "ppl50k"]:
+        with pytest.raises(ValueError, match=bad):
+            evaluate.parse_metric(bad)
+
+
+class PixelFeatures:
+    """A stand-in extractor: 16 fixed random projections of the uint8 pixels, plus fake logits."""
+
+    has_logits = True
+
+    def __call__(self, images):
+        x = np.asarray(images, np.float32).reshape(len(images), -1) / 255.0
+        w = np.random.default_rng(0).normal(size=(x.shape[1], 16)).astype(np.float32)
+        f = x @ w
+        return {"pool3": f, "logits_unbiased": np.concatenate([f, -f], axis=1)}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("run")
+    config = experiment_config("dcgan_digits", **{"train.steps": 2, "train.log_every": 1})
+    loop.train(config, str(workdir), progress=False, devices=ONE_DEVICE)
+    config, gan, state = experiment.load_run(str(workdir))
+    dataset = make_dataset(config.data, resolution=16, batch_size=50, seed=0)
+    return gan, state, dataset
+
+
+def test_run_sampler_is_deterministic(run):
+    gan, state, _ = run
+    sample = evaluate.run_sampler(gan, state, seed=1)
+    np.testing.assert_array_equal(sample(3, 5), sample(3, 5))
+    assert not np.array_equal(sample(3, 5), sample(4, 5))
+
+
+def test_evaluate_run_computes_every_metric_from_one_pass(run):
+    gan, state, dataset = run
+    results = evaluate.evaluate_run(
+        gan, state, dataset, ["fid1k", "kid1k", "pr1k3", "is1k"], PixelFeatures(), batch_size=100,
+        progress=False,
+    )  # fmt: skip
+    assert results["fid1k_num_fake"] == 1000 and results["fid1k_num_real"] == 1000
+    assert results["fid1k"] > 0 and np.isfinite(results["kid1k"])
+    assert 0 <= results["pr1k3_precision"] <= 1 and 0 <= results["pr1k3_recall"] <= 1
+    assert results["is1k"] >= 1.0
+    # the FID equals the Frechet distance of the two feature sets computed directly
+    extractor = PixelFeatures()
+    fake = np.concatenate(
+        [extractor(images_to_uint8(b))["pool3"] for b in evaluate.sampled_batches(
+            evaluate.run_sampler(gan, state), 1000, 100)]
+    )  # fmt: skip
+    real = np.concatenate(
+        [extractor(images_to_uint8(b))["pool3"] for b in evaluate.dataset_batches(dataset, 1000)]
+    )
+    f, r = FeatureStats(16).update(fake), FeatureStats(16).update(real)
+    np.testing.assert_allclose(results["fid1k"], frechet_distance(f.mu, f.sigma, r.mu, r.sigma), rtol=1e-5)
