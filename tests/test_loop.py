@@ -45,3 +45,34 @@ def test_empty_data_folder_is_refused(tmp_path):
     config = load_config("dcgan_folder", **{"data.path": str(tmp_path / "empty"), "model.resolution": 16})
     with pytest.raises(ValueError, match="empty"):
         train(config, str(tmp_path / "run"), progress=False, devices=jax.devices()[:1])
+
+
+def test_training_time_fid_is_logged(tmp_path):
+    """eval.fid_every: FID of the EMA generator against reference statistics, in metrics.jsonl."""
+    import json
+
+    import numpy as np
+
+    from gans_jax.metrics.fid import FeatureStats, save_stats
+    from tests.test_metrics_inception import _weights_path
+
+    rng = np.random.default_rng(0)
+    save_stats(tmp_path / "ref.npz", FeatureStats(2048).update(rng.normal(size=(64, 2048))))
+    config = load_config(
+        "dcgan_digits",
+        **{
+            "train.steps": 4, "train.log_every": 2, "eval.fid_every": 4, "eval.fid_num": 8,
+            "eval.fid_stats": str(tmp_path / "ref.npz"), "eval.fid_weights": _weights_path(),
+        },
+    )  # fmt: skip
+    train(config, str(tmp_path / "run"), progress=False, devices=jax.devices()[:1])
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    fid = [r for r in records if "fid" in r]
+    assert [r["step"] for r in fid] == [4] and np.isfinite(fid[0]["fid"]) and fid[0]["fid_num_samples"] == 8
+
+
+def test_fid_every_needs_reference_statistics(tmp_path):
+    config = load_config("dcgan_digits", **{"eval.fid_every": 10})
+    with pytest.raises(ValueError, match="eval.fid_stats"):
+        train(config, str(tmp_path / "run"), progress=False, devices=jax.devices()[:1])
+    assert not (tmp_path / "run" / "config.json").exists()

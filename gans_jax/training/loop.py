@@ -120,6 +120,13 @@ def train(config, workdir: str, *, progress: bool = True, devices=None) -> tuple
         raise ValueError(f"model.conditional is set but data.source={config.data.source!r} has no labels")
     gan = experiment.build_gan(config, dataset.sample_shape, dataset.num_classes)
     train_step = experiment.build_train_step(config, gan)  # bad objective/regulariser names fail here
+    fid = None
+    if config.eval.get("fid_every", 0):
+        if not config.eval.fid_stats:
+            raise ValueError("eval.fid_every is set but eval.fid_stats (a mu/sigma npz) is not")
+        from gans_jax.metrics.evaluate import TrainingFID
+
+        fid = TrainingFID(config.eval)
     if is_main:
         os.makedirs(workdir, exist_ok=True)
         with open(os.path.join(workdir, "config.json"), "w") as f:
@@ -145,13 +152,6 @@ def train(config, workdir: str, *, progress: bool = True, devices=None) -> tuple
             batch = {"image": batch["image"]}
         return batch if mesh is None else sharding.put_batch(batch, mesh)
 
-    fid = None
-    if config.eval.get("fid_every", 0):
-        if not config.eval.fid_stats:
-            raise ValueError("eval.fid_every is set but eval.fid_stats (a mu/sigma npz) is not")
-        from gans_jax.metrics.evaluate import TrainingFID
-
-        fid = TrainingFID(config.eval)
     writer = Writer(workdir, enabled=is_main)
     fixed = _fixed_inputs(gan, k_fixed)
     reference = dataset.reference_arrays(2500)["image"]
