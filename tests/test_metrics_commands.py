@@ -90,7 +90,7 @@ def test_fid_of_two_stats_files(tmp_path, capsys):
 def test_user_errors(image_dirs, tmp_path):
     with pytest.raises(NotImplementedError, match="TFDS"):
         commands.image_source("cifar10")
-    with pytest.raises(SystemExit, match="TFDS"):
+    with pytest.raises(SystemExit, match="cifar10"):  # not prepared on this machine
         commands.stats_main(["gans-jax stats", "cifar10:train", "-o", str(tmp_path / "c.npz")])
     workdir = tmp_path / "run"
     workdir.mkdir()
@@ -134,3 +134,17 @@ def test_fid_of_a_training_workdir_samples_its_generator(image_dirs, tmp_path, c
     commands.fid_main([*args, f"--weights={_weights_path()}"])
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["num_a"] == 8 and result["num_b"] == 8 and np.isfinite(result["fid"])
+
+
+def test_stats_of_a_tfds_dataset(tmp_path, capsys):
+    import tensorflow_datasets as tfds
+
+    out = tmp_path / "cifar.npz"
+    with tfds.testing.mock_data(num_examples=6):
+        commands.stats_main(
+            ["gans-jax stats", "cifar10:test", "-o", str(out), "--num=6", "--noprogress",
+             f"--weights={_weights_path()}"]
+        )  # fmt: skip
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["num_samples"] == 6
+    mu, sigma, num = load_stats(out)
+    assert mu.shape == (2048,) and sigma.shape == (2048, 2048) and num == 6

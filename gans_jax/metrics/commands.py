@@ -128,10 +128,31 @@ def iter_image_batches(
         close()
 
 
+def tfds_batches(name: str, batch_size: int, num: int | None = None):
+    """Images of a TFDS dataset (``name`` or ``name:split``, default split ``train``) at their own size,
+    one epoch in the data pipeline's order, as [-1, 1] float batches."""
+    from gans_jax.data.pipeline import make_dataset
+    from gans_jax.metrics.evaluate import dataset_batches
+
+    name, _, split = name.partition(":")
+    data = {"source": f"tfds:{name}", "split": split or "train", "label_key": ""}
+    try:
+        dataset = make_dataset(data, resolution=None, batch_size=batch_size, seed=0)
+    except KeyError as e:  # TFDS's way of saying the split was never generated
+        raise FileNotFoundError(
+            f"TFDS dataset {name!r} (split {split or 'train'!r}) is not prepared here: {e}; prepare it with "
+            f"`tfds build {name} --file_format=array_record` (the `tf` extra)"
+        ) from None
+    return dataset_batches(dataset, num or dataset.num_examples)
+
+
 def stats_of_path(path, extractor, *, num: int | None = None, batch_size: int = 64, progress: bool = True):
-    """:class:`~gans_jax.metrics.fid.FeatureStats` of the images under a folder or zip."""
+    """:class:`~gans_jax.metrics.fid.FeatureStats` of the images under a folder or zip, or of a TFDS
+    dataset named ``name[:split]``."""
     from gans_jax.metrics.fid import compute_stats
 
+    if not Path(path).exists() and _TFDS_NAME.match(str(path)):
+        return compute_stats(tfds_batches(str(path), batch_size, num), extractor, num=num, progress=progress)
     batches = iter_image_batches(path, batch_size, num=num, progress=progress)
     return compute_stats(batches, extractor, progress=False)
 
@@ -180,7 +201,8 @@ def _user_error(e: Exception) -> SystemExit:
 
 
 def stats_main(argv: list[str]) -> None:
-    """``gans-jax stats PATH -o ref.npz``: Inception mean and covariance of a folder or zip of images."""
+    """``gans-jax stats PATH -o ref.npz``: Inception mean and covariance of a folder or zip of images,
+    or of a TFDS dataset (``cifar10``, ``mnist:test``) prepared locally."""
 
     def define(fv):
         from absl import flags
@@ -197,7 +219,8 @@ def stats_main(argv: list[str]) -> None:
     from gans_jax.metrics.fid import save_stats
 
     try:
-        image_source(path)[2]()  # fail on a bad path before loading the network
+        if Path(path).exists() or not _TFDS_NAME.match(str(path)):
+            image_source(path)[2]()  # fail on a bad path before loading the network
         stats = stats_of_path(
             path, _extractor(fv), num=fv.num, batch_size=fv.batch_size, progress=fv.progress
         )
