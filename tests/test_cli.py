@@ -43,6 +43,8 @@ def test_cli_train_writes_workdir(tmp_path):
     metrics = json.loads((workdir / "metrics.json").read_text())
     assert metrics["step"] == 20 and "modes_captured" in metrics
     assert (workdir / "samples.png").exists() and (workdir / "samples" / "step_0000010.png").exists()
+    events = list((workdir / "tensorboard").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 100  # scalars and sample images, no TensorFlow needed
 
 
 def test_experiment_file_runs_as_script(tmp_path):
