@@ -69,3 +69,43 @@ def test_module_parameters_and_bias():
 def test_rejects_non_exact_upsampling_geometry():
     with pytest.raises(ValueError, match="kernel_size=4, stride=2, padding=0"):
         conv_transpose_subpixel(jnp.ones((1, 2, 2, 1)), jnp.ones((4, 4, 1, 1)), 2, 0)
+
+
+@pytest.mark.parametrize("method", ["conv", "im2col", "col2im"])
+@pytest.mark.parametrize("k,s,p", [(4, 2, 1), (6, 2, 2), (3, 1, 1), (8, 4, 2)])
+def test_every_method_is_the_same_function(method, k, s, p):
+    from gans_jax.layers.upsample import METHODS
+
+    assert method in METHODS
+    rng = np.random.default_rng(k + s + p)
+    x = jnp.asarray(rng.normal(size=(2, 5, 4, 3)).astype(np.float32))
+    w = jnp.asarray(rng.normal(size=(k, k, 3, 6)).astype(np.float32))
+    y = conv_transpose_subpixel(x, w, s, p, method=method)
+    np.testing.assert_allclose(
+        np.asarray(y), reference_conv_transpose(np.asarray(x), np.asarray(w), s, p), atol=1e-4
+    )
+    loss = lambda w, x: jnp.sum(conv_transpose_subpixel(x, w, s, p, method=method) ** 2)
+    ref = lambda w, x: jnp.sum(_lax_transpose(x, w, s, p) ** 2)
+    for a, b in zip(jax.grad(loss, (0, 1))(w, x), jax.grad(ref, (0, 1))(w, x), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "shape,kernel,strides,padding",
+    [((2, 16, 16, 3), (4, 4), (2, 2), ((1, 1), (1, 1))), ((2, 4, 4, 8), (4, 4), (1, 1), ((0, 0), (0, 0))),
+     ((1, 9, 7, 2), (3, 3), (2, 2), ((1, 1), (1, 1))), ((1, 8, 8, 2), (3, 3), (1, 1), "SAME")],
+)  # fmt: skip
+def test_cpu_matrix_product_convolution_equals_lax(shape, kernel, strides, padding):
+    from gans_jax.layers.conv import conv_general_dilated_cpu
+
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.normal(size=shape).astype(np.float32))
+    w = jnp.asarray(rng.normal(size=(*kernel, shape[-1], 5)).astype(np.float32))
+    dn = ("NHWC", "HWIO", "NHWC")
+    ours = lambda w, x: conv_general_dilated_cpu(x, w, strides, padding, dimension_numbers=dn)
+    ref = lambda w, x: lax.conv_general_dilated(x, w, strides, padding, dimension_numbers=dn)
+    np.testing.assert_allclose(np.asarray(ours(w, x)), np.asarray(ref(w, x)), rtol=1e-4, atol=1e-4)
+    g_ours = jax.grad(lambda w, x: jnp.sum(ours(w, x) ** 2), (0, 1))(w, x)
+    g_ref = jax.grad(lambda w, x: jnp.sum(ref(w, x) ** 2), (0, 1))(w, x)
+    for a, b in zip(g_ours, g_ref, strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-3)

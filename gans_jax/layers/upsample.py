@@ -4,13 +4,17 @@ A transposed convolution with stride ``s`` writes input pixel ``i`` through kern
 pixel ``o = s * i - p + k`` (PyTorch's ``ConvTranspose2d`` convention, no kernel flip). Output pixels of
 one phase ``a = o mod s`` only ever see the taps ``k`` with ``k = a + p (mod s)``, so the layer equals
 ``s * s`` ordinary stride-1 convolutions with small sub-kernels, one per phase, interleaved by
-depth-to-space (the sub-pixel form of Shi et al. 2016). We run all phases as ONE stride-1 convolution
-to ``s * s * C_out`` channels whose window covers every phase's taps, then slice each phase's
-alignment and interleave.
+depth-to-space (the sub-pixel form of Shi et al. 2016). On accelerators we run all phases as ONE
+stride-1 convolution to ``s * s * C_out`` channels whose window (``T`` taps, e.g. 2 for k=4, s=2)
+covers every phase's taps, on the input padded by one pixel, then slice each phase's alignment and
+interleave; its FLOPs are the transposed convolution's times ``(H+T-1)(W+T-1) / (H W)``.
 
 Why: on XLA:CPU the kernel gradient of ``lax.conv_transpose`` is pathologically slow (6.35 s vs
-0.23 s in PyTorch for a DCGAN layer, ../shared/STACK.md trap 7); this form has the FLOPs of the
-transposed convolution and trains at ordinary-convolution speed on every backend. The parameter
+0.23 s in PyTorch for a DCGAN layer, ../shared/STACK.md trap 7). On CPU even the gradients of the
+stride-1 form are several times its forward, so there we write the layer as matrix products, whose
+gradients are matrix products too: window patches times the sub-pixel kernel (im2col), or
+``x @ W`` to every tap's contribution followed by an overlap-add (col2im, exactly the FLOPs of the
+transposed convolution). The parameter
 stays the transposed kernel itself, shape ``(k, k, C_in, C_out)``, so weights port 1:1 from PyTorch
 (``weight.permute(2, 3, 0, 1)``).
 """
@@ -33,9 +37,7 @@ def _phase_taps(kernel_size: int, stride: int, padding: int):
     phases = []
     for a in range(stride):
         taps = sorted(
-            ((a + padding - k) // stride, k)
-            for k in range(kernel_size)
-            if (a + padding - k) % stride == 0
+            ((a + padding - k) // stride, k) for k in range(kernel_size) if (a + padding - k) % stride == 0
         )
         phases.append(taps)
     return phases
@@ -77,35 +79,108 @@ def subpixel_kernel(kernel: jax.Array, stride: int, padding: int) -> jax.Array:
     return gathered.reshape(window, window, cin, stride * stride * cout)
 
 
+METHODS = ("auto", "conv", "im2col", "col2im")
+
+
 def conv_transpose_subpixel(
-    x: jax.Array, kernel: jax.Array, stride: int = 2, padding: int = 1
+    x: jax.Array, kernel: jax.Array, stride: int = 2, padding: int = 1, method: str = "auto"
 ) -> jax.Array:
     """Transposed convolution of NHWC ``x`` with a ``(k, k, C_in, C_out)`` kernel, PyTorch semantics.
 
     ``y[s*i - p + k] += x[i] * w[k]`` per spatial axis, output ``stride`` times the input size.
     Equals ``torch.nn.ConvTranspose2d(C_in, C_out, k, stride, padding)`` with its weight permuted to
-    ``(k, k, C_in, C_out)``, computed as one stride-1 convolution plus depth-to-space.
+    ``(k, k, C_in, C_out)``. Every ``method`` computes the same function:
+
+    - ``"conv"``: one stride-1 convolution to ``s * s * C_out`` channels + depth-to-space (sub-pixel);
+    - ``"im2col"``: the same stride-1 convolution written as window patches times one matrix;
+    - ``"col2im"``: one matrix product ``x @ W`` to every tap's contribution, then overlap-add: exactly
+      the FLOPs of the transposed convolution, no window padding;
+    - ``"auto"``: ``"conv"`` on accelerators; on CPU the matrix-product form that suits the shape
+      (:func:`_cpu_method`), because XLA:CPU's convolution gradients are slow while its dots run near
+      peak (benchmarks/RESULTS.md).
     """
-    n, h, w, _ = x.shape
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
+    k = kernel.shape[0]
+    _subpixel_plan(k, stride, padding)  # validates the geometry
+    if method == "auto":
+        method = (
+            "conv"
+            if jax.default_backend() != "cpu"
+            else _cpu_method(x.shape[-1], kernel.shape, stride, padding)
+        )
+    if method == "col2im":
+        return _conv_transpose_col2im(x, kernel, stride, padding)
+    return _conv_transpose_window(x, kernel, stride, padding, method == "im2col")
+
+
+def _cpu_method(cin: int, kernel_shape, stride: int, padding: int) -> str:
+    """col2im (contraction over ``C_in``) unless ``C_in`` is small for a matrix product and the
+    patches of im2col (``T*T*C_in`` wide) are narrower than col2im's columns (``k*k*C_out``).
+
+    Measured on a 2-core AVX-512 CPU for the 64x64 DCGAN: col2im wins for 4x4x512->256, 8x8x256->128
+    and 32x32x64->3; im2col for 16x16x128->64 (col2im's 128-deep contraction runs at half speed)."""
+    k, cout = kernel_shape[0], kernel_shape[-1]
+    window = _subpixel_plan(k, stride, padding)[0]
+    if cin >= 256 or k * k * cout <= window * window * cin:
+        return "col2im"
+    return "im2col"
+
+
+def _conv_transpose_window(x, kernel, stride, padding, as_matmul: bool):
+    """All phases as one stride-1 ``T x T`` convolution to ``s*s*C_out`` channels, then depth-to-space."""
+    n, h, w, cin = x.shape
     k, cout = kernel.shape[0], kernel.shape[-1]
     window, pad, offsets, _ = _subpixel_plan(k, stride, padding)
     x = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (*pad, 0), (*pad, 0), (0, 0, 0)))
-    z = lax.conv_general_dilated(
-        x,
-        subpixel_kernel(kernel, stride, padding).astype(x.dtype),
-        window_strides=(1, 1),
-        padding="VALID",
-        dimension_numbers=("NHWC", "HWIO", "NHWC"),
-    )
+    sub = subpixel_kernel(kernel, stride, padding).astype(x.dtype)
+    if as_matmul:
+        ho, wo = x.shape[1] - window + 1, x.shape[2] - window + 1
+        patches = [x[:, i : i + ho, j : j + wo] for i in range(window) for j in range(window)]
+        patches = patches[0] if len(patches) == 1 else jnp.concatenate(patches, axis=-1)
+        depth = window * window * cin  # 2-D operands: XLA:CPU's fast dot path (see layers/conv.py)
+        z = jnp.matmul(patches.reshape(-1, depth), sub.reshape(depth, -1)).reshape(n, ho, wo, -1)
+    else:
+        z = lax.conv_general_dilated(
+            x, sub, window_strides=(1, 1), padding="VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")
+        )
     z = z.reshape(*z.shape[:3], stride, stride, cout)
     rows = [
-        jnp.stack(
-            [z[:, oa : oa + h, ob : ob + w, a, b] for b, ob in enumerate(offsets)], axis=3
-        )
+        jnp.stack([z[:, oa : oa + h, ob : ob + w, a, b] for b, ob in enumerate(offsets)], axis=3)
         for a, oa in enumerate(offsets)
     ]  # each (N, H, W, s_b, C)
     y = jnp.stack(rows, axis=2)  # (N, H, s_a, W, s_b, C)
     return y.reshape(n, h * stride, w * stride, cout)
+
+
+def _conv_transpose_col2im(x, kernel, stride, padding):
+    """``cols = x @ W`` gives every input pixel's ``k x k`` output patch; overlap-add them.
+
+    The kernel is zero-padded to ``K = s * ceil(k / s)`` taps so that tap ``k = s * q + r`` lands in
+    output block ``i + q``, sub-pixel ``r``: the overlap-add is ``ceil(k/s)^2`` shifted full blocks."""
+    n, h, w, cin = x.shape
+    k, cout = kernel.shape[0], kernel.shape[-1]
+    s = stride
+    q = -(-k // s)
+    kernel = kernel.astype(x.dtype)
+    if q * s != k:
+        kernel = jnp.pad(kernel, ((0, q * s - k), (0, q * s - k), (0, 0), (0, 0)))
+    # (q_h, r_h, q_w, r_w, I, O) -> (I, q_h, q_w, r_h, r_w, O)
+    wm = kernel.reshape(q, s, q, s, cin, cout).transpose(4, 0, 2, 1, 3, 5).reshape(cin, q * q * s * s * cout)
+    cols = jnp.matmul(x.reshape(-1, cin), wm).reshape(n, h, w, q, q, s, s, cout)
+    zero = jnp.zeros((), x.dtype)
+    full = None
+    for a in range(q):
+        for b in range(q):
+            block = cols[:, :, :, a, b].transpose(0, 1, 3, 2, 4, 5)  # (N, H, r_h, W, r_w, O)
+            block = lax.pad(
+                block,
+                zero,
+                ((0, 0, 0), (a, q - 1 - a, 0), (0, 0, 0), (b, q - 1 - b, 0), (0, 0, 0), (0, 0, 0)),
+            )
+            full = block if full is None else full + block
+    full = full.reshape(n, (h + q - 1) * s, (w + q - 1) * s, cout)  # y before cropping the padding
+    return full[:, padding : padding + h * s, padding : padding + w * s]
 
 
 class SubPixelConvTranspose(nn.Module):
@@ -123,13 +198,16 @@ class SubPixelConvTranspose(nn.Module):
     kernel_init: Initializer = nn.initializers.normal(0.02)
     bias_init: Initializer = nn.initializers.zeros
     dtype: jnp.dtype | None = None
+    method: str = "auto"  # see conv_transpose_subpixel; every method computes the same function
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         k = self.kernel_size
         kernel = self.param("kernel", self.kernel_init, (k, k, x.shape[-1], self.features))
         dtype = self.dtype or x.dtype
-        y = conv_transpose_subpixel(x.astype(dtype), kernel.astype(dtype), self.strides, self.padding)
+        y = conv_transpose_subpixel(
+            x.astype(dtype), kernel.astype(dtype), self.strides, self.padding, self.method
+        )
         if self.use_bias:
             y = y + self.param("bias", self.bias_init, (self.features,)).astype(dtype)
         return y

@@ -1,0 +1,386 @@
+"""Train-step throughput: the library's compiled JAX step against the same model in plain PyTorch.
+
+    python benchmarks/train_step.py --model dcgan --resolution 64 --batch 64
+    python benchmarks/train_step.py --model mlp --batch 256 --no-torch
+
+``dcgan`` is the DCGAN of the PyTorch examples (nz=100, ngf=ndf=64, nc=3, BCE loss, Adam lr 2e-4,
+beta1 0.5), built with the library (``gans_jax.models.dcgan``) and trained by the library's step
+(``make_train_step`` + ``compile_train_step``); ``mlp`` is the original GAN's MLP pair on 2-D data.
+The PyTorch reference (run when ``import torch`` works, unless ``--no-torch``) is the same
+architecture written here in plain PyTorch with the examples' training iteration: D on reals, D on
+``fake.detach()``, step D; D on the same fakes with real labels, step G.
+
+Both sides train on one fixed random batch (uint8-like images scaled to [-1, 1], seed 0) that stays
+on the device, so the numbers are the step itself, not data loading. JAX: ``compile_s`` is the first
+call (tracing + compilation + one step, blocked on); ``steps_per_s`` is ``steps`` calls after
+``warmup`` calls, blocked on at the end, best of ``--repeats`` timings. PyTorch is timed the same
+way, with ``torch.set_num_threads(threads)``; the two sides' timed repeats alternate so that both see
+the same background load, and the JSON records the CPU share other processes took during each best
+repeat (``others_cpu_*``: on a shared machine, trust repeats where it is near 0). With
+``--threads T`` below the machine's core count the process is pinned to ``T`` cores before JAX
+starts, which sizes XLA:CPU's thread pool to ``T``.
+
+Prints a table, then as the LAST line one JSON object (``model, resolution, batch, compile_s,
+steps_per_s, torch_steps_per_s, ratio, device, threads, jax_version, ...``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", choices=("dcgan", "mlp"), default="dcgan")
+    p.add_argument("--resolution", type=int, default=64, help="DCGAN image size (ignored for mlp)")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--steps", type=int, default=20, help="timed steps per repeat")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps after the compiling call")
+    p.add_argument("--repeats", type=int, default=3, help="timings of --steps steps; the best is reported")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for both (default: all cores)")
+    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
+    p.add_argument("--torch-first", action="store_true", help="time PyTorch before JAX")
+    args = p.parse_args(argv)
+    for name in ("batch", "steps", "repeats"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name} must be >= 1, got {getattr(args, name)}")
+    if args.warmup < 0:
+        p.error(f"--warmup must be >= 0, got {args.warmup}")
+    return args
+
+
+def available_cores() -> list[int]:
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return list(range(os.cpu_count() or 1))
+
+
+def pin_threads(threads: int | None) -> int:
+    """Restrict this process to ``threads`` cores (before JAX starts); return the thread count."""
+    cores = available_cores()
+    if threads is None:
+        return len(cores)
+    if threads < 1:
+        raise SystemExit(f"--threads must be >= 1, got {threads}")
+    if threads < len(cores) and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, cores[:threads])
+    return threads
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+class OthersCPU:
+    """Share of the machine's CPU time used by *other* processes between ``start()`` and ``stop()``
+    (from /proc/stat and /proc/self/stat; None where those do not exist)."""
+
+    @staticmethod
+    def _ticks():
+        try:
+            with open("/proc/stat") as f:
+                fields = [int(v) for v in f.readline().split()[1:9]]
+            with open("/proc/self/stat") as f:
+                own = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return sum(fields), sum(fields) - fields[3] - fields[4], int(own[11]) + int(own[12])
+
+    def start(self):
+        self.begin = self._ticks()
+        return self
+
+    def stop(self) -> float | None:
+        end = self._ticks()
+        if self.begin is None or end is None or end[0] == self.begin[0]:
+            return None
+        busy = (end[1] - self.begin[1]) - (end[2] - self.begin[2])
+        return max(0.0, busy / (end[0] - self.begin[0]))
+
+
+class Timer:
+    """One side of the comparison: ``step()`` runs one training step, ``block()`` waits for it."""
+
+    def __init__(self, step, block):
+        self.step, self.block = step, block
+        self.rates, self.others = [], []
+
+    def first(self, warmup: int) -> float:
+        """Seconds of the first call (JAX: tracing + compilation + one step), then ``warmup`` steps."""
+        t0 = time.perf_counter()
+        self.step()
+        self.block()
+        seconds = time.perf_counter() - t0
+        for _ in range(warmup):
+            self.step()
+        self.block()
+        return seconds
+
+    def repeat(self, steps: int) -> None:
+        others = OthersCPU().start()
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            self.step()
+        self.block()
+        self.rates.append(steps / (time.perf_counter() - t0))
+        self.others.append(others.stop())
+
+    def best(self) -> tuple[float, float | None]:
+        """Best steps/s and the other processes' CPU share while it was measured."""
+        i = max(range(len(self.rates)), key=self.rates.__getitem__)
+        return self.rates[i], self.others[i]
+
+
+# --------------------------------------------------------------------------------------------------
+# JAX: the library.
+# --------------------------------------------------------------------------------------------------
+
+NZ, NGF, NDF, NC = 100, 64, 64, 3  # the PyTorch DCGAN example's sizes
+MLP_LATENT, MLP_HIDDEN, MLP_DIM = 2, (128, 128), 2  # the original GAN's MLPs on 2-D data
+
+
+def real_batch(args):
+    """One fixed random batch, NHWC float32 in [-1, 1] (dcgan) or (B, 2) points (mlp), seed 0."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    if args.model == "dcgan":
+        pixels = rng.integers(0, 256, size=(args.batch, args.resolution, args.resolution, NC), dtype=np.uint8)
+        return pixels.astype(np.float32) / 127.5 - 1.0
+    return rng.normal(size=(args.batch, MLP_DIM)).astype(np.float32)
+
+
+def bench_jax(args) -> dict:
+    import jax
+    import optax
+
+    from gans_jax.losses import get_objective
+    from gans_jax.training.sharding import compile_train_step
+    from gans_jax.training.state import GAN
+    from gans_jax.training.step import make_train_step
+
+    if args.model == "dcgan":
+        from gans_jax.models.dcgan import Discriminator, Generator
+
+        generator = Generator(args.resolution, NGF, NC)
+        discriminator = Discriminator(args.resolution, NDF)
+        latent_shape = (NZ,)
+    else:
+        from gans_jax.models.mlp import MLPDiscriminator, MLPGenerator
+
+        generator = MLPGenerator(MLP_DIM, MLP_HIDDEN)
+        discriminator = MLPDiscriminator(MLP_HIDDEN)
+        latent_shape = (MLP_LATENT,)
+    gan = GAN(
+        generator,
+        discriminator,
+        optax.adam(2e-4, b1=0.5, b2=0.999),
+        optax.adam(2e-4, b1=0.5, b2=0.999),
+        latent_shape,
+    )
+    real = real_batch(args)
+    state = gan.init_state(jax.random.PRNGKey(0), real.shape[1:])
+    train_step = compile_train_step(make_train_step(gan, get_objective("non_saturating")))
+    batch = {"image": jax.device_put(real)}
+    holder = {"state": state, "metrics": None}
+
+    def step():
+        holder["state"], holder["metrics"] = train_step(holder["state"], batch)
+
+    def block():
+        jax.block_until_ready((holder["state"], holder["metrics"]))
+
+    timer = Timer(step, block)
+    compile_s = timer.first(args.warmup)
+    return timer, {
+        "compile_s": compile_s,
+        "metrics": lambda: {k: float(v) for k, v in holder["metrics"].items()},
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# PyTorch: the reference, written from the architecture description.
+# --------------------------------------------------------------------------------------------------
+
+
+def torch_models(torch, args):
+    nn = torch.nn
+    if args.model == "mlp":
+
+        def mlp(sizes, act):
+            layers = []
+            for i in range(len(sizes) - 1):
+                layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+                if i < len(sizes) - 2:
+                    layers.append(act())
+            return nn.Sequential(*layers)
+
+        net_g = mlp((MLP_LATENT, *MLP_HIDDEN, MLP_DIM), nn.ReLU)
+        net_d = mlp((MLP_DIM, *MLP_HIDDEN, 1), lambda: nn.LeakyReLU(0.2))
+        return net_g, net_d, (MLP_LATENT,)
+
+    stages = args.resolution.bit_length() - 3  # log2(resolution) - 2 up/down-sampling stages
+    # Generator: 1x1 -> 4x4 by a 4x4 transposed conv, then stride-2 transposed convs halving channels.
+    width = NGF * 2 ** (stages - 1)
+    g_layers = [nn.ConvTranspose2d(NZ, width, 4, 1, 0, bias=False), nn.BatchNorm2d(width), nn.ReLU(True)]
+    for _ in range(stages - 1):
+        g_layers += [
+            nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(width // 2),
+            nn.ReLU(True),
+        ]
+        width //= 2
+    g_layers += [nn.ConvTranspose2d(width, NC, 4, 2, 1, bias=False), nn.Tanh()]
+    # Discriminator: stride-2 4x4 convs doubling channels, BN on all but the first, 4x4 valid conv to
+    # one logit (the sigmoid lives in BCEWithLogitsLoss).
+    width = NDF
+    d_layers = [nn.Conv2d(NC, width, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True)]
+    for _ in range(stages - 1):
+        d_layers += [
+            nn.Conv2d(width, width * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(width * 2),
+            nn.LeakyReLU(0.2, inplace=True),
+        ]
+        width *= 2
+    d_layers += [nn.Conv2d(width, 1, 4, 1, 0, bias=False)]
+    net_g, net_d = nn.Sequential(*g_layers), nn.Sequential(*d_layers)
+
+    def dcgan_init(m):  # N(0, 0.02) conv weights, BN scale N(1, 0.02) and bias 0
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+    net_g.apply(dcgan_init)
+    net_d.apply(dcgan_init)
+    return net_g, net_d, (NZ, 1, 1)
+
+
+def bench_torch(args, threads: int) -> dict:
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    net_g, net_d, latent_shape = torch_models(torch, args)
+    opt_g = torch.optim.Adam(net_g.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(net_d.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    criterion = torch.nn.BCEWithLogitsLoss()
+    real = torch.from_numpy(real_batch(args))
+    if args.model == "dcgan":
+        real = real.permute(0, 3, 1, 2).contiguous()  # NCHW
+    ones = torch.ones(args.batch)
+    zeros = torch.zeros(args.batch)
+    last = {}
+
+    def step():
+        # (1) D: maximise log D(x) + log(1 - D(G(z)))
+        net_d.zero_grad()
+        err_real = criterion(net_d(real).view(-1), ones)
+        err_real.backward()
+        noise = torch.randn(args.batch, *latent_shape)
+        fake = net_g(noise)
+        err_fake = criterion(net_d(fake.detach()).view(-1), zeros)
+        err_fake.backward()
+        opt_d.step()
+        # (2) G: maximise log D(G(z)) (non-saturating), through the updated D
+        net_g.zero_grad()
+        err_g = criterion(net_d(fake).view(-1), ones)
+        err_g.backward()
+        opt_g.step()
+        last.update(d_loss=err_real + err_fake, g_loss=err_g)
+
+    timer = Timer(step, lambda: None)
+    first = timer.first(args.warmup)
+    return timer, {"first_step_s": first, "torch_version": torch.__version__}
+
+
+def torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    threads = pin_threads(args.threads)
+    import jax
+
+    run_torch = not args.no_torch and torch_available()
+    sides = {}
+    order = ("torch", "jax") if args.torch_first else ("jax", "torch")
+    for side in order:
+        if side == "jax":
+            sides["jax"] = bench_jax(args)
+        elif run_torch:
+            sides["torch"] = bench_torch(args, threads)
+    # Interleave the timed repeats so that both sides see the same background load.
+    for _ in range(args.repeats):
+        for side in order:
+            if side in sides:
+                sides[side][0].repeat(args.steps)
+    jax_timer, jax_info = sides["jax"]
+    jax_rate, jax_others = jax_timer.best()
+    torch_timer, torch_info = sides.get("torch", (None, None))
+    torch_rate, torch_others = torch_timer.best() if torch_timer else (None, None)
+
+    def share(x):
+        return None if x is None else round(x, 3)
+
+    summary = {
+        "model": args.model,
+        "resolution": args.resolution if args.model == "dcgan" else None,
+        "batch": args.batch,
+        "compile_s": round(jax_info["compile_s"], 3),
+        "steps_per_s": round(jax_rate, 4),
+        "torch_steps_per_s": round(torch_rate, 4) if torch_rate else None,
+        "ratio": round(jax_rate / torch_rate, 3) if torch_rate else None,
+        "device": f"{jax.devices()[0].platform}: {cpu_name()} ({len(available_cores())} cores usable)",
+        "threads": threads,
+        "jax_version": jax.__version__,
+        "torch_version": torch_info["torch_version"] if torch_info else None,
+        "steps": args.steps,
+        "warmup": args.warmup,
+        "repeats": args.repeats,
+        "jax_all_steps_per_s": [round(r, 4) for r in jax_timer.rates],
+        "torch_all_steps_per_s": [round(r, 4) for r in torch_timer.rates] if torch_timer else None,
+        # CPU share of other processes while the best repeat ran (0 = quiet machine, 1 = all cores busy).
+        "others_cpu_jax": share(jax_others),
+        "others_cpu_torch": share(torch_others),
+        "load_avg_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "jax_metrics": jax_info["metrics"](),
+    }
+    rows = [("JAX (gans_jax)", jax_info["compile_s"], jax_rate, jax_others)]
+    if torch_timer:
+        rows.append(
+            ("PyTorch " + torch_info["torch_version"], torch_info["first_step_s"], torch_rate, torch_others)
+        )
+    print(f"{args.model} resolution={summary['resolution']} batch={args.batch} threads={threads}")
+    print(f"{'side':<24}{'first call s':>14}{'steps/s':>10}{'others cpu':>12}")
+    for name, first, rate, others in rows:
+        others = "n/a" if others is None else f"{others:.0%}"
+        print(f"{name:<24}{first:>14.2f}{rate:>10.3f}{others:>12}")
+    if summary["ratio"] is not None:
+        print(f"ratio jax/torch: {summary['ratio']:.2f}")
+    elif not args.no_torch:
+        print("PyTorch not importable: reference skipped")
+    print(json.dumps(summary))
+    return summary
+
+
+if __name__ == "__main__":
+    main()
