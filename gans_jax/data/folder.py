@@ -59,7 +59,7 @@ def _is_image_name(rel: str) -> bool:
     return PurePosixPath(rel).suffix.lower() in IMAGE_EXTENSIONS
 
 
-def _list_sources(root: Path) -> tuple[list[str], Callable[[str], bytes], Callable[[], None]]:
+def list_images(root: Path) -> tuple[list[str], Callable[[str], bytes], Callable[[], None]]:
     """Sorted relative names of the images under ``root``, a reader for them, and a closer.
 
     The reader is thread-safe (``zipfile`` serialises reads of a shared archive with a lock).
@@ -194,7 +194,7 @@ class ImageFolderSource:
             raise FileNotFoundError(f"image folder or archive {str(path)!r} does not exist")
         self.root, self.resolution, self.crop = root, int(resolution), crop
         self._is_dir = root.is_dir()
-        names, self._read, self._close = _list_sources(root)
+        names, self._read, self._close = list_images(root)
         try:
             if not names:
                 raise ValueError(

@@ -22,25 +22,17 @@ import json
 import os
 import re
 import sys
-import zipfile
 from collections.abc import Callable, Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from gans_jax.data.folder import IMAGE_EXTENSIONS
+from gans_jax.data.folder import IMAGE_EXTENSIONS, list_images
 
 __all__ = ["fid_main", "image_source", "iter_image_batches", "stats_main", "stats_of_path"]
 
 _TFDS_NAME = re.compile(r"^[a-z][a-z0-9_]*(/[\w.\-]+)?(:[\w.\-]+)?(\[[^\]]*\])?$")
-
-
-def _is_image_name(rel: str) -> bool:
-    parts = PurePosixPath(rel).parts
-    if any(p.startswith(".") or p == "__MACOSX" for p in parts):
-        return False
-    return PurePosixPath(rel).suffix.lower() in IMAGE_EXTENSIONS
 
 
 def _is_workdir(path: Path) -> bool:
@@ -53,37 +45,21 @@ def image_source(
     """Sorted image names under a folder or zip, a reader of their bytes, and a closer.
 
     A string that names no file but looks like a TFDS dataset (``cifar10``, ``celeb_a/2.0.1:train``)
-    raises NotImplementedError: TFDS images go through the data pipeline, not wired in here yet."""
+    raises NotImplementedError: :func:`stats_of_path` reads those through the data pipeline."""
     root = Path(path)
     if not root.exists():
         if _TFDS_NAME.match(str(path)):
             raise NotImplementedError(
-                f"{str(path)!r} is not a file or folder; reading a TFDS dataset by name is not wired "
-                "into the metrics commands yet (TFDS images are read by gans_jax.data's pipeline, "
-                "gans_jax/data/tfds.py). Export the images to a folder or a .zip and pass that."
+                f"{str(path)!r} is not a file or folder but looks like a TFDS dataset name: "
+                "`gans-jax stats` reads TFDS datasets; other commands need a folder, .zip or stats .npz"
             )
         raise FileNotFoundError(f"{str(path)!r} does not exist (expected a folder or .zip of images)")
-    if root.is_dir():
-        if _is_workdir(root):
-            raise ValueError(
-                f"{root} is a training workdir, not a folder of images: `gans-jax fid` samples it; "
-                "`gans-jax metrics --workdir` computes fid50k and friends against its data"
-            )
-        names = []
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = [d for d in dirnames if not d.startswith(".") and d != "__MACOSX"]
-            for fname in filenames:
-                rel = Path(dirpath, fname).relative_to(root).as_posix()
-                if _is_image_name(rel):
-                    names.append(rel)
-        return sorted(names), lambda rel: (root / rel).read_bytes(), lambda: None
-    if zipfile.is_zipfile(root):
-        archive = zipfile.ZipFile(root)
-        names = sorted(
-            i.filename for i in archive.infolist() if not i.is_dir() and _is_image_name(i.filename)
+    if _is_workdir(root):
+        raise ValueError(
+            f"{root} is a training workdir, not a folder of images: `gans-jax fid` samples it; "
+            "`gans-jax metrics --workdir` computes fid50k and friends against its data"
         )
-        return names, archive.read, archive.close
-    raise ValueError(f"{root} is neither a folder nor a .zip archive of images")
+    return list_images(root)
 
 
 def _decode_rgb(data: bytes, name: str) -> np.ndarray:
