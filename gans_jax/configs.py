@@ -19,13 +19,18 @@ def default_config() -> ml_collections.ConfigDict:
     c.model = dict(
         name="dcgan",
         resolution=32,
-        latent_dim=100,
+        latent_dim=100,  # noise dimensions; InfoGAN codes are appended to them
         latent_distribution="normal",
         conditional=False,
         g_channels=64,
         d_channels=64,
         g_hidden=(128, 128),
         d_hidden=(128, 128),
+        conditioning="concat",  # with conditional=True: concat (labels into D's input) | acgan (class head)
+        categorical_codes=(),  # InfoGAN: sizes of the categorical codes, e.g. (10,)
+        continuous_codes=0,  # InfoGAN: number of Unif(-1, 1) codes
+        q_hidden=128,  # InfoGAN Q head width
+        d_features=False,  # D also returns its last hidden features (feature matching)
     )
     c.data = dict(
         source="digits",  # toy | digits | folder | tfds:<name>
@@ -43,6 +48,10 @@ def default_config() -> ml_collections.ConfigDict:
     c.objective = dict(name="non_saturating", kwargs={})
     c.optim = dict(g=adam(2e-4), d=adam(2e-4))
     c.regularizers = {}
+    # name -> dict(weight=..., players=(...), replace_adversarial=..., **kwargs), see
+    # gans_jax.training.step.auxiliary_loss: mutual_information_categorical, mutual_information_continuous,
+    # auxiliary_classifier, feature_matching.
+    c.auxiliary_losses = {}
     c.train = dict(
         steps=10_000,
         batch_size=64,
