@@ -188,7 +188,7 @@ def _auxiliary_classifier(a: AuxiliaryInputs) -> jax.Array:
     if a.fake_labels is None:
         raise ValueError(f"auxiliary loss {name!r} needs a class-conditional GAN (num_classes set)")
     loss = aux.auxiliary_classifier_loss(_head(a.fake, "class_logits", name), a.fake_labels)
-    if a.real is not None and a.real_labels is not None:
+    if a.player == "discriminator":  # the real term is constant for G
         loss = loss + aux.auxiliary_classifier_loss(_head(a.real, "class_logits", name), a.real_labels)
     return loss
 
