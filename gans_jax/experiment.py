@@ -21,7 +21,7 @@ from gans_jax.training.checkpoint import Checkpointer
 from gans_jax.training.state import GAN, GANState
 from gans_jax.training.step import auxiliary_loss, make_train_step, regularizer
 
-MODELS = ("mlp", "dcgan")
+MODELS = ("mlp", "dcgan", "infogan")
 
 
 def load_config(path: str, overrides: Mapping[str, Any] | None = None):
@@ -112,6 +112,29 @@ def build_networks(model: Mapping[str, Any], sample_shape, num_classes: int | No
                 model["d_channels"],
                 num_classes,
                 conditioning=model.get("conditioning", "concat"),
+                categorical_codes=tuple(model.get("categorical_codes", ())),
+                continuous_codes=model.get("continuous_codes", 0),
+                q_hidden=model.get("q_hidden", 128),
+                return_features=model.get("d_features", False),
+            ),
+        )
+    if name == "infogan":
+        from gans_jax.models import infogan
+
+        conditioning = model.get("conditioning", "concat")
+        if num_classes is not None and conditioning != "acgan":
+            raise ValueError(
+                f"model.name='infogan' takes labels only with conditioning='acgan', got {conditioning!r}"
+            )
+        return (
+            infogan.Generator(
+                model["resolution"], model["g_channels"], model["g_hidden"][0], sample_shape[-1], num_classes
+            ),
+            infogan.Discriminator(
+                model["resolution"],
+                model["d_channels"],
+                model["d_hidden"][0],
+                num_classes,
                 categorical_codes=tuple(model.get("categorical_codes", ())),
                 continuous_codes=model.get("continuous_codes", 0),
                 q_hidden=model.get("q_hidden", 128),
