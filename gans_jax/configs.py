@@ -31,6 +31,13 @@ def default_config() -> ml_collections.ConfigDict:
         continuous_codes=0,  # InfoGAN: number of Unif(-1, 1) codes
         q_hidden=128,  # InfoGAN Q head width
         d_features=False,  # D also returns its last hidden features (feature matching)
+        # MLP options of the 2-D benchmark (PacGAN, Lin et al. 2018, App.):
+        g_batch_norm=False,  # MLP generator: Dense (no bias) -> BatchNorm -> ReLU in every hidden layer
+        g_bn_momentum=0.9,  # its running-average decay (PacGAN: 0.95)
+        d_maxout_pieces=0,  # MLP discriminator: maxout hidden layers with k pieces (PacGAN: 5); 0 = LeakyReLU
+        d_spectral_norm=False,  # MLP discriminator: spectral norm on every Dense (Miyato et al. 2018)
+        pack=1,  # PacGAN packing m: D sees m samples concatenated (batch_size counts samples: m x packs)
+        init_std=0.0,  # MLPs: N(0, init_std^2) weights, zero biases (PacGAN: 0.02); 0 = Flax defaults
     )
     c.data = dict(
         source="digits",  # toy | digits | folder | tfds:<name>

@@ -97,9 +97,24 @@ def build_networks(model: Mapping[str, Any], sample_shape, num_classes: int | No
     if name == "mlp":
         from gans_jax.models.mlp import MLPDiscriminator, MLPGenerator
 
+        init_std = model.get("init_std", 0.0) or None
         return (
-            MLPGenerator(int(np.prod(sample_shape)), tuple(model["g_hidden"]), num_classes),
-            MLPDiscriminator(tuple(model["d_hidden"]), num_classes),
+            MLPGenerator(
+                int(np.prod(sample_shape)),
+                tuple(model["g_hidden"]),
+                num_classes,
+                batch_norm=model.get("g_batch_norm", False),
+                bn_momentum=model.get("g_bn_momentum", 0.9),
+                init_std=init_std,
+            ),
+            MLPDiscriminator(
+                tuple(model["d_hidden"]),
+                num_classes,
+                maxout_pieces=model.get("d_maxout_pieces", 0),
+                pack=model.get("pack", 1),
+                spectral_norm=model.get("d_spectral_norm", False),
+                init_std=init_std,
+            ),
         )
     if name == "dcgan":
         from gans_jax.models import dcgan
