@@ -13,6 +13,12 @@ def adam(lr: float, b1: float = 0.5, b2: float = 0.999, schedule: str = "constan
     return dict(name="adam", lr=lr, b1=b1, b2=b2, schedule=schedule, clip=0.0)
 
 
+def rmsprop(lr: float, decay: float = 0.99, eps: float = 1e-8, clip: float = 0.0, schedule: str = "constant"):
+    """RMSProp as PyTorch's ``optim.RMSprop`` defaults (decay alpha = 0.99, g / (sqrt(v) + eps)), which the
+    WGAN authors' code uses; ``clip`` > 0 is WGAN weight clipping."""
+    return dict(name="rmsprop", lr=lr, decay=decay, eps=eps, schedule=schedule, clip=clip)
+
+
 def default_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.seed = 0
@@ -26,6 +32,13 @@ def default_config() -> ml_collections.ConfigDict:
         d_channels=64,
         g_hidden=(128, 128),
         d_hidden=(128, 128),
+        # DCGAN options for the variants (gans_jax.models.dcgan):
+        d_normalization="batch",  # batch | layer | none (WGAN-GP's critic: no batch norm)
+        d_spectral_norm=False,  # spectral norm on every D convolution (Miyato et al. 2018)
+        minibatch_kernels=0,  # minibatch discrimination kernels B (Salimans et al. 2016); 0 = off
+        minibatch_kernel_dim=5,  # ... and their dimension C
+        g_normalization="batch",  # batch | virtual_batch (Salimans et al. 2016, Sec. 3.4)
+        vbn_reference_size=64,  # virtual batch norm: examples in the fixed reference batch
     )
     c.data = dict(
         source="digits",  # toy | digits | folder | tfds:<name>
