@@ -80,3 +80,27 @@ def default_config() -> ml_collections.ConfigDict:
         fid_weights="",  # Inception weights file ("" = looked up)
     )
     return c
+
+
+def digits_preset(c: ml_collections.ConfigDict, *, steps: int = 2000) -> ml_collections.ConfigDict:
+    """Shrink an image experiment to the bundled offline digits (16x16, class-conditional, small
+    networks) keeping its objective, optimisers and n_critic: the ``:digits`` preset of the
+    ``experiments/*_cifar10.py`` files, used by the tests. The evaluation is the digits judge's class
+    agreement (``gans_jax.metrics.digits_classifier``)."""
+    c.model.update(
+        resolution=16, latent_dim=64, g_channels=32, d_channels=32, conditional=True, vbn_reference_size=32
+    )
+    c.data.update(source="digits", path="", split="train", label_key="label")
+    c.train.update(steps=steps, ema_decay=0.995, log_every=50, sample_every=500, checkpoint_every=500)
+    return c
+
+
+def parse_presets(arg: str | None, allowed: tuple[str, ...]) -> set[str]:
+    """``"a,b"`` -> ``{"a", "b"}`` for an experiment's ``get_config(arg)``; an unknown name is refused."""
+    presets = {p for p in (arg or "").split(",") if p}
+    unknown = sorted(presets - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"unknown preset(s) {unknown} in {arg!r}; expected a comma-separated subset of {allowed}"
+        )
+    return presets
