@@ -114,3 +114,33 @@ def test_bad_option_values_are_named():
         dcgan.Discriminator(16, 8, normalization="group").init(jax.random.PRNGKey(0), X)
     with pytest.raises(ValueError, match="'instance'"):
         dcgan.Generator(16, 8, 1, normalization="instance").init(jax.random.PRNGKey(0), jnp.zeros((1, 8)))
+
+
+def test_salimans_options_train_through_the_one_step():
+    """VBN generator + minibatch discrimination from a config: a train step updates G, keeps the
+    reference batch fixed, and the EMA generator samples with it."""
+    from gans_jax import experiment
+    from tests.helpers import experiment_config
+
+    cfg = experiment_config(
+        "dcgan_digits",
+        **{
+            "model.g_channels": 8,
+            "model.d_channels": 8,
+            "model.g_normalization": "virtual_batch",
+            "model.vbn_reference_size": 6,
+            "model.minibatch_kernels": 4,
+            "model.minibatch_kernel_dim": 3,
+        },
+    )
+    gan = experiment.build_gan(cfg, (16, 16, 1), 10)
+    state = gan.init_state(jax.random.PRNGKey(0), (16, 16, 1), ema=True)
+    assert set(state.g_collections) == {"vbn_reference"}
+    assert "MinibatchDiscrimination_0" in state.d_params
+    batch = {"image": jnp.tanh(X).repeat(2, 0), "label": jnp.arange(8) % 10}
+    new, metrics = jax.jit(experiment.build_train_step(cfg, gan))(state, batch)
+    assert np.isfinite(float(metrics["g_loss"])) and np.isfinite(float(metrics["d_loss"]))
+    jax.tree.map(np.testing.assert_array_equal, new.g_collections, state.g_collections)
+    assert not np.allclose(new.g_params["Dense_0"]["kernel"], state.g_params["Dense_0"]["kernel"])
+    samples = gan.generate(new, jnp.ones((2, cfg.model.latent_dim)), jnp.array([3, 4]))
+    assert samples.shape == (2, 16, 16, 1) and np.all(np.abs(np.asarray(samples)) <= 1)
