@@ -23,6 +23,7 @@ class ProjectionHead(nn.Module):
 
     num_classes: int | None
     spectral_norm: bool = False
+    use_bias: bool = True  # psi's bias (the SNGAN ResNet's final layer has none)
     kernel_init: Initializer = nn.initializers.xavier_uniform()
 
     @nn.compact
@@ -30,7 +31,9 @@ class ProjectionHead(nn.Module):
         if features.ndim != 2:
             raise ValueError(f"ProjectionHead expects pooled features (B, C), got shape {features.shape}")
         sn = lambda layer: spectral_norm(layer, enabled=self.spectral_norm, train=train)
-        logits = sn(nn.Dense(1, kernel_init=self.kernel_init, name="psi"))(features)[:, 0]
+        logits = sn(nn.Dense(1, use_bias=self.use_bias, kernel_init=self.kernel_init, name="psi"))(features)[
+            :, 0
+        ]
         if self.num_classes is None:
             return logits
         if labels is None:
