@@ -64,13 +64,14 @@ class _BatchNorm(nn.Module):
 
 
 def _conv(features, kernel, strides=1, padding=1, **kwargs):
-    # conv_general_dilated_cpu: on CPU a matrix-product form (fast gradients), parameters unchanged.
+    # Strided: conv_general_dilated_cpu, on CPU a matrix-product form (fast gradients), parameters
+    # unchanged. Stride 1: XLA's convolution (measured no slower on the digits step).
     return nn.Conv(
         features,
         (kernel, kernel),
         (strides, strides),
         padding=padding,
-        conv_general_dilated=conv_general_dilated_cpu,
+        **({"conv_general_dilated": conv_general_dilated_cpu} if strides > 1 else {}),
         **kwargs,
     )
 
