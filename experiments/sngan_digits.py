@@ -1,7 +1,12 @@
-"""A tiny class-conditional SNGAN on scikit-learn's 8x8 digits upscaled to 16x16: spectrally normalised
-ResNet discriminator with the projection head (Miyato & Koyama 2018), conditional batch norm in the
-ResNet generator, hinge loss. Offline and fast, for the "it learns" test; ``sngan_digits.py:cnn`` uses the
-standard CNN instead.
+"""A tiny class-conditional SNGAN on scikit-learn's 8x8 digits upscaled to 16x16: the standard CNN
+(default) or the ResNet (``sngan_digits.py:resnet``) of Miyato et al. 2018 at small widths, spectral
+normalisation on every discriminator layer, the projection discriminator and conditional batch norm in
+the generator (Miyato & Koyama 2018), hinge loss. Offline and fast, for the "it learns" test.
+
+Not the paper's CIFAR-10 settings (those are ``sngan_cifar10.py``): with Adam lr 2e-4, betas (0, 0.9)
+the class-conditional gains and biases move slowly (Adam steps each by about lr), and the CNN needs
+about 2000 steps to reach 0.97 class agreement; Adam lr 1e-3, betas (0.5, 0.999) (the paper's setting
+E with n_dis = 1) reaches 0.92 in 600 steps.
 
     python experiments/sngan_digits.py --workdir=runs/sngan_digits
 """
@@ -10,18 +15,18 @@ from gans_jax.configs import adam, default_config
 
 
 def get_config(arg: str | None = None):
-    if arg not in (None, "resnet", "cnn"):
-        raise ValueError(f"unknown preset {arg!r}; expected 'resnet' (default) or 'cnn'")
+    if arg not in (None, "cnn", "resnet"):
+        raise ValueError(f"unknown preset {arg!r}; expected 'cnn' (default) or 'resnet'")
     c = default_config()
-    if arg == "cnn":
-        c.model.update(name="sngan_cnn", g_channels=16, d_channels=16)
-    else:
+    if arg == "resnet":
         c.model.update(name="sngan_resnet", g_channels=32, d_channels=32)
+    else:
+        c.model.update(name="sngan_cnn", g_channels=16, d_channels=16)
     c.model.update(resolution=16, latent_dim=32, conditional=True)
     c.data.update(source="digits", split="train")
     c.objective.name = "hinge"
-    c.optim.g = adam(2e-4, b1=0.0, b2=0.9)
-    c.optim.d = adam(2e-4, b1=0.0, b2=0.9)
+    c.optim.g = adam(1e-3, b1=0.5, b2=0.999)
+    c.optim.d = adam(1e-3, b1=0.5, b2=0.999)
     c.train.update(
         steps=600,
         batch_size=64,

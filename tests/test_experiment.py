@@ -2,6 +2,7 @@
 
 import os
 
+import jax.numpy as jnp
 import optax
 import pytest
 
@@ -30,7 +31,7 @@ def test_builders_refuse_unknown_names():
 def test_linear_schedule_decays_to_zero():
     """SNGAN's ResNet runs: the learning rate falls linearly from lr to 0 over the run."""
     tx = experiment.build_optimizer({"name": "sgd", "lr": 2.0, "schedule": "linear"}, 4)
-    params, grads = {"w": 0.0}, {"w": 1.0}
+    params, grads = {"w": jnp.zeros(())}, {"w": jnp.ones(())}
     state, steps = tx.init(params), []
     for _ in range(5):
         updates, state = tx.update(grads, state, params)

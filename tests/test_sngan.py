@@ -174,10 +174,12 @@ def test_cifar10_presets_build_and_step(preset):
     }.items():
         if not path.endswith("/sigma"):
             continue
-        scope, layer = path[: -len("/sigma")].split("SpectralNorm_")
+        scope, layer = path[len("batch_stats/") : -len("/sigma")].split("SpectralNorm_")
         w = np.asarray(by_name[scope + layer.split("/", 1)[1]], np.float64)
         top = np.linalg.svd(w.reshape(-1, w.shape[-1]), compute_uv=False)[0]
-        assert abs(top / float(sigma) - 1.0) < 2e-2, (path, top, float(sigma))
+        # power iteration's estimate v W u^T never exceeds the top singular value, and is close to it
+        # after 2 iterations per discriminator update (real and fake passes) over 31 steps
+        assert 0.9 * top <= float(sigma) <= top * 1.01, (path, top, float(sigma))
         checked += 1
     assert checked == len(u_paths) and stats
 
@@ -187,3 +189,24 @@ def test_presets_refuse_unknown_names():
         experiment_config("sngan_cifar10:dcgan")
     with pytest.raises(ValueError, match="'big'"):
         experiment_config("sngan_digits:big")
+
+
+@pytest.mark.slow
+def test_conditional_sngan_digits_learns_classes(tmp_path):
+    """Tiny conditional SNGAN (standard CNN, projection D, conditional BN in G, hinge loss) on digits:
+    a real-digits classifier agrees with the conditioning label for >= 75% of samples after 600 steps
+    (chance: 10%; measured 0.92), and the stored sigma of D's first layer is its top singular value."""
+    from gans_jax.training.loop import train
+
+    config = experiment_config("sngan_digits", **{"train.steps": 600, "train.sample_every": 600})
+    state, metrics = train(config, str(tmp_path), progress=False, devices=jax.devices()[:1])
+    assert metrics["real_accuracy"] >= 0.95, metrics
+    assert metrics["class_agreement"] >= 0.75, metrics
+    # the power-iteration vectors in the checkpointed state are the trained ones: sigma ~ top singular value
+    stats = {
+        jax.tree_util.keystr(p, simple=True, separator="/"): v
+        for p, v in jax.tree_util.tree_leaves_with_path(state.d_collections)
+    }
+    kernel = np.asarray(state.d_params["Conv_0"]["kernel"], np.float64)
+    top = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
+    assert abs(float(stats["batch_stats/SpectralNorm_0/Conv_0/kernel/sigma"]) / top - 1) < 1e-2
