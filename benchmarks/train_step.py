@@ -2,10 +2,14 @@
 
     python benchmarks/train_step.py --model dcgan --resolution 64 --batch 64
     python benchmarks/train_step.py --model mlp --batch 256 --no-torch
+    python benchmarks/train_step.py --model sngan_resnet --batch 64 --steps 2 --repeats 1
 
 ``dcgan`` is the DCGAN of the PyTorch examples (nz=100, ngf=ndf=64, nc=3, BCE loss, Adam lr 2e-4,
 beta1 0.5), built with the library (``gans_jax.models.dcgan``) and trained by the library's step
-(``make_train_step`` + ``compile_train_step``); ``mlp`` is the original GAN's MLP pair on 2-D data.
+(``make_train_step`` + ``compile_train_step``); ``mlp`` is the original GAN's MLP pair on 2-D data;
+``sngan_resnet`` is SNGAN's 32x32 ResNet pair (Miyato et al. 2018; ``experiments/sngan_cifar10.py``:
+hinge loss, Adam 2e-4 betas (0, 0.9), n_dis = 5, ``--batch`` reals per discriminator update, so one
+step consumes ``5 * batch`` real images; no PyTorch reference).
 The PyTorch reference (run when ``import torch`` works, unless ``--no-torch``) is the same
 architecture written here in plain PyTorch with the examples' training iteration: D on reals, D on
 ``fake.detach()``, step D; D on the same fakes with real labels, step G.
@@ -35,7 +39,7 @@ import time
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", choices=("dcgan", "mlp"), default="dcgan")
+    p.add_argument("--model", choices=("dcgan", "mlp", "sngan_resnet"), default="dcgan")
     p.add_argument("--resolution", type=int, default=64, help="DCGAN image size (ignored for mlp)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--steps", type=int, default=20, help="timed steps per repeat")
@@ -149,6 +153,7 @@ class Timer:
 
 NZ, NGF, NDF, NC = 100, 64, 64, 3  # the PyTorch DCGAN example's sizes
 MLP_LATENT, MLP_HIDDEN, MLP_DIM = 2, (128, 128), 2  # the original GAN's MLPs on 2-D data
+SNGAN_N_DIS = 5  # SNGAN ResNet: discriminator updates per generator update
 
 
 def real_batch(args):
@@ -158,6 +163,9 @@ def real_batch(args):
     rng = np.random.default_rng(0)
     if args.model == "dcgan":
         pixels = rng.integers(0, 256, size=(args.batch, args.resolution, args.resolution, NC), dtype=np.uint8)
+        return pixels.astype(np.float32) / 127.5 - 1.0
+    if args.model == "sngan_resnet":
+        pixels = rng.integers(0, 256, size=(SNGAN_N_DIS * args.batch, 32, 32, NC), dtype=np.uint8)
         return pixels.astype(np.float32) / 127.5 - 1.0
     return rng.normal(size=(args.batch, MLP_DIM)).astype(np.float32)
 
@@ -171,12 +179,19 @@ def bench_jax(args) -> dict:
     from gans_jax.training.state import GAN
     from gans_jax.training.step import make_train_step
 
+    objective, n_critic, betas = "non_saturating", 1, (0.5, 0.999)
     if args.model == "dcgan":
         from gans_jax.models.dcgan import Discriminator, Generator
 
         generator = Generator(args.resolution, NGF, NC)
         discriminator = Discriminator(args.resolution, NDF)
         latent_shape = (NZ,)
+    elif args.model == "sngan_resnet":
+        from gans_jax.models.sngan import ResNetDiscriminator, ResNetGenerator
+
+        generator, discriminator = ResNetGenerator(32, 256, NC), ResNetDiscriminator(32, 128)
+        latent_shape = (128,)
+        objective, n_critic, betas = "hinge", SNGAN_N_DIS, (0.0, 0.9)
     else:
         from gans_jax.models.mlp import MLPDiscriminator, MLPGenerator
 
@@ -186,13 +201,13 @@ def bench_jax(args) -> dict:
     gan = GAN(
         generator,
         discriminator,
-        optax.adam(2e-4, b1=0.5, b2=0.999),
-        optax.adam(2e-4, b1=0.5, b2=0.999),
+        optax.adam(2e-4, b1=betas[0], b2=betas[1]),
+        optax.adam(2e-4, b1=betas[0], b2=betas[1]),
         latent_shape,
     )
     real = real_batch(args)
     state = gan.init_state(jax.random.PRNGKey(0), real.shape[1:])
-    train_step = compile_train_step(make_train_step(gan, get_objective("non_saturating")))
+    train_step = compile_train_step(make_train_step(gan, get_objective(objective), n_critic=n_critic))
     batch = {"image": jax.device_put(real)}
     holder = {"state": state, "metrics": None}
 
@@ -320,7 +335,7 @@ def main(argv=None) -> dict:
     threads = pin_threads(args.threads)
     import jax
 
-    run_torch = not args.no_torch and torch_available()
+    run_torch = not args.no_torch and args.model != "sngan_resnet" and torch_available()
     sides = {}
     order = ("torch", "jax") if args.torch_first else ("jax", "torch")
     for side in order:
@@ -343,7 +358,7 @@ def main(argv=None) -> dict:
 
     summary = {
         "model": args.model,
-        "resolution": args.resolution if args.model == "dcgan" else None,
+        "resolution": {"dcgan": args.resolution, "sngan_resnet": 32}.get(args.model),
         "batch": args.batch,
         "compile_s": round(jax_info["compile_s"], 3),
         "steps_per_s": round(jax_rate, 4),

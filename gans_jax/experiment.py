@@ -21,7 +21,7 @@ from gans_jax.training.checkpoint import Checkpointer
 from gans_jax.training.state import GAN, GANState
 from gans_jax.training.step import auxiliary_loss, make_train_step, regularizer
 
-MODELS = ("mlp", "dcgan", "infogan")
+MODELS = ("mlp", "dcgan", "infogan", "sngan_cnn", "sngan_resnet")
 
 
 def load_config(path: str, overrides: Mapping[str, Any] | None = None):
@@ -51,14 +51,16 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
 
 def build_optimizer(opt: Mapping[str, Any], total_steps: int) -> optax.GradientTransformation:
     """``opt``: ``name`` in :data:`OPTIMIZERS`, ``lr``, ``b1``/``b2`` (adam), ``decay``/``eps`` (rmsprop),
-    ``schedule`` (``constant`` or ``cosine`` decay to 5% over ``total_steps``), ``clip`` (WGAN weight
-    clipping, 0 = off)."""
+    ``schedule`` (``constant``, ``cosine`` decay to 5% over ``total_steps``, or ``linear`` decay to 0
+    over ``total_steps`` as in SNGAN's ResNet runs), ``clip`` (WGAN weight clipping, 0 = off)."""
     lr = opt["lr"]
     schedule = opt.get("schedule", "constant")
     if schedule == "cosine":
         lr = optax.cosine_decay_schedule(lr, max(total_steps, 1), alpha=0.05)
+    elif schedule == "linear":
+        lr = optax.linear_schedule(lr, 0.0, max(total_steps, 1))
     elif schedule != "constant":
-        raise ValueError(f"unknown lr schedule {schedule!r}; expected 'constant' or 'cosine'")
+        raise ValueError(f"unknown lr schedule {schedule!r}; expected 'constant', 'cosine' or 'linear'")
     name = opt["name"]
     if name == "adam":
         tx = optax.adam(lr, b1=opt.get("b1", 0.9), b2=opt.get("b2", 0.999))
@@ -170,6 +172,19 @@ def build_networks(model: Mapping[str, Any], sample_shape, num_classes: int | No
                 q_hidden=model.get("q_hidden", 128),
                 return_features=model.get("d_features", False),
             ),
+        )
+    if name in ("sngan_cnn", "sngan_resnet"):
+        from gans_jax.models import sngan
+
+        networks = {
+            "sngan_cnn": (sngan.CNNGenerator, sngan.CNNDiscriminator),
+            "sngan_resnet": (sngan.ResNetGenerator, sngan.ResNetDiscriminator),
+        }
+        generator, discriminator = networks[name]
+        resolution = model["resolution"]
+        return (
+            generator(resolution, model["g_channels"], sample_shape[-1], num_classes),
+            discriminator(resolution, model["d_channels"], num_classes),
         )
     raise ValueError(f"unknown model.name {name!r}; expected one of {MODELS}")
 
