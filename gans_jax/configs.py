@@ -26,6 +26,9 @@ def default_config() -> ml_collections.ConfigDict:
         d_channels=64,
         g_hidden=(128, 128),
         d_hidden=(128, 128),
+        shared_dim=128,  # BigGAN: shared class embedding size (0 = per-layer class embeddings)
+        hierarchical=True,  # BigGAN: skip-z, a chunk of z per generator block
+        attention=64,  # BigGAN: resolution of the self-attention blocks (0 = none)
     )
     c.data = dict(
         source="digits",  # toy | digits | folder | tfds:<name>

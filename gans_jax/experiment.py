@@ -20,7 +20,7 @@ from gans_jax.training.checkpoint import Checkpointer
 from gans_jax.training.state import GAN, GANState
 from gans_jax.training.step import make_train_step, regularizer
 
-MODELS = ("mlp", "dcgan")
+MODELS = ("mlp", "dcgan", "biggan")
 
 
 def load_config(path: str, overrides: Mapping[str, Any] | None = None):
@@ -107,6 +107,23 @@ def build_networks(model: Mapping[str, Any], sample_shape, num_classes: int | No
         return (
             dcgan.Generator(resolution, model["g_channels"], sample_shape[-1], num_classes),
             dcgan.Discriminator(resolution, model["d_channels"], num_classes),
+        )
+    if name == "biggan":
+        from gans_jax.models import biggan
+
+        if num_classes is None:
+            raise ValueError("BigGAN is class-conditional: set model.conditional=True and use labelled data")
+        common = dict(resolution=model["resolution"], num_classes=num_classes, attention=model["attention"])
+        return (
+            biggan.Generator(
+                ch=model["g_channels"],
+                latent_dim=model["latent_dim"],
+                shared_dim=model["shared_dim"],
+                hierarchical=model["hierarchical"],
+                out_channels=sample_shape[-1],
+                **common,
+            ),
+            biggan.Discriminator(ch=model["d_channels"], **common),
         )
     raise ValueError(f"unknown model.name {name!r}; expected one of {MODELS}")
 
