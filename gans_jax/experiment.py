@@ -20,7 +20,7 @@ from gans_jax.training.checkpoint import Checkpointer
 from gans_jax.training.state import GAN, GANState
 from gans_jax.training.step import make_train_step, regularizer
 
-MODELS = ("mlp", "dcgan", "biggan")
+MODELS = ("mlp", "dcgan", "sngan_cnn", "sngan_resnet", "biggan")
 
 
 def load_config(path: str, overrides: Mapping[str, Any] | None = None):
@@ -49,14 +49,17 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
 
 
 def build_optimizer(opt: Mapping[str, Any], total_steps: int) -> optax.GradientTransformation:
-    """``opt``: ``name`` in :data:`OPTIMIZERS`, ``lr``, ``b1``/``b2`` (adam), ``schedule`` (``constant``
-    or ``cosine`` decay to 5% over ``total_steps``), ``clip`` (WGAN weight clipping, 0 = off)."""
+    """``opt``: ``name`` in :data:`OPTIMIZERS`, ``lr``, ``b1``/``b2`` (adam), ``schedule`` (``constant``,
+    ``cosine`` decay to 5% over ``total_steps``, or ``linear`` decay to 0 over ``total_steps`` as in
+    SNGAN's ResNet runs), ``clip`` (WGAN weight clipping, 0 = off)."""
     lr = opt["lr"]
     schedule = opt.get("schedule", "constant")
     if schedule == "cosine":
         lr = optax.cosine_decay_schedule(lr, max(total_steps, 1), alpha=0.05)
+    elif schedule == "linear":
+        lr = optax.linear_schedule(lr, 0.0, max(total_steps, 1))
     elif schedule != "constant":
-        raise ValueError(f"unknown lr schedule {schedule!r}; expected 'constant' or 'cosine'")
+        raise ValueError(f"unknown lr schedule {schedule!r}; expected 'constant', 'cosine' or 'linear'")
     name = opt["name"]
     if name == "adam":
         tx = optax.adam(lr, b1=opt.get("b1", 0.9), b2=opt.get("b2", 0.999))
@@ -107,6 +110,19 @@ def build_networks(model: Mapping[str, Any], sample_shape, num_classes: int | No
         return (
             dcgan.Generator(resolution, model["g_channels"], sample_shape[-1], num_classes),
             dcgan.Discriminator(resolution, model["d_channels"], num_classes),
+        )
+    if name in ("sngan_cnn", "sngan_resnet"):
+        from gans_jax.models import sngan
+
+        networks = {
+            "sngan_cnn": (sngan.CNNGenerator, sngan.CNNDiscriminator),
+            "sngan_resnet": (sngan.ResNetGenerator, sngan.ResNetDiscriminator),
+        }
+        generator, discriminator = networks[name]
+        resolution = model["resolution"]
+        return (
+            generator(resolution, model["g_channels"], sample_shape[-1], num_classes),
+            discriminator(resolution, model["d_channels"], num_classes),
         )
     if name == "biggan":
         from gans_jax.models import biggan

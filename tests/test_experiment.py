@@ -21,10 +21,21 @@ def test_overrides_apply_and_unknown_keys_are_refused():
 def test_builders_refuse_unknown_names():
     with pytest.raises(ValueError, match="'lamb'"):
         experiment.build_optimizer({"name": "lamb", "lr": 1e-3}, 10)
-    with pytest.raises(ValueError, match="'linear'"):
-        experiment.build_optimizer({"name": "adam", "lr": 1e-3, "schedule": "linear"}, 10)
+    with pytest.raises(ValueError, match="'exponential'"):
+        experiment.build_optimizer({"name": "adam", "lr": 1e-3, "schedule": "exponential"}, 10)
     with pytest.raises(ValueError, match="'stylegan9'"):
         experiment.build_networks({"name": "stylegan9"}, (2,), None)
+
+
+def test_linear_schedule_decays_to_zero():
+    """SNGAN's ResNet runs: the learning rate falls linearly from lr to 0 over the run."""
+    tx = experiment.build_optimizer({"name": "sgd", "lr": 2.0, "schedule": "linear"}, 4)
+    params, grads = {"w": 0.0}, {"w": 1.0}
+    state, steps = tx.init(params), []
+    for _ in range(5):
+        updates, state = tx.update(grads, state, params)
+        steps.append(-float(updates["w"]))
+    assert steps == pytest.approx([2.0, 1.5, 1.0, 0.5, 0.0])
 
 
 def test_weight_clipping_from_config_clips():

@@ -6,13 +6,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-
-def _maybe_spectral(layer: nn.Module, spectral_norm: bool, train: bool):
-    """``layer`` called through :class:`flax.linen.SpectralNorm` when ``spectral_norm``."""
-    if not spectral_norm:
-        return layer
-    wrapped = nn.SpectralNorm(layer)
-    return lambda x: wrapped(x, update_stats=train)
+from gans_jax.layers.normalization import spectral_norm
 
 
 class SelfAttention(nn.Module):
@@ -35,7 +29,7 @@ class SelfAttention(nn.Module):
 
         def project(features: int, name: str):
             dense = nn.Dense(features, use_bias=False, kernel_init=self.kernel_init, name=name)
-            return _maybe_spectral(dense, self.spectral_norm, train)
+            return spectral_norm(dense, enabled=self.spectral_norm, train=train)
 
         def pool(t):
             return nn.max_pool(t, (2, 2), strides=(2, 2)).reshape(n, h * w // 4, -1)
