@@ -14,7 +14,7 @@ reading its own slice of every global batch), centre-cropped and resized to the 
     python experiments/biggan_imagenet.py --workdir=gs://BUCKET/biggan128 --distributed \\
         --config.data.path=gs://BUCKET/tensorflow_datasets
     # tiny preset: labelled digits at 32x32, minutes on a CPU
-    python experiments/biggan_imagenet.py --config experiments/biggan_imagenet.py:tiny --workdir=runs/biggan_tiny
+    gans-jax train --config experiments/biggan_imagenet.py:tiny --workdir=runs/biggan_tiny
 """
 
 from gans_jax.configs import adam, default_config
@@ -56,7 +56,9 @@ def get_config(arg: str | None = None):
     )
     c.eval.update(num_samples=1000, fid_num=50_000)
     if preset == "tiny":
-        c.model.update(resolution=32, latent_dim=80, g_channels=16, d_channels=16, shared_dim=32, attention=16)
+        c.model.update(
+            resolution=32, latent_dim=80, g_channels=16, d_channels=16, shared_dim=32, attention=16
+        )
         c.data.update(source="digits", split="train")
         c.train.update(
             steps=600, batch_size=64, ema_decay=0.999, ema_start=100, sample_every=300, checkpoint_every=300

@@ -29,9 +29,11 @@ def test_biggan_128_ch96_parameter_count_matches_the_paper():
     assert count(d["params"]) == 87_982_370
     without_shared = count(g["params"]) + count(d["params"]) - count(g["params"]["shared"])
     assert round(without_shared / 1e6, 1) == 158.3
+
     # Spectral norm on every G weight but the shared embedding, and on every D weight.
     def kernels(tree):
         return [p for p, x in jax.tree_util.tree_leaves_with_path(tree) if len(x.shape) >= 2]
+
     assert len(jax.tree.leaves(g["batch_stats"])) >= 2 * (len(kernels(g["params"])) - 1)
     assert len([k for k in jax.tree.leaves(d["batch_stats"])]) == 2 * len(kernels(d["params"]))
 

@@ -11,9 +11,11 @@ from gans_jax.layers.attention import SelfAttention
 def naive_attention(x, p, gamma):
     n, h, w, c = x.shape
     theta = x.reshape(n, h * w, c) @ p["theta"]
+
     def pooled(kernel):
         y = (x @ kernel).reshape(n, h // 2, 2, w // 2, 2, -1).max(axis=(2, 4))
         return y.reshape(n, h * w // 4, -1)
+
     phi, g = pooled(p["phi"]), pooled(p["g"])
     s = np.einsum("nqc,nkc->nqk", theta, phi)
     beta = np.exp(s - s.max(-1, keepdims=True))

@@ -211,4 +211,6 @@ class Discriminator(nn.Module):
             if size == self.attention and down:
                 h = SelfAttention(spectral_norm=True)(h, train)
         features = jnp.sum(nn.relu(h), axis=(1, 2))
-        return ProjectionHead(self.num_classes, spectral_norm=True, kernel_init=ortho)(features, labels, train)
+        return ProjectionHead(self.num_classes, spectral_norm=True, kernel_init=ortho)(
+            features, labels, train
+        )

@@ -118,7 +118,13 @@ def _split_params(variables) -> tuple[PyTree, dict]:
 
 
 def standing_statistics(
-    gan: GAN, state: GANState, key: jax.Array, *, num_batches: int = 16, batch_size: int = 64, use_ema: bool = True
+    gan: GAN,
+    state: GANState,
+    key: jax.Array,
+    *,
+    num_batches: int = 16,
+    batch_size: int = 64,
+    use_ema: bool = True,
 ) -> GANState:
     """The state with the generator's batch-norm running statistics replaced by *standing statistics*
     (Brock et al. 2019, Sec. 3 / App. C): the average over ``num_batches`` train-mode forward passes of
@@ -153,7 +159,12 @@ def standing_statistics(
 
         def run(start):
             _, updated = gan.generator.apply(
-                {"params": params, **start}, z, labels, train=True, mutable=list(start), rngs={"dropout": k_drop}
+                {"params": params, **start},
+                z,
+                labels,
+                train=True,
+                mutable=list(start),
+                rngs={"dropout": k_drop},
             )
             return updated
 
