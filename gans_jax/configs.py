@@ -19,7 +19,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.model = dict(
         name="dcgan",
         resolution=32,
-        latent_dim=100,
+        latent_dim=100,  # noise dimensions; InfoGAN codes are appended to them
         latent_distribution="normal",
         conditional=False,
         g_channels=64,
@@ -29,6 +29,18 @@ def default_config() -> ml_collections.ConfigDict:
         shared_dim=128,  # BigGAN: shared class embedding size (0 = per-layer class embeddings)
         hierarchical=True,  # BigGAN: skip-z, a chunk of z per generator block
         attention=64,  # BigGAN: resolution of the self-attention blocks (0 = none)
+        conditioning="concat",  # with conditional=True: concat (labels into D's input) | acgan (class head)
+        categorical_codes=(),  # InfoGAN: sizes of the categorical codes, e.g. (10,)
+        continuous_codes=0,  # InfoGAN: number of Unif(-1, 1) codes
+        q_hidden=128,  # InfoGAN Q head width
+        d_features=False,  # D also returns its last hidden features (feature matching)
+        # MLP options of the 2-D benchmark (PacGAN, Lin et al. 2018, App.):
+        g_batch_norm=False,  # MLP generator: Dense (no bias) -> BatchNorm -> ReLU in every hidden layer
+        g_bn_momentum=0.9,  # its running-average decay (PacGAN: 0.95)
+        d_maxout_pieces=0,  # MLP discriminator: maxout hidden layers with k pieces (PacGAN: 5); 0 = LeakyReLU
+        d_spectral_norm=False,  # MLP discriminator: spectral norm on every Dense (Miyato et al. 2018)
+        pack=1,  # PacGAN packing m: D sees m samples concatenated (batch_size counts samples: m x packs)
+        init_std=0.0,  # MLPs: N(0, init_std^2) weights, zero biases (PacGAN: 0.02); 0 = Flax defaults
     )
     c.data = dict(
         source="digits",  # toy | digits | folder | tfds:<name>
@@ -46,6 +58,10 @@ def default_config() -> ml_collections.ConfigDict:
     c.objective = dict(name="non_saturating", kwargs={})
     c.optim = dict(g=adam(2e-4), d=adam(2e-4))
     c.regularizers = {}
+    # name -> dict(weight=..., players=(...), replace_adversarial=..., **kwargs), see
+    # gans_jax.training.step.auxiliary_loss: mutual_information_categorical, mutual_information_continuous,
+    # auxiliary_classifier, feature_matching.
+    c.auxiliary_losses = {}
     c.train = dict(
         steps=10_000,
         batch_size=64,

@@ -15,12 +15,13 @@ import numpy as np
 import optax
 
 from gans_jax import regularizers as regs
+from gans_jax.latent_codes import LatentCodes
 from gans_jax.losses import get_objective
 from gans_jax.training.checkpoint import Checkpointer
 from gans_jax.training.state import GAN, GANState
-from gans_jax.training.step import make_train_step, regularizer
+from gans_jax.training.step import auxiliary_loss, make_train_step, regularizer
 
-MODELS = ("mlp", "dcgan", "sngan_cnn", "sngan_resnet", "biggan")
+MODELS = ("mlp", "dcgan", "infogan", "sngan_cnn", "sngan_resnet", "biggan")
 
 
 def load_config(path: str, overrides: Mapping[str, Any] | None = None):
@@ -99,9 +100,24 @@ def build_networks(model: Mapping[str, Any], sample_shape, num_classes: int | No
     if name == "mlp":
         from gans_jax.models.mlp import MLPDiscriminator, MLPGenerator
 
+        init_std = model.get("init_std", 0.0) or None
         return (
-            MLPGenerator(int(np.prod(sample_shape)), tuple(model["g_hidden"]), num_classes),
-            MLPDiscriminator(tuple(model["d_hidden"]), num_classes),
+            MLPGenerator(
+                int(np.prod(sample_shape)),
+                tuple(model["g_hidden"]),
+                num_classes,
+                batch_norm=model.get("g_batch_norm", False),
+                bn_momentum=model.get("g_bn_momentum", 0.9),
+                init_std=init_std,
+            ),
+            MLPDiscriminator(
+                tuple(model["d_hidden"]),
+                num_classes,
+                maxout_pieces=model.get("d_maxout_pieces", 0),
+                pack=model.get("pack", 1),
+                spectral_norm=model.get("d_spectral_norm", False),
+                init_std=init_std,
+            ),
         )
     if name == "dcgan":
         from gans_jax.models import dcgan
@@ -109,7 +125,39 @@ def build_networks(model: Mapping[str, Any], sample_shape, num_classes: int | No
         resolution = model["resolution"]
         return (
             dcgan.Generator(resolution, model["g_channels"], sample_shape[-1], num_classes),
-            dcgan.Discriminator(resolution, model["d_channels"], num_classes),
+            dcgan.Discriminator(
+                resolution,
+                model["d_channels"],
+                num_classes,
+                conditioning=model.get("conditioning", "concat"),
+                categorical_codes=tuple(model.get("categorical_codes", ())),
+                continuous_codes=model.get("continuous_codes", 0),
+                q_hidden=model.get("q_hidden", 128),
+                return_features=model.get("d_features", False),
+            ),
+        )
+    if name == "infogan":
+        from gans_jax.models import infogan
+
+        conditioning = model.get("conditioning", "concat")
+        if num_classes is not None and conditioning != "acgan":
+            raise ValueError(
+                f"model.name='infogan' takes labels only with conditioning='acgan', got {conditioning!r}"
+            )
+        return (
+            infogan.Generator(
+                model["resolution"], model["g_channels"], model["g_hidden"][0], sample_shape[-1], num_classes
+            ),
+            infogan.Discriminator(
+                model["resolution"],
+                model["d_channels"],
+                model["d_hidden"][0],
+                num_classes,
+                categorical_codes=tuple(model.get("categorical_codes", ())),
+                continuous_codes=model.get("continuous_codes", 0),
+                q_hidden=model.get("q_hidden", 128),
+                return_features=model.get("d_features", False),
+            ),
         )
     if name in ("sngan_cnn", "sngan_resnet"):
         from gans_jax.models import sngan
@@ -147,15 +195,17 @@ def build_networks(model: Mapping[str, Any], sample_shape, num_classes: int | No
 def build_gan(config, sample_shape, num_classes: int | None) -> GAN:
     num_classes = num_classes if config.model.get("conditional", False) else None
     generator, discriminator = build_networks(config.model, sample_shape, num_classes)
+    codes = LatentCodes(config.model.get("categorical_codes", ()), config.model.get("continuous_codes", 0))
     steps = config.train.steps
     return GAN(
         generator,
         discriminator,
         g_optimizer=build_optimizer(config.optim.g, steps),
         d_optimizer=build_optimizer(config.optim.d, steps * config.train.n_critic),
-        latent_shape=(config.model.latent_dim,),
+        latent_shape=(config.model.latent_dim + codes.dim,),
         num_classes=num_classes,
         latent_distribution=config.model.get("latent_distribution", "normal"),
+        latent_codes=codes if codes else None,
     )
 
 
@@ -163,6 +213,9 @@ def build_train_step(config, gan: GAN, axis_name: str | None = None):
     objective = get_objective(config.objective.name, **dict(config.objective.get("kwargs", {})))
     penalties = [
         regularizer(name, **dict(spec)) for name, spec in dict(config.get("regularizers", {})).items()
+    ]
+    auxiliary = [
+        auxiliary_loss(name, **dict(spec)) for name, spec in dict(config.get("auxiliary_losses", {})).items()
     ]
     train = config.train
     return make_train_step(
@@ -172,6 +225,7 @@ def build_train_step(config, gan: GAN, axis_name: str | None = None):
         critic_batches=train.get("critic_batches", "split"),
         reuse_fakes=train.get("reuse_fakes", True),
         regularizers=penalties,
+        auxiliary_losses=auxiliary,
         ema_decay=train.ema_decay or None,
         ema_start=train.get("ema_start", 0),
         axis_name=axis_name,
@@ -191,16 +245,31 @@ def evaluate(config, gan: GAN, state: GANState, key: jax.Array) -> dict[str, flo
         from gans_jax.metrics.modes import mode_metrics
 
         return mode_metrics(samples, get_mixture(config.data.name))
-    if source == "digits" and gan.conditional:
+    results = {}
+    if source == "digits" and (gan.conditional or (gan.latent_codes and gan.latent_codes.categorical)):
         from gans_jax.metrics.digits_classifier import DigitsJudge
 
         judge = DigitsJudge.fit()
-        return {
-            "class_agreement": judge.class_agreement(samples, np.asarray(labels)),
-            "real_accuracy": judge.real_accuracy(),
-            "num_samples": num,
-        }
-    return {}
+        results.update(real_accuracy=judge.real_accuracy(), num_samples=num)
+        if gan.conditional:
+            results["class_agreement"] = judge.class_agreement(samples, np.asarray(labels))
+        if gan.latent_codes and gan.latent_codes.categorical:
+            results.update(infogan_code_purity(gan, state, judge, jax.random.fold_in(key, 1), num))
+    return results
+
+
+def infogan_code_purity(gan: GAN, state: GANState, judge, key: jax.Array, num: int) -> dict[str, float]:
+    """Unsupervised class purity of InfoGAN's first categorical code (Chen et al. 2016, Sec. 7.1):
+    ``num`` samples spread over its values, labelled by ``judge`` (:mod:`gans_jax.metrics.purity`)."""
+    from gans_jax.metrics.purity import code_purity
+
+    k_z, k_y = jax.random.split(key)
+    size = gan.latent_codes.categorical[0]
+    values = np.arange(num) % size
+    z = gan.latent_codes.set_categorical(gan.sample_latents(k_z, num), values)
+    labels = gan.sample_labels(k_y, num)
+    predictions = judge.predict(np.asarray(gan.generate(state, z, labels)))
+    return {f"code_{k}": v for k, v in code_purity(values, predictions).items()}
 
 
 def load_run(workdir: str, step: int | None = None) -> tuple[Any, GAN, GANState]:

@@ -11,12 +11,21 @@ of two samples in generative adversarial networks", Sec. 4.1 and Appendix):
 
 Samples are drawn uniformly over components. Score generators with
 :func:`gans_jax.metrics.modes.mode_metrics`.
+
+Checked against PacGAN's code (``synthetic_data_experiments/2DRing_GAN&PacGAN/config.py`` and
+``2DGrid_GAN&PacGAN/config.py``): ring means ``(cos(2 pi k / 8), sin(2 pi k / 8))`` for k = 0..7 with
+covariance ``0.01^2 I``; grid means ``itertools.product(range(-4, 5, 2), range(-4, 5, 2))`` (the
+order of :func:`grid_means`) with covariance ``0.05^2 I``; uniform priors. PacGAN trains on a fixed
+sample of 100,000 points (``num_sample``) and builds each pack from ``m`` indices drawn with
+replacement; :meth:`GaussianMixture2D.sample_jax` draws fresh points from the exact mixture instead.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["GaussianMixture2D", "get_mixture", "grid_means", "ring_means", "MIXTURES"]
@@ -83,6 +92,14 @@ class GaussianMixture2D:
         components = rng.integers(self.num_modes, size=n)
         noise = rng.standard_normal((n, 2))
         return (self.means[components] + self.std * noise).astype(np.float32)
+
+    def sample_jax(self, key: jax.Array, n: int) -> jax.Array:
+        """Draws ``n`` points inside a JAX program (jit/scan/vmap): ``(n, 2)`` float32, components
+        uniform, then ``mean + std * N(0, I)``."""
+        k_component, k_noise = jax.random.split(key)
+        components = jax.random.randint(k_component, (n,), 0, self.num_modes)
+        means = jnp.asarray(self.means, jnp.float32)
+        return means[components] + self.std * jax.random.normal(k_noise, (n, 2), jnp.float32)
 
     @classmethod
     def ring8(cls) -> GaussianMixture2D:

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 
 from gans_jax.layers import SubPixelConvTranspose
 from gans_jax.layers.conv import conv_general_dilated_cpu
+from gans_jax.layers.heads import AuxiliaryHeads
 
 dcgan_init = nn.initializers.normal(0.02)
 
@@ -73,8 +74,18 @@ class Generator(nn.Module):
         return jnp.tanh(h)
 
 
+CONDITIONINGS = ("concat", "acgan")
+
+
 class Discriminator(nn.Module):
-    """DCGAN discriminator ``image (, y) -> logit``; labels enter as embedding maps on the input."""
+    """DCGAN discriminator ``image (, y) -> logit``.
+
+    ``conditioning="concat"``: labels enter as embedding maps on the input (Mirza & Osindero 2014);
+    ``"acgan"``: D does not see the label and predicts it with a class head (Odena et al. 2017).
+    ``categorical_codes``/``continuous_codes`` add InfoGAN's Q head, ``return_features`` the last hidden
+    feature map (feature matching). With any of these the output is a dict with ``"logits"`` and the
+    heads (:class:`gans_jax.layers.heads.AuxiliaryHeads`).
+    """
 
     resolution: int = 64
     base_channels: int = 64
@@ -82,16 +93,23 @@ class Discriminator(nn.Module):
     embed_dim: int = 8
     negative_slope: float = 0.2
     axis_name: str | None = None
+    conditioning: str = "concat"
+    categorical_codes: tuple[int, ...] = ()
+    continuous_codes: int = 0
+    q_hidden: int = 128
+    return_features: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array, labels: jax.Array | None = None, train: bool = True):
         stages = _num_stages(self.resolution)
+        if self.conditioning not in CONDITIONINGS:
+            raise ValueError(f"unknown conditioning {self.conditioning!r}; expected one of {CONDITIONINGS}")
         if x.shape[1:3] != (self.resolution, self.resolution):
             raise ValueError(
                 f"discriminator built for {self.resolution}x{self.resolution} images, got shape {x.shape}"
             )
         h = x
-        if self.num_classes is not None:
+        if self.num_classes is not None and self.conditioning == "concat":
             if labels is None:
                 raise ValueError("conditional discriminator (num_classes set) needs labels")
             e = nn.Embed(self.num_classes, self.embed_dim)(labels).astype(x.dtype)
@@ -111,5 +129,14 @@ class Discriminator(nn.Module):
             channels *= 2
             h = _batch_norm(train, self.axis_name)(conv(channels, (4, 4), (2, 2), padding=1)(h))
             h = nn.leaky_relu(h, self.negative_slope)
-        logits = conv(1, (4, 4), padding="VALID")(h)
-        return logits.reshape(-1)
+        logits = conv(1, (4, 4), padding="VALID")(h).reshape(-1)
+        heads = AuxiliaryHeads(
+            self.num_classes if self.conditioning == "acgan" else None,
+            tuple(self.categorical_codes),
+            self.continuous_codes,
+            self.q_hidden,
+            axis_name=self.axis_name,
+        )(h, train)
+        if heads or self.return_features:
+            return {"logits": logits, **heads, **({"features": h} if self.return_features else {})}
+        return logits

@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -40,7 +41,14 @@ class DivergenceError(FloatingPointError):
 
 
 def _fixed_inputs(gan: GAN, key: jax.Array, per_class: int = 10, unconditional: int = 64):
-    """Latents (and labels) reused for every sample grid: one row per class when conditional."""
+    """Latents (and labels) reused for every sample grid: one row per class when conditional, one row per
+    value of the first categorical code for InfoGAN (the same noise down each column)."""
+    codes = gan.latent_codes
+    if codes and codes.categorical and not gan.conditional:
+        size = codes.categorical[0]
+        z = jnp.tile(gan.sample_latents(key, per_class), (size, 1))
+        z = codes.set_categorical(z, jnp.repeat(jnp.arange(size), per_class))
+        return z, None, per_class
     if gan.conditional:
         labels = sampling.grid_labels(gan.num_classes, per_class)
         return gan.sample_latents(key, len(labels)), labels, per_class

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import optax
 
 from gans_jax import sampling
+from gans_jax.latent_codes import LatentCodes, structured_latents
 
 PyTree = Any
 
@@ -45,7 +46,9 @@ class GAN:
     """A model family: the two networks, their optimisers, and the latent space.
 
     ``generator(z, labels=None, train=...)`` maps latents to samples; ``discriminator(x, labels=None,
-    train=...)`` maps samples to one logit per example. ``num_classes`` makes both class-conditional.
+    train=...)`` maps samples to one logit per example (or a dict with ``"logits"`` and auxiliary
+    heads). ``num_classes`` makes both class-conditional. ``latent_codes`` (InfoGAN) makes the last
+    ``latent_codes.dim`` entries of the (1-D) latent one-hot categorical and Unif(-1, 1) codes.
     """
 
     generator: nn.Module
@@ -55,12 +58,19 @@ class GAN:
     latent_shape: Sequence[int]
     num_classes: int | None = None
     latent_distribution: str = "normal"
+    latent_codes: LatentCodes | None = None
 
     @property
     def conditional(self) -> bool:
         return self.num_classes is not None
 
     def sample_latents(self, key: jax.Array, num: int) -> jax.Array:
+        if self.latent_codes:
+            if len(self.latent_shape) != 1:
+                raise ValueError(f"latent codes need a 1-D latent_shape, got {tuple(self.latent_shape)}")
+            return structured_latents(
+                key, num, self.latent_shape[0], self.latent_codes, self.latent_distribution
+            )
         return sampling.sample_latents(key, num, tuple(self.latent_shape), self.latent_distribution)
 
     def sample_labels(self, key: jax.Array, num: int) -> jax.Array | None:

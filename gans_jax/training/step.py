@@ -11,6 +11,11 @@ step draws exactly what the single-device step draws. The generator's forward pa
 with ``jax.vjp``: with ``n_critic == 1`` and ``reuse_fakes`` the discriminator trains on those very
 fakes and the generator update replays the pass backwards through the updated discriminator — the
 order of the reference PyTorch DCGAN loop, and one generator forward pass per step instead of two.
+
+A discriminator returns either ``(B,)`` logits or a dict with ``"logits"`` and extra heads
+(``"class_logits"`` of AC-GAN, InfoGAN's ``"code_logits"``/``"code_mean"``/``"code_log_std"``,
+``"features"`` for feature matching). :class:`AuxiliaryLoss` terms (see :func:`auxiliary_loss`) turn
+those heads, the labels and the latents that made the fakes into extra loss terms for either player.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ import jax.numpy as jnp
 import optax
 from jax import lax
 
+from gans_jax import auxiliary_losses as aux
 from gans_jax import regularizers as regs
+from gans_jax.latent_codes import LatentCodes
 from gans_jax.losses import Objective
 from gans_jax.training.state import GAN, GANState
 
@@ -105,6 +112,145 @@ def regularizer(
     return Regularizer(name, functools.partial(fn, **kwargs), weight, player or default_player, every)
 
 
+class AuxiliaryInputs(NamedTuple):
+    """What an auxiliary loss may look at: the discriminator's outputs (dicts with ``"logits"`` and its
+    heads) on the real batch (``None`` in the generator update unless the loss ``uses_real``) and on the
+    fakes, both batches' labels (``None`` when unconditional), the latents ``z`` that made the fakes,
+    the GAN's InfoGAN :class:`LatentCodes` (or ``None``) and the player being updated."""
+
+    real: Mapping[str, jax.Array] | None
+    fake: Mapping[str, jax.Array]
+    real_labels: jax.Array | None
+    fake_labels: jax.Array | None
+    z: jax.Array
+    codes: LatentCodes | None
+    player: str
+
+
+@dataclasses.dataclass(frozen=True)
+class AuxiliaryLoss:
+    """A term ``weight * fn(inputs)`` added to the loss of each player in ``players``.
+
+    ``uses_real``: the generator update also runs D on the real batch (feature matching).
+    ``replace_adversarial``: the generator minimises this term *instead of* its adversarial loss
+    (Salimans et al. 2016, Sec. 3.1); the adversarial value is still reported as ``g_loss``.
+    """
+
+    name: str
+    fn: Callable[[AuxiliaryInputs], jax.Array]
+    weight: float
+    players: tuple[str, ...] = PLAYERS
+    uses_real: bool = False
+    replace_adversarial: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "players", tuple(self.players))
+        bad = [p for p in self.players if p not in PLAYERS]
+        if bad or not self.players:
+            raise ValueError(f"auxiliary loss {self.name!r}: players {self.players} must be among {PLAYERS}")
+        if self.replace_adversarial and "generator" not in self.players:
+            raise ValueError(f"auxiliary loss {self.name!r}: replace_adversarial needs the generator player")
+
+
+def _head(outputs: Mapping[str, jax.Array] | None, key: str, loss: str) -> jax.Array:
+    if outputs is None or key not in outputs:
+        have = None if outputs is None else sorted(outputs)
+        raise ValueError(
+            f"auxiliary loss {loss!r} needs the discriminator output {key!r}; it returned {have}"
+        )
+    return outputs[key]
+
+
+def _codes(a: AuxiliaryInputs, loss: str) -> LatentCodes:
+    if not a.codes:
+        raise ValueError(
+            f"auxiliary loss {loss!r} needs InfoGAN latent codes (GAN.latent_codes), got {a.codes}"
+        )
+    return a.codes
+
+
+def _mutual_information_categorical(a: AuxiliaryInputs) -> jax.Array:
+    name = "mutual_information_categorical"
+    _, onehots, _ = _codes(a, name).split(a.z)
+    return -aux.categorical_mutual_information(_head(a.fake, "code_logits", name), onehots)
+
+
+def _mutual_information_continuous(a: AuxiliaryInputs, *, std: float = 0.0) -> jax.Array:
+    name = "mutual_information_continuous"
+    _, _, continuous = _codes(a, name).split(a.z)
+    mean = _head(a.fake, "code_mean", name)
+    log_std = jnp.log(std) if std > 0 else _head(a.fake, "code_log_std", name)
+    return -aux.gaussian_mutual_information(mean, log_std, continuous)
+
+
+def _auxiliary_classifier(a: AuxiliaryInputs) -> jax.Array:
+    name = "auxiliary_classifier"
+    if a.fake_labels is None:
+        raise ValueError(f"auxiliary loss {name!r} needs a class-conditional GAN (num_classes set)")
+    loss = aux.auxiliary_classifier_loss(_head(a.fake, "class_logits", name), a.fake_labels)
+    if a.player == "discriminator":  # the real term is constant for G
+        loss = loss + aux.auxiliary_classifier_loss(_head(a.real, "class_logits", name), a.real_labels)
+    return loss
+
+
+def _feature_matching(a: AuxiliaryInputs) -> jax.Array:
+    name = "feature_matching"
+    real = lax.stop_gradient(_head(a.real, "features", name))
+    return aux.feature_matching_loss(real, _head(a.fake, "features", name))
+
+
+# name -> (default players, uses_real, fn)
+_AUXILIARY_LOSSES: dict[str, tuple[tuple[str, ...], bool, Callable[..., jax.Array]]] = {
+    "mutual_information_categorical": (PLAYERS, False, _mutual_information_categorical),
+    "mutual_information_continuous": (PLAYERS, False, _mutual_information_continuous),
+    "auxiliary_classifier": (PLAYERS, False, _auxiliary_classifier),
+    "feature_matching": (("generator",), True, _feature_matching),
+}
+
+
+def auxiliary_loss(
+    name: str,
+    weight: float,
+    *,
+    players: Sequence[str] | None = None,
+    replace_adversarial: bool = False,
+    **kwargs,
+) -> AuxiliaryLoss:
+    """Build a named auxiliary loss for configs (each player *minimises* it):
+
+    - ``mutual_information_categorical``: ``-L_I`` of InfoGAN's categorical codes (Chen et al. 2016,
+      Eq. 5-6; lambda = 1), both players; needs the ``"code_logits"`` head.
+    - ``mutual_information_continuous``: ``-L_I`` of the Unif(-1, 1) codes with a Gaussian Q
+      (``"code_mean"`` and ``"code_log_std"``, or a fixed ``std=...``), both players.
+    - ``auxiliary_classifier``: AC-GAN's ``-L_C`` (Odena et al. 2017, Eq. 2-3) on the ``"class_logits"``
+      head: real + fake cross-entropy for D, fake for G.
+    - ``feature_matching``: ``||E f(x) - E f(G(z))||^2`` on the ``"features"`` output (Salimans et al.
+      2016, Sec. 3.1), generator only; ``replace_adversarial=True`` as in the paper.
+    """
+    if name not in _AUXILIARY_LOSSES:
+        raise ValueError(f"unknown auxiliary loss {name!r}; expected one of {sorted(_AUXILIARY_LOSSES)}")
+    default_players, uses_real, fn = _AUXILIARY_LOSSES[name]
+    return AuxiliaryLoss(
+        name,
+        functools.partial(fn, **kwargs),
+        weight,
+        tuple(players or default_players),
+        uses_real,
+        replace_adversarial,
+    )
+
+
+def _as_outputs(out) -> dict[str, jax.Array]:
+    """A discriminator's output as a dict with ``"logits"`` (a bare array is the logits)."""
+    if isinstance(out, Mapping):
+        if "logits" not in out:
+            raise ValueError(
+                f"a discriminator returning a dict must include 'logits'; got keys {sorted(out)}"
+            )
+        return dict(out)
+    return {"logits": out}
+
+
 def _strided_split(x: jax.Array, n: int) -> jax.Array:
     """``(B, ...) -> (n, B // n, ...)`` with slice ``i`` = rows ``i, i + n, ...``: the same rows whether the
     batch is split globally (jit) or per replica (pmap)."""
@@ -126,6 +272,7 @@ def make_train_step(
     critic_batches: str = "split",
     reuse_fakes: bool = True,
     regularizers: Sequence[Regularizer] = (),
+    auxiliary_losses: Sequence[AuxiliaryLoss] = (),
     ema_decay: float | None = None,
     ema_start: int = 0,
     axis_name: str | None = None,
@@ -140,6 +287,9 @@ def make_train_step(
       reuse_fakes: with ``n_critic == 1``, train D on the fakes the generator update then
         backpropagates through (PyTorch DCGAN order). Otherwise fakes are drawn afresh.
       regularizers: penalties from :func:`regularizer`, each with its player, weight and interval.
+      auxiliary_losses: terms from :func:`auxiliary_loss` on the discriminator's heads (InfoGAN,
+        AC-GAN, feature matching), each with its weight and players; reported as ``d_aux_<name>`` and
+        ``g_aux_<name>`` (unweighted).
       ema_decay: if set, ``ema <- decay * ema + (1 - decay) * params`` after every generator update
         from step ``ema_start`` on (before it the EMA copies the parameters). ``state.ema_params``
         must exist (``gan.init_state(..., ema=True)``).
@@ -156,6 +306,14 @@ def make_train_step(
     names = [r.name for r in regularizers]
     if len(set(names)) != len(names):
         raise ValueError(f"regularizer names must be unique, got {names}")
+    d_aux = [a for a in auxiliary_losses if "discriminator" in a.players]
+    g_aux = [a for a in auxiliary_losses if "generator" in a.players]
+    aux_names = [a.name for a in auxiliary_losses]
+    if len(set(aux_names)) != len(aux_names):
+        raise ValueError(f"auxiliary loss names must be unique, got {aux_names}")
+    g_replaces_adversarial = any(a.replace_adversarial for a in g_aux)
+    g_needs_real = any(a.uses_real for a in g_aux)
+    codes = getattr(gan, "latent_codes", None)
     single_pass = n_critic == 1 and reuse_fakes
 
     def cross_replica_mean(tree):
@@ -184,26 +342,34 @@ def make_train_step(
             rngs={"dropout": replica_key(key)},
         )
 
-    def d_update(state: GANState, real, real_labels, fake, fake_labels, key, update_index):
+    def d_update(state: GANState, real, real_labels, fake, fake_labels, z, key, update_index):
         k_real, k_fake, k_reg = jax.random.split(key, 3)
 
         def loss_fn(d_params):
-            real_logits, coll = apply(discriminator, d_params, state.d_collections, real, real_labels, k_real)
-            fake_logits, coll = apply(discriminator, d_params, coll, fake, fake_labels, k_fake)
+            real_out, coll = apply(discriminator, d_params, state.d_collections, real, real_labels, k_real)
+            fake_out, coll = apply(discriminator, d_params, coll, fake, fake_labels, k_fake)
+            real_out, fake_out = _as_outputs(real_out), _as_outputs(fake_out)
+            real_logits, fake_logits = real_out["logits"], fake_out["logits"]
             adversarial = objective.discriminator_loss(real_logits, fake_logits)
 
             def critic(x):
-                return apply(discriminator, d_params, state.d_collections, x, real_labels, k_reg)[0]
+                out = apply(discriminator, d_params, state.d_collections, x, real_labels, k_reg)[0]
+                return _as_outputs(out)["logits"]
 
             inputs = RegularizerInputs(d_params, critic, real, fake, replica_key(k_reg))
             penalties = {r.name: r.penalty(inputs, update_index) for r in d_regs}
             total = adversarial + sum(r.effective_weight * penalties[r.name] for r in d_regs)
-            aux = (coll, adversarial, penalties, real_logits, fake_logits)
+            aux_inputs = AuxiliaryInputs(
+                real_out, fake_out, real_labels, fake_labels, z, codes, "discriminator"
+            )
+            terms = {a.name: a.fn(aux_inputs) for a in d_aux}
+            total = total + sum(a.weight * terms[a.name] for a in d_aux)
+            aux = (coll, adversarial, penalties, terms, real_logits, fake_logits)
             return total, aux
 
-        grads, (coll, adversarial, penalties, real_logits, fake_logits) = jax.grad(loss_fn, has_aux=True)(
-            state.d_params
-        )
+        grads, (coll, adversarial, penalties, terms, real_logits, fake_logits) = jax.grad(
+            loss_fn, has_aux=True
+        )(state.d_params)
         grads = cross_replica_mean(grads)
         params, opt_state = _optimizer_step(gan.d_optimizer, grads, state.d_opt_state, state.d_params)
         state = state.replace(d_params=params, d_collections=coll, d_opt_state=opt_state)
@@ -213,6 +379,7 @@ def make_train_step(
             "d_fake": jnp.mean(fake_logits),
             "d_grad_norm": optax.tree.norm(grads),
             **{f"reg/{name}": value for name, value in penalties.items()},
+            **{f"d_aux_{name}": value for name, value in terms.items()},
         }
         return state, metrics
 
@@ -226,16 +393,38 @@ def make_train_step(
             state.g_params,
             has_aux=True,
         )
-        return fake, labels, vjp_fn, coll
+        return fake, labels, z, vjp_fn, coll
 
-    def g_update(state: GANState, fake, labels, vjp_fn, g_coll, key):
+    def g_update(state: GANState, fake, labels, z, real, real_labels, vjp_fn, g_coll, key):
         k_d, k_reg = jax.random.split(key)
+        real_out = None
+        if g_needs_real:
+            # D (updated) on the real batch, train mode, its collection updates discarded.
+            out, _ = apply(
+                discriminator,
+                state.d_params,
+                state.d_collections,
+                real,
+                real_labels,
+                jax.random.fold_in(k_d, 1),
+            )
+            real_out = lax.stop_gradient(_as_outputs(out))
 
         def adversarial_fn(x):
-            logits, _ = apply(discriminator, state.d_params, state.d_collections, x, labels, k_d)
-            return objective.generator_loss(logits), logits
+            out, _ = apply(discriminator, state.d_params, state.d_collections, x, labels, k_d)
+            out = _as_outputs(out)
+            adversarial = objective.generator_loss(out["logits"])
+            if not g_aux:
+                return adversarial, (adversarial, out["logits"], {})
+            aux_inputs = AuxiliaryInputs(real_out, out, real_labels, labels, z, codes, "generator")
+            terms = {a.name: a.fn(aux_inputs) for a in g_aux}
+            total = 0.0 if g_replaces_adversarial else adversarial
+            total = total + sum(a.weight * terms[a.name] for a in g_aux)
+            return total, (adversarial, out["logits"], terms)
 
-        (adversarial, fake_logits), d_fake = jax.value_and_grad(adversarial_fn, has_aux=True)(fake)
+        (_, (adversarial, fake_logits, terms)), d_fake = jax.value_and_grad(adversarial_fn, has_aux=True)(
+            fake
+        )
         (grads,) = vjp_fn(d_fake)
         penalties = {}
         if g_regs:
@@ -255,6 +444,7 @@ def make_train_step(
             "d_fake_for_g": jnp.mean(fake_logits),
             "g_grad_norm": optax.tree.norm(grads),
             **{f"reg/{name}": value for name, value in penalties.items()},
+            **{f"g_aux_{name}": value for name, value in terms.items()},
         }
         return state, metrics
 
@@ -268,9 +458,9 @@ def make_train_step(
         first_d_update = state.step * n_critic
 
         if single_pass:
-            fake, fake_labels, vjp_fn, g_coll = generator_pass(state, k_g, real.shape[0])
+            fake, fake_labels, z, vjp_fn, g_coll = generator_pass(state, k_g, real.shape[0])
             state, d_metrics = d_update(
-                state, real, real_labels, lax.stop_gradient(fake), fake_labels, k_d, first_d_update
+                state, real, real_labels, lax.stop_gradient(fake), fake_labels, z, k_d, first_d_update
             )
         else:
             if critic_batches == "split":
@@ -282,7 +472,7 @@ def make_train_step(
                 k_i = jax.random.fold_in(k_d, i)
                 k_fake, k_update = jax.random.split(k_i)
                 # Fakes for the critic: train-mode G whose collection updates are discarded.
-                fake_i, fake_labels_i, _, _ = generator_pass(state, k_fake, num)
+                fake_i, fake_labels_i, z_i, _, _ = generator_pass(state, k_fake, num)
                 if critic_batches == "split":
                     real_i = reals[i]
                     labels_i = None if labels is None else labels[i]
@@ -294,15 +484,16 @@ def make_train_step(
                     labels_i,
                     lax.stop_gradient(fake_i),
                     fake_labels_i,
+                    z_i,
                     k_update,
                     first_d_update + i,
                 )
 
             state, d_metrics = lax.scan(critic_step, state, jnp.arange(n_critic))
             d_metrics = jax.tree.map(lambda m: jnp.mean(m, axis=0), d_metrics)
-            fake, fake_labels, vjp_fn, g_coll = generator_pass(state, k_g, num)
+            fake, fake_labels, z, vjp_fn, g_coll = generator_pass(state, k_g, num)
 
-        state, g_metrics = g_update(state, fake, fake_labels, vjp_fn, g_coll, k_gupdate)
+        state, g_metrics = g_update(state, fake, fake_labels, z, real, real_labels, vjp_fn, g_coll, k_gupdate)
         if ema_decay is not None:
             if state.ema_params is None:
                 raise ValueError("ema_decay is set but the state has no ema_params (init with ema=True)")

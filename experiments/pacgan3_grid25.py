@@ -1,0 +1,19 @@
+"""PacGAN3 on the grid of 25 Gaussians (std 0.05) (PacGAN's 2-D benchmark).
+
+    python experiments/pacgan3_grid25.py --workdir=runs/pacgan3_grid25
+    gans-jax train --config=experiments/pacgan3_grid25.py:epochs=10 --workdir=runs/pacgan3_grid25_e10
+
+Recipe and variants: :mod:`gans_jax.mode_collapse`.
+"""
+
+from gans_jax.mode_collapse import experiment_config
+
+
+def get_config(arg: str | None = None):
+    return experiment_config("grid25", "pacgan3", arg)
+
+
+if __name__ == "__main__":
+    from gans_jax.cli import run_experiment_file
+
+    run_experiment_file(__file__)

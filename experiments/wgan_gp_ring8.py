@@ -1,0 +1,19 @@
+"""WGAN-GP (lambda 10) on the ring of 8 Gaussians (std 0.01) (PacGAN's 2-D benchmark).
+
+    python experiments/wgan_gp_ring8.py --workdir=runs/wgan_gp_ring8
+    gans-jax train --config=experiments/wgan_gp_ring8.py:epochs=10 --workdir=runs/wgan_gp_ring8_e10
+
+Recipe and variants: :mod:`gans_jax.mode_collapse`.
+"""
+
+from gans_jax.mode_collapse import experiment_config
+
+
+def get_config(arg: str | None = None):
+    return experiment_config("ring8", "wgan_gp", arg)
+
+
+if __name__ == "__main__":
+    from gans_jax.cli import run_experiment_file
+
+    run_experiment_file(__file__)
