@@ -70,6 +70,9 @@ def default_config() -> ml_collections.ConfigDict:
         reuse_fakes=True,
         ema_decay=0.999,
         ema_start=0,
+        accumulation_steps=1,  # micro-batches per update, gradients averaged (BigGAN's accumulations)
+        compute_dtype="float32",  # float32 | bfloat16 (mixed precision: float32 parameters and optimiser)
+        shard_params=False,  # FSDP-style: parameters and optimiser states sharded along the data axis
         log_every=100,
         sample_every=1000,
         checkpoint_every=1000,

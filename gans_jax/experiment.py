@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
@@ -209,6 +210,15 @@ def build_gan(config, sample_shape, num_classes: int | None) -> GAN:
     )
 
 
+COMPUTE_DTYPES = {"float32": None, "bfloat16": jnp.bfloat16}
+
+
+def _compute_dtype(name: str):
+    if name not in COMPUTE_DTYPES:
+        raise ValueError(f"unknown train.compute_dtype {name!r}; expected one of {sorted(COMPUTE_DTYPES)}")
+    return COMPUTE_DTYPES[name]
+
+
 def build_train_step(config, gan: GAN, axis_name: str | None = None):
     objective = get_objective(config.objective.name, **dict(config.objective.get("kwargs", {})))
     penalties = [
@@ -228,6 +238,8 @@ def build_train_step(config, gan: GAN, axis_name: str | None = None):
         auxiliary_losses=auxiliary,
         ema_decay=train.ema_decay or None,
         ema_start=train.get("ema_start", 0),
+        accumulation_steps=train.get("accumulation_steps", 1),
+        compute_dtype=_compute_dtype(train.get("compute_dtype", "float32")),
         axis_name=axis_name,
     )
 
