@@ -297,3 +297,23 @@ def test_bfloat16_compute_keeps_float32_state_and_tracks_the_float32_step():
     step_full, step_mixed = kernel(full[0]) - kernel(state), kernel(mixed[0]) - kernel(state)
     cosine = jnp.vdot(step_full, step_mixed) / (jnp.linalg.norm(step_full) * jnp.linalg.norm(step_mixed))
     assert float(cosine) > 0.8  # Adam's first step is ~lr * sign(g): bf16 flips some small ones
+
+
+def test_fsdp_sharded_parameters_give_the_replicated_update():
+    gan = dcgan_gan()
+    gan = GAN(gan.generator, gan.discriminator, optax.sgd(0.05), optax.sgd(0.05), (8,), 10)
+    state = gan.init_state(jax.random.PRNGKey(2), (16, 16, 1))
+    batch = digits_batch(16)
+    mesh = sharding.data_mesh()
+    train_step = make_train_step(gan, NS)
+    expected, _ = sharding.compile_train_step(train_step, mesh)(
+        sharding.put_replicated(jax.tree.map(jnp.copy, state), mesh), sharding.put_batch(batch, mesh)
+    )
+    shardings = sharding.state_shardings(state, mesh, shard_params=True, min_size=64)
+    got, _ = sharding.compile_train_step(train_step, mesh, shardings)(
+        jax.device_put(jax.tree.map(jnp.copy, state), shardings), sharding.put_batch(batch, mesh)
+    )
+    kernel = got.g_params["Dense_0"]["kernel"]
+    assert not kernel.sharding.is_fully_replicated
+    assert kernel.addressable_data(0).size * 8 == kernel.size
+    leaves_close(got, expected, rtol=2e-4, atol=2e-6)
