@@ -54,7 +54,7 @@ def get_config(arg: str | None = None):
         sample_every=2000,
         checkpoint_every=1000,
     )
-    c.eval.update(num_samples=1000, fid_num=50_000)
+    c.eval.update(num_samples=1000, fid_num=50_000, standing_stats=16, truncations=(0.5, 1.0, 1.5, 2.0))
     if preset == "tiny":
         c.model.update(
             resolution=32, latent_dim=80, g_channels=16, d_channels=16, shared_dim=32, attention=16

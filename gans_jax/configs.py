@@ -87,5 +87,7 @@ def default_config() -> ml_collections.ConfigDict:
         fid_num=10_000,
         fid_resize="legacy_tf",
         fid_weights="",  # Inception weights file ("" = looked up)
+        standing_stats=0,  # > 0: G's batch-norm statistics from this many train-mode batches (BigGAN)
+        truncations=(),  # truncation thresholds to sweep in evaluation, e.g. (0.5, 1.0, 1.5)
     )
     return c

@@ -16,10 +16,11 @@ import numpy as np
 import optax
 
 from gans_jax import regularizers as regs
+from gans_jax import sampling
 from gans_jax.latent_codes import LatentCodes
 from gans_jax.losses import get_objective
 from gans_jax.training.checkpoint import Checkpointer
-from gans_jax.training.state import GAN, GANState
+from gans_jax.training.state import GAN, GANState, standing_statistics
 from gans_jax.training.step import auxiliary_loss, make_train_step, regularizer
 
 MODELS = ("mlp", "dcgan", "infogan", "sngan_cnn", "sngan_resnet", "biggan")
@@ -245,9 +246,17 @@ def build_train_step(config, gan: GAN, axis_name: str | None = None):
 
 
 def evaluate(config, gan: GAN, state: GANState, key: jax.Array) -> dict[str, float]:
-    """Quality metrics that need no download: class agreement for digits, mode coverage for toy data."""
+    """Quality metrics that need no download: class agreement for digits, mode coverage for toy data.
+
+    ``eval.standing_stats`` > 0 first replaces G's batch-norm statistics by standing statistics over
+    that many batches (:func:`gans_jax.training.state.standing_statistics`); ``eval.truncations`` adds
+    ``class_agreement@<t>`` for latents truncated at each threshold (BigGAN's truncation sweep)."""
     source = config.data.source
     num = config.eval.num_samples
+    if config.eval.get("standing_stats", 0):
+        state = standing_statistics(
+            gan, state, jax.random.fold_in(key, 2), num_batches=config.eval.standing_stats
+        )
     k_z, k_y = jax.random.split(key)
     z = gan.sample_latents(k_z, num)
     labels = gan.sample_labels(k_y, num)
@@ -265,6 +274,10 @@ def evaluate(config, gan: GAN, state: GANState, key: jax.Array) -> dict[str, flo
         results.update(real_accuracy=judge.real_accuracy(), num_samples=num)
         if gan.conditional:
             results["class_agreement"] = judge.class_agreement(samples, np.asarray(labels))
+            for t in config.eval.get("truncations", ()):
+                z_t = sampling.truncated_latents(k_z, num, tuple(gan.latent_shape), float(t))
+                truncated = np.asarray(gan.generate(state, z_t, labels))
+                results[f"class_agreement@{t:g}"] = judge.class_agreement(truncated, np.asarray(labels))
         if gan.latent_codes and gan.latent_codes.categorical:
             results.update(infogan_code_purity(gan, state, judge, jax.random.fold_in(key, 1), num))
     return results
