@@ -13,6 +13,12 @@ def adam(lr: float, b1: float = 0.5, b2: float = 0.999, schedule: str = "constan
     return dict(name="adam", lr=lr, b1=b1, b2=b2, schedule=schedule, clip=0.0)
 
 
+def rmsprop(lr: float, decay: float = 0.99, eps: float = 1e-8, clip: float = 0.0, schedule: str = "constant"):
+    """RMSProp as PyTorch's ``optim.RMSprop`` defaults (decay alpha = 0.99, g / (sqrt(v) + eps)), which the
+    WGAN authors' code uses; ``clip`` > 0 is WGAN weight clipping."""
+    return dict(name="rmsprop", lr=lr, decay=decay, eps=eps, schedule=schedule, clip=clip)
+
+
 def default_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.seed = 0
@@ -38,9 +44,15 @@ def default_config() -> ml_collections.ConfigDict:
         g_batch_norm=False,  # MLP generator: Dense (no bias) -> BatchNorm -> ReLU in every hidden layer
         g_bn_momentum=0.9,  # its running-average decay (PacGAN: 0.95)
         d_maxout_pieces=0,  # MLP discriminator: maxout hidden layers with k pieces (PacGAN: 5); 0 = LeakyReLU
-        d_spectral_norm=False,  # MLP discriminator: spectral norm on every Dense (Miyato et al. 2018)
+        d_spectral_norm=False,  # MLP and DCGAN D: spectral norm on every layer (Miyato et al. 2018)
         pack=1,  # PacGAN packing m: D sees m samples concatenated (batch_size counts samples: m x packs)
         init_std=0.0,  # MLPs: N(0, init_std^2) weights, zero biases (PacGAN: 0.02); 0 = Flax defaults
+        # DCGAN options for the variants (gans_jax.models.dcgan):
+        d_normalization="batch",  # batch | layer | none (WGAN-GP's critic: no batch norm)
+        minibatch_kernels=0,  # minibatch discrimination kernels B (Salimans et al. 2016); 0 = off
+        minibatch_kernel_dim=5,  # ... and their dimension C
+        g_normalization="batch",  # batch | virtual_batch (Salimans et al. 2016, Sec. 3.4)
+        vbn_reference_size=64,  # virtual batch norm: examples in the fixed reference batch
     )
     c.data = dict(
         source="digits",  # toy | digits | folder | tfds:<name>
@@ -91,3 +103,27 @@ def default_config() -> ml_collections.ConfigDict:
         truncations=(),  # truncation thresholds to sweep in evaluation, e.g. (0.5, 1.0, 1.5)
     )
     return c
+
+
+def digits_preset(c: ml_collections.ConfigDict, *, steps: int = 2000) -> ml_collections.ConfigDict:
+    """Shrink an image experiment to the bundled offline digits (16x16, class-conditional, small
+    networks) keeping its objective, optimisers and n_critic: the ``:digits`` preset of the
+    ``experiments/*_cifar10.py`` files, used by the tests. The evaluation is the digits judge's class
+    agreement (``gans_jax.metrics.digits_classifier``)."""
+    c.model.update(
+        resolution=16, latent_dim=64, g_channels=32, d_channels=32, conditional=True, vbn_reference_size=32
+    )
+    c.data.update(source="digits", path="", split="train", label_key="label")
+    c.train.update(steps=steps, ema_decay=0.995, log_every=50, sample_every=500, checkpoint_every=500)
+    return c
+
+
+def parse_presets(arg: str | None, allowed: tuple[str, ...]) -> set[str]:
+    """``"a,b"`` -> ``{"a", "b"}`` for an experiment's ``get_config(arg)``; an unknown name is refused."""
+    presets = {p for p in (arg or "").split(",") if p}
+    unknown = sorted(presets - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"unknown preset(s) {unknown} in {arg!r}; expected a comma-separated subset of {allowed}"
+        )
+    return presets

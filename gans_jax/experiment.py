@@ -52,9 +52,9 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
 
 
 def build_optimizer(opt: Mapping[str, Any], total_steps: int) -> optax.GradientTransformation:
-    """``opt``: ``name`` in :data:`OPTIMIZERS`, ``lr``, ``b1``/``b2`` (adam), ``schedule`` (``constant``,
-    ``cosine`` decay to 5% over ``total_steps``, or ``linear`` decay to 0 over ``total_steps`` as in
-    SNGAN's ResNet runs), ``clip`` (WGAN weight clipping, 0 = off)."""
+    """``opt``: ``name`` in :data:`OPTIMIZERS`, ``lr``, ``b1``/``b2`` (adam), ``decay``/``eps`` (rmsprop),
+    ``schedule`` (``constant``, ``cosine`` decay to 5% over ``total_steps``, or ``linear`` decay to 0
+    over ``total_steps`` as in SNGAN's ResNet runs), ``clip`` (WGAN weight clipping, 0 = off)."""
     lr = opt["lr"]
     schedule = opt.get("schedule", "constant")
     if schedule == "cosine":
@@ -67,7 +67,9 @@ def build_optimizer(opt: Mapping[str, Any], total_steps: int) -> optax.GradientT
     if name == "adam":
         tx = optax.adam(lr, b1=opt.get("b1", 0.9), b2=opt.get("b2", 0.999))
     elif name == "rmsprop":
-        tx = optax.rmsprop(lr)
+        # PyTorch's RMSprop (the WGAN authors' optimiser): v <- decay v + (1 - decay) g^2,
+        # update -lr g / (sqrt(v) + eps), decay 0.99 unless given.
+        tx = optax.rmsprop(lr, decay=opt.get("decay", 0.99), eps=opt.get("eps", 1e-8), eps_in_sqrt=False)
     elif name == "sgd":
         tx = optax.sgd(lr)
     else:
@@ -126,7 +128,15 @@ def build_networks(model: Mapping[str, Any], sample_shape, num_classes: int | No
 
         resolution = model["resolution"]
         return (
-            dcgan.Generator(resolution, model["g_channels"], sample_shape[-1], num_classes),
+            dcgan.Generator(
+                resolution,
+                model["g_channels"],
+                sample_shape[-1],
+                num_classes,
+                normalization=model.get("g_normalization", "batch"),
+                vbn_reference_size=model.get("vbn_reference_size", 64),
+                latent_distribution=model.get("latent_distribution", "normal"),
+            ),
             dcgan.Discriminator(
                 resolution,
                 model["d_channels"],
@@ -136,6 +146,10 @@ def build_networks(model: Mapping[str, Any], sample_shape, num_classes: int | No
                 continuous_codes=model.get("continuous_codes", 0),
                 q_hidden=model.get("q_hidden", 128),
                 return_features=model.get("d_features", False),
+                normalization=model.get("d_normalization", "batch"),
+                spectral_norm=model.get("d_spectral_norm", False),
+                minibatch_kernels=model.get("minibatch_kernels", 0),
+                minibatch_kernel_dim=model.get("minibatch_kernel_dim", 5),
             ),
         )
     if name == "infogan":

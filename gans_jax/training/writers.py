@@ -43,9 +43,20 @@ class FirstNonFinite(clu_metrics.Metric):
 
 
 def metrics_collection(names: Sequence[str]) -> type[clu_metrics.Collection]:
-    """A clu Collection averaging each named metric, plus ``first_nonfinite_step``."""
-    fields = {name: clu_metrics.Average.from_output(name) for name in names}
-    return clu_metrics.Collection.create(first_nonfinite_step=FirstNonFinite, **fields)
+    """A clu Collection averaging each named metric, plus ``first_nonfinite_step``.
+
+    Metric names need not be identifiers (``reg/gradient_penalty``): the dataclass fields are
+    ``metric_<i>`` and ``compute()`` returns the original names."""
+    fields = {f"metric_{i}": clu_metrics.Average.from_output(name) for i, name in enumerate(names)}
+    original = {f"metric_{i}": name for i, name in enumerate(names)}
+
+    def compute(self) -> dict[str, jnp.ndarray]:
+        return {original.get(k, k): v for k, v in clu_metrics.Collection.compute(self).items()}
+
+    annotations = {"first_nonfinite_step": FirstNonFinite, **fields}
+    return flax.struct.dataclass(
+        type("_Metrics", (clu_metrics.Collection,), {"__annotations__": annotations, "compute": compute})
+    )
 
 
 def make_accumulator(names: Sequence[str]):
