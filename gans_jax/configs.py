@@ -32,6 +32,9 @@ def default_config() -> ml_collections.ConfigDict:
         d_channels=64,
         g_hidden=(128, 128),
         d_hidden=(128, 128),
+        shared_dim=128,  # BigGAN: shared class embedding size (0 = per-layer class embeddings)
+        hierarchical=True,  # BigGAN: skip-z, a chunk of z per generator block
+        attention=64,  # BigGAN: resolution of the self-attention blocks (0 = none)
         conditioning="concat",  # with conditional=True: concat (labels into D's input) | acgan (class head)
         categorical_codes=(),  # InfoGAN: sizes of the categorical codes, e.g. (10,)
         continuous_codes=0,  # InfoGAN: number of Unif(-1, 1) codes
@@ -79,6 +82,9 @@ def default_config() -> ml_collections.ConfigDict:
         reuse_fakes=True,
         ema_decay=0.999,
         ema_start=0,
+        accumulation_steps=1,  # micro-batches per update, gradients averaged (BigGAN's accumulations)
+        compute_dtype="float32",  # float32 | bfloat16 (mixed precision: float32 parameters and optimiser)
+        shard_params=False,  # FSDP-style: parameters and optimiser states sharded along the data axis
         log_every=100,
         sample_every=1000,
         checkpoint_every=1000,
@@ -93,6 +99,8 @@ def default_config() -> ml_collections.ConfigDict:
         fid_num=10_000,
         fid_resize="legacy_tf",
         fid_weights="",  # Inception weights file ("" = looked up)
+        standing_stats=0,  # > 0: G's batch-norm statistics from this many train-mode batches (BigGAN)
+        truncations=(),  # truncation thresholds to sweep in evaluation, e.g. (0.5, 1.0, 1.5)
     )
     return c
 

@@ -10,18 +10,20 @@ from collections.abc import Mapping
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
 
 from gans_jax import regularizers as regs
+from gans_jax import sampling
 from gans_jax.latent_codes import LatentCodes
 from gans_jax.losses import get_objective
 from gans_jax.training.checkpoint import Checkpointer
-from gans_jax.training.state import GAN, GANState
+from gans_jax.training.state import GAN, GANState, standing_statistics
 from gans_jax.training.step import auxiliary_loss, make_train_step, regularizer
 
-MODELS = ("mlp", "dcgan", "infogan", "sngan_cnn", "sngan_resnet")
+MODELS = ("mlp", "dcgan", "infogan", "sngan_cnn", "sngan_resnet", "biggan")
 
 
 def load_config(path: str, overrides: Mapping[str, Any] | None = None):
@@ -186,6 +188,23 @@ def build_networks(model: Mapping[str, Any], sample_shape, num_classes: int | No
             generator(resolution, model["g_channels"], sample_shape[-1], num_classes),
             discriminator(resolution, model["d_channels"], num_classes),
         )
+    if name == "biggan":
+        from gans_jax.models import biggan
+
+        if num_classes is None:
+            raise ValueError("BigGAN is class-conditional: set model.conditional=True and use labelled data")
+        common = dict(resolution=model["resolution"], num_classes=num_classes, attention=model["attention"])
+        return (
+            biggan.Generator(
+                ch=model["g_channels"],
+                latent_dim=model["latent_dim"],
+                shared_dim=model["shared_dim"],
+                hierarchical=model["hierarchical"],
+                out_channels=sample_shape[-1],
+                **common,
+            ),
+            biggan.Discriminator(ch=model["d_channels"], **common),
+        )
     raise ValueError(f"unknown model.name {name!r}; expected one of {MODELS}")
 
 
@@ -204,6 +223,15 @@ def build_gan(config, sample_shape, num_classes: int | None) -> GAN:
         latent_distribution=config.model.get("latent_distribution", "normal"),
         latent_codes=codes if codes else None,
     )
+
+
+COMPUTE_DTYPES = {"float32": None, "bfloat16": jnp.bfloat16}
+
+
+def _compute_dtype(name: str):
+    if name not in COMPUTE_DTYPES:
+        raise ValueError(f"unknown train.compute_dtype {name!r}; expected one of {sorted(COMPUTE_DTYPES)}")
+    return COMPUTE_DTYPES[name]
 
 
 def build_train_step(config, gan: GAN, axis_name: str | None = None):
@@ -225,14 +253,24 @@ def build_train_step(config, gan: GAN, axis_name: str | None = None):
         auxiliary_losses=auxiliary,
         ema_decay=train.ema_decay or None,
         ema_start=train.get("ema_start", 0),
+        accumulation_steps=train.get("accumulation_steps", 1),
+        compute_dtype=_compute_dtype(train.get("compute_dtype", "float32")),
         axis_name=axis_name,
     )
 
 
 def evaluate(config, gan: GAN, state: GANState, key: jax.Array) -> dict[str, float]:
-    """Quality metrics that need no download: class agreement for digits, mode coverage for toy data."""
+    """Quality metrics that need no download: class agreement for digits, mode coverage for toy data.
+
+    ``eval.standing_stats`` > 0 first replaces G's batch-norm statistics by standing statistics over
+    that many batches (:func:`gans_jax.training.state.standing_statistics`); ``eval.truncations`` adds
+    ``class_agreement@<t>`` for latents truncated at each threshold (BigGAN's truncation sweep)."""
     source = config.data.source
     num = config.eval.num_samples
+    if config.eval.get("standing_stats", 0):
+        state = standing_statistics(
+            gan, state, jax.random.fold_in(key, 2), num_batches=config.eval.standing_stats
+        )
     k_z, k_y = jax.random.split(key)
     z = gan.sample_latents(k_z, num)
     labels = gan.sample_labels(k_y, num)
@@ -250,6 +288,10 @@ def evaluate(config, gan: GAN, state: GANState, key: jax.Array) -> dict[str, flo
         results.update(real_accuracy=judge.real_accuracy(), num_samples=num)
         if gan.conditional:
             results["class_agreement"] = judge.class_agreement(samples, np.asarray(labels))
+            for t in config.eval.get("truncations", ()):
+                z_t = sampling.truncated_latents(k_z, num, tuple(gan.latent_shape), float(t))
+                truncated = np.asarray(gan.generate(state, z_t, labels))
+                results[f"class_agreement@{t:g}"] = judge.class_agreement(truncated, np.asarray(labels))
         if gan.latent_codes and gan.latent_codes.categorical:
             results.update(infogan_code_purity(gan, state, judge, jax.random.fold_in(key, 1), num))
     return results

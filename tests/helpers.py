@@ -11,5 +11,8 @@ ONE_DEVICE = jax.devices()[:1]
 
 
 def experiment_config(name: str, **overrides):
-    """``experiments/<name>.py``'s config with dotted overrides (``**{"train.steps": 10}``)."""
-    return load_config(os.path.join(ROOT, "experiments", f"{name}.py"), overrides)
+    """``experiments/<name>.py``'s config (``name`` may end in ``:preset``) with dotted overrides
+    (``**{"train.steps": 10}``)."""
+    name, _, preset = name.partition(":")
+    path = os.path.join(ROOT, "experiments", f"{name}.py")
+    return load_config(f"{path}:{preset}" if preset else path, overrides)

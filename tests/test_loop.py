@@ -76,3 +76,15 @@ def test_fid_every_needs_reference_statistics(tmp_path):
     with pytest.raises(ValueError, match="eval.fid_stats"):
         train(config, str(tmp_path / "run"), progress=False, devices=jax.devices()[:1])
     assert not (tmp_path / "run" / "config.json").exists()
+
+
+def test_fsdp_run_on_8_devices_checkpoints_and_resumes(tmp_path):
+    """train.shard_params: parameters sharded over the data mesh through training, checkpoint and resume."""
+    overrides = {"train.steps": 2, "train.batch_size": 16, "train.shard_params": True, "train.log_every": 1}
+    config = load_config("dcgan_digits", **overrides)
+    state, _ = train(config, str(tmp_path), progress=False, devices=jax.devices())
+    kernels = [x for x in jax.tree.leaves(state.d_params) if x.size >= 2**14]
+    assert kernels and all(not k.sharding.is_fully_replicated for k in kernels)
+    config = load_config("dcgan_digits", **{**overrides, "train.steps": 3})
+    resumed, _ = train(config, str(tmp_path), progress=False, devices=jax.devices())
+    assert int(resumed.step) == 3

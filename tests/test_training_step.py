@@ -249,3 +249,71 @@ def test_pmapped_step_equals_jit_sharded_step():
     got0 = jax.tree.map(lambda x: x[0], got)
     leaves_close(got0, expected, rtol=2e-4, atol=2e-6)
     leaves_close(jax.tree.map(lambda x: x[0], metrics), expected_metrics, rtol=2e-4, atol=2e-6)
+
+
+@pytest.mark.parametrize("n_critic", [1, 2])
+def test_gradient_accumulation_equals_one_big_batch(n_critic):
+    """4 micro-batches of 16 give the update of one batch of 64 (networks without batch norm)."""
+    gan = mlp_gan(lr=0.1)
+    state = gan.init_state(jax.random.PRNGKey(0), (2,))
+    batch = points(64 * n_critic)
+    results = []
+    for k in (1, 4):
+        step = jax.jit(make_train_step(gan, NS, n_critic=n_critic, reuse_fakes=False, accumulation_steps=k))
+        results.append(step(jax.tree.map(jnp.copy, state), batch))
+    (big, big_metrics), (accumulated, metrics) = results
+    leaves_close(accumulated, big, rtol=1e-5, atol=1e-7)
+    for name in ("d_loss", "g_loss", "d_grad_norm", "g_grad_norm"):
+        np.testing.assert_allclose(metrics[name], big_metrics[name], rtol=1e-5)
+    assert not np.allclose(big.d_params["Dense_0"]["kernel"], state.d_params["Dense_0"]["kernel"])
+
+
+def test_gradient_accumulation_with_batch_norm_averages_running_statistics():
+    gan = dcgan_gan()
+    state = gan.init_state(jax.random.PRNGKey(0), (16, 16, 1))
+    step = jax.jit(make_train_step(gan, NS, accumulation_steps=2))
+    new, metrics = step(jax.tree.map(jnp.copy, state), digits_batch(16))
+    assert all(np.isfinite(float(v)) for v in metrics.values())
+    for a, b in zip(jax.tree.leaves(new.g_collections), jax.tree.leaves(state.g_collections), strict=True):
+        assert a.shape == b.shape and a.dtype == b.dtype
+    with pytest.raises(ValueError, match="does not split"):
+        step(new, digits_batch(15))
+
+
+def test_bfloat16_compute_keeps_float32_state_and_tracks_the_float32_step():
+    gan = dcgan_gan()
+    state = gan.init_state(jax.random.PRNGKey(0), (16, 16, 1))
+    batch = digits_batch(16)
+    full = jax.jit(make_train_step(gan, NS))(jax.tree.map(jnp.copy, state), batch)
+    mixed = jax.jit(make_train_step(gan, NS, compute_dtype=jnp.bfloat16))(
+        jax.tree.map(jnp.copy, state), batch
+    )
+    for a, b in zip(jax.tree.leaves(mixed[0]), jax.tree.leaves(state), strict=True):
+        assert a.dtype == b.dtype
+    for name in ("d_loss", "g_loss"):
+        assert mixed[1][name].dtype == jnp.float32
+        np.testing.assert_allclose(mixed[1][name], full[1][name], rtol=0.05)
+    kernel = lambda s: s.g_params["Dense_0"]["kernel"]
+    step_full, step_mixed = kernel(full[0]) - kernel(state), kernel(mixed[0]) - kernel(state)
+    cosine = jnp.vdot(step_full, step_mixed) / (jnp.linalg.norm(step_full) * jnp.linalg.norm(step_mixed))
+    assert float(cosine) > 0.8  # Adam's first step is ~lr * sign(g): bf16 flips some small ones
+
+
+def test_fsdp_sharded_parameters_give_the_replicated_update():
+    gan = dcgan_gan()
+    gan = GAN(gan.generator, gan.discriminator, optax.sgd(0.05), optax.sgd(0.05), (8,), 10)
+    state = gan.init_state(jax.random.PRNGKey(2), (16, 16, 1))
+    batch = digits_batch(16)
+    mesh = sharding.data_mesh()
+    train_step = make_train_step(gan, NS)
+    expected, _ = sharding.compile_train_step(train_step, mesh)(
+        sharding.put_replicated(jax.tree.map(jnp.copy, state), mesh), sharding.put_batch(batch, mesh)
+    )
+    shardings = sharding.state_shardings(state, mesh, shard_params=True, min_size=64)
+    got, _ = sharding.compile_train_step(train_step, mesh, shardings)(
+        jax.device_put(jax.tree.map(jnp.copy, state), shardings), sharding.put_batch(batch, mesh)
+    )
+    kernel = got.g_params["Dense_0"]["kernel"]
+    assert not kernel.sharding.is_fully_replicated
+    assert kernel.addressable_data(0).size * 8 == kernel.size
+    leaves_close(got, expected, rtol=2e-4, atol=2e-6)

@@ -146,13 +146,15 @@ def train(config, workdir: str, *, progress: bool = True, devices=None) -> tuple
     k_init, k_fixed, k_eval = jax.random.split(key, 3)
     state = gan.init_state(k_init, dataset.sample_shape, ema=bool(config.train.ema_decay))
     mesh = sharding.data_mesh(devices) if len(devices) > 1 else None
+    state_sharding = None
     if mesh is not None:
-        state = sharding.put_replicated(state, mesh)
+        state_sharding = sharding.state_shardings(state, mesh, config.train.get("shard_params", False))
+        state = jax.device_put(state, state_sharding)
     iterator = dataset.iterator()
     if resuming:
         state, data_state = checkpointer.restore(state)
         iterator.set_state(data_state["iterator"])
-    step_fn = sharding.compile_train_step(train_step, mesh)
+    step_fn = sharding.compile_train_step(train_step, mesh, state_sharding)
     train_cfg = config.train
 
     def place(batch):

@@ -34,6 +34,28 @@ def batch_sharded(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, P(DATA_AXIS))
 
 
+def state_shardings(state: Any, mesh: Mesh, shard_params: bool = False, min_size: int = 2**14) -> Any:
+    """A ``NamedSharding`` per leaf of ``state``: replicated, or with ``shard_params`` split along
+    ``"data"`` (FSDP / ZeRO-3 style, for models whose parameters and optimiser states do not fit on one
+    device) on the leaf's largest axis divisible by the mesh size, for leaves of at least ``min_size``
+    elements. Under ``jax.jit`` the compiler gathers each sharded weight where a layer needs it and
+    reduce-scatters its gradient, so the update is the replicated one."""
+    size = mesh.devices.size
+
+    def spec(leaf) -> NamedSharding:
+        shape = np.shape(leaf)
+        if not shard_params or int(np.prod(shape)) < min_size:
+            return replicated(mesh)
+        axes = [a for a in np.argsort(shape)[::-1] if shape[a] % size == 0]
+        if not axes:
+            return replicated(mesh)
+        parts = [None] * len(shape)
+        parts[int(axes[0])] = DATA_AXIS
+        return NamedSharding(mesh, P(*parts))
+
+    return jax.tree.map(spec, state)
+
+
 def put_replicated(tree: Any, mesh: Mesh) -> Any:
     """Place a host pytree (e.g. the train state) on every device of the mesh."""
     return jax.device_put(tree, replicated(mesh))
@@ -51,20 +73,28 @@ def host_local(tree: Any) -> Any:
 
     def local(x):
         if isinstance(x, jax.Array) and not x.is_fully_addressable:
-            return x.addressable_data(0)
+            if x.sharding.is_fully_replicated:
+                return x.addressable_data(0)
+            from jax.experimental import multihost_utils
+
+            return multihost_utils.process_allgather(x, tiled=True)  # FSDP-sharded parameters
         return x
 
     return jax.tree.map(local, tree)
 
 
-def compile_train_step(train_step: Callable, mesh: Mesh | None = None) -> Callable:
-    """``jax.jit`` the step once, donating the state; with a mesh, state replicated and batch sharded."""
+def compile_train_step(
+    train_step: Callable, mesh: Mesh | None = None, state_sharding: Any = None
+) -> Callable:
+    """``jax.jit`` the step once, donating the state; with a mesh, the batch sharded and the state
+    replicated or as ``state_sharding`` (from :func:`state_shardings`)."""
     if mesh is None:
         return jax.jit(train_step, donate_argnums=0)
+    state_sharding = replicated(mesh) if state_sharding is None else state_sharding
     return jax.jit(
         train_step,
-        in_shardings=(replicated(mesh), batch_sharded(mesh)),
-        out_shardings=(replicated(mesh), replicated(mesh)),
+        in_shardings=(state_sharding, batch_sharded(mesh)),
+        out_shardings=(state_sharding, replicated(mesh)),
         donate_argnums=0,
     )
 

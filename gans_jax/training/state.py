@@ -125,3 +125,68 @@ def _split_params(variables) -> tuple[PyTree, dict]:
     variables = dict(variables)
     params = variables.pop("params")
     return params, variables
+
+
+def standing_statistics(
+    gan: GAN,
+    state: GANState,
+    key: jax.Array,
+    *,
+    num_batches: int = 16,
+    batch_size: int = 64,
+    use_ema: bool = True,
+) -> GANState:
+    """The state with the generator's batch-norm running statistics replaced by *standing statistics*
+    (Brock et al. 2019, Sec. 3 / App. C): the average over ``num_batches`` train-mode forward passes of
+    the (EMA) generator of each layer's batch mean and variance, as BigGAN-PyTorch's
+    ``accumulate_standing_stats``. Sampling with running averages collected during training suits the
+    EMA weights poorly; standing statistics match the weights that will be used.
+
+    Each pass's batch statistics are read back from Flax's update ``r' = m r + (1 - m) b`` by running it
+    from ``r = 0`` and from ``r = 1``: ``m = r'_1 - r'_0`` and ``b = r'_0 / (1 - m)``, whatever each
+    layer's momentum ``m``. Only batch-norm ``mean``/``var`` entries change; other collection entries
+    (spectral-norm vectors) keep their values.
+    """
+    if num_batches < 1 or batch_size < 1:
+        raise ValueError(f"num_batches and batch_size must be >= 1, got {num_batches}, {batch_size}")
+    params = state.ema_params if use_ema and state.ema_params is not None else state.g_params
+    collections = state.g_collections
+
+    def is_bn_stat(path) -> bool:
+        last = path[-1]
+        return getattr(last, "key", None) in ("mean", "var")
+
+    def filled(value: float):
+        return jax.tree_util.tree_map_with_path(
+            lambda p, x: jnp.full_like(x, value) if is_bn_stat(p) else x, collections
+        )
+
+    @jax.jit
+    def batch_statistics(k):
+        k_z, k_y, k_drop = jax.random.split(k, 3)
+        z = gan.sample_latents(k_z, batch_size)
+        labels = gan.sample_labels(k_y, batch_size)
+
+        def run(start):
+            _, updated = gan.generator.apply(
+                {"params": params, **start},
+                z,
+                labels,
+                train=True,
+                mutable=list(start),
+                rngs={"dropout": k_drop},
+            )
+            return updated
+
+        from_zero, from_one = run(filled(0.0)), run(filled(1.0))
+        return jax.tree.map(lambda r0, r1: r0 / jnp.maximum(1.0 - (r1 - r0), 1e-12), from_zero, from_one)
+
+    totals = None
+    for k in jax.random.split(key, num_batches):
+        stats = batch_statistics(k)
+        totals = stats if totals is None else jax.tree.map(jnp.add, totals, stats)
+    means = jax.tree.map(lambda t: t / num_batches, totals)
+    standing = jax.tree_util.tree_map_with_path(
+        lambda p, old, new: new if is_bn_stat(p) else old, collections, means
+    )
+    return state.replace(g_collections=standing)

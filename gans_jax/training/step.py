@@ -275,6 +275,8 @@ def make_train_step(
     auxiliary_losses: Sequence[AuxiliaryLoss] = (),
     ema_decay: float | None = None,
     ema_start: int = 0,
+    accumulation_steps: int = 1,
+    compute_dtype: Any = None,
     axis_name: str | None = None,
 ) -> Callable[[GANState, Batch], tuple[GANState, Metrics]]:
     """Return the pure train step for ``gan`` trained with ``objective``.
@@ -293,9 +295,22 @@ def make_train_step(
       ema_decay: if set, ``ema <- decay * ema + (1 - decay) * params`` after every generator update
         from step ``ema_start`` on (before it the EMA copies the parameters). ``state.ema_params``
         must exist (``gan.init_state(..., ema=True)``).
+      accumulation_steps: split every update's batch into this many micro-batches and average their
+        gradients before one optimiser step (BigGAN-PyTorch's ``num_D_accumulations`` /
+        ``num_G_accumulations``): the update of one big batch with the memory of one micro-batch.
+        Latents are drawn for the whole batch and sliced, so for networks without batch norm the
+        update equals the big-batch one; batch norm normalises each micro-batch with its own
+        statistics ("ghost" batch norm, as the reference) and its running averages take the mean of
+        the micro-batches' updates. Fakes are drawn afresh for the generator update (no single pass).
+      compute_dtype: e.g. ``jnp.bfloat16``: mixed precision. Parameters, optimiser states and mutable
+        collections stay float32; each forward pass runs on a ``compute_dtype`` copy of the parameters
+        and inputs, its outputs are cast back to float32 for the losses, and gradients reach the
+        float32 parameters through the casts.
       axis_name: set to the ``jax.pmap`` axis name to average gradients, metrics and batch-norm
         statistics (modules built with the same ``axis_name``) across replicas.
     """
+    if accumulation_steps < 1:
+        raise ValueError(f"accumulation_steps must be >= 1, got {accumulation_steps}")
     if n_critic < 1:
         raise ValueError(f"n_critic must be >= 1, got {n_critic}")
     if critic_batches not in CRITIC_BATCHES:
@@ -314,7 +329,7 @@ def make_train_step(
     g_replaces_adversarial = any(a.replace_adversarial for a in g_aux)
     g_needs_real = any(a.uses_real for a in g_aux)
     codes = getattr(gan, "latent_codes", None)
-    single_pass = n_critic == 1 and reuse_fakes
+    single_pass = n_critic == 1 and reuse_fakes and accumulation_steps == 1
 
     def cross_replica_mean(tree):
         return tree if axis_name is None else lax.pmean(tree, axis_name)
@@ -331,9 +346,14 @@ def make_train_step(
     def replica_key(key):
         return key if axis_name is None else jax.random.fold_in(key, lax.axis_index(axis_name))
 
+    def cast(tree, dtype):
+        return jax.tree.map(lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree)
+
     def apply(module, params, collections, x, labels, key):
         """Train-mode forward pass: (output, updated mutable collections)."""
-        return module.apply(
+        if compute_dtype is not None:
+            params, x = cast(params, compute_dtype), cast(x, compute_dtype)
+        out, updated = module.apply(
             {"params": params, **collections},
             x,
             labels,
@@ -341,8 +361,37 @@ def make_train_step(
             mutable=list(collections),
             rngs={"dropout": replica_key(key)},
         )
+        if compute_dtype is not None:
+            out = cast(out, jnp.float32)
+            updated = jax.tree.map(lambda new, old: new.astype(old.dtype), dict(updated), dict(collections))
+        return out, updated
 
-    def d_update(state: GANState, real, real_labels, fake, fake_labels, z, key, update_index):
+    def accumulate(grad_fn, micro_inputs, key):
+        """``grad_fn(inputs, key) -> (grads, collections, metrics)`` averaged over micro-batches (the
+        leading axis of ``micro_inputs``, split from the update's batch), one micro-batch at a time."""
+        if accumulation_steps == 1:
+            return grad_fn(jax.tree.map(lambda x: x[0], micro_inputs), key)
+
+        def body(total, j):
+            inputs = jax.tree.map(lambda x: x[j], micro_inputs)
+            grads, coll, metrics = grad_fn(inputs, jax.random.fold_in(key, j))
+            return jax.tree.map(jnp.add, total, grads), (coll, metrics)
+
+        zeros = jax.eval_shape(lambda: grad_fn(jax.tree.map(lambda x: x[0], micro_inputs), key)[0])
+        zeros = jax.tree.map(lambda a: jnp.zeros(a.shape, a.dtype), zeros)
+        total, (colls, metrics) = lax.scan(body, zeros, jnp.arange(accumulation_steps))
+        mean = lambda tree: jax.tree.map(
+            lambda a: jnp.mean(a, axis=0).astype(a.dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a[-1],
+            tree,
+        )
+        return jax.tree.map(lambda g: g / accumulation_steps, total), mean(colls), mean(metrics)
+
+    def micro(x):
+        """``(B, ...) -> (accumulation_steps, B / accumulation_steps, ...)`` (``None`` stays ``None``)."""
+        return None if x is None else _strided_split(x, accumulation_steps)
+
+    def d_gradients(state: GANState, real, real_labels, fake, fake_labels, z, key, update_index):
+        """The discriminator's gradients on one (micro-)batch: (grads, collections, metrics)."""
         k_real, k_fake, k_reg = jax.random.split(key, 3)
 
         def loss_fn(d_params):
@@ -370,32 +419,63 @@ def make_train_step(
         grads, (coll, adversarial, penalties, terms, real_logits, fake_logits) = jax.grad(
             loss_fn, has_aux=True
         )(state.d_params)
-        grads = cross_replica_mean(grads)
-        params, opt_state = _optimizer_step(gan.d_optimizer, grads, state.d_opt_state, state.d_params)
-        state = state.replace(d_params=params, d_collections=coll, d_opt_state=opt_state)
         metrics = {
             "d_loss": adversarial,
             "d_real": jnp.mean(real_logits),
             "d_fake": jnp.mean(fake_logits),
-            "d_grad_norm": optax.tree.norm(grads),
             **{f"reg/{name}": value for name, value in penalties.items()},
             **{f"d_aux_{name}": value for name, value in terms.items()},
         }
-        return state, metrics
+        return grads, coll, metrics
 
-    def generator_pass(state: GANState, key, num):
-        """Draw latents/labels, run G in train mode, keep its VJP for the generator update."""
+    def d_apply(state: GANState, grads, coll, metrics):
+        grads = cross_replica_mean(grads)
+        params, opt_state = _optimizer_step(gan.d_optimizer, grads, state.d_opt_state, state.d_params)
+        state = state.replace(d_params=params, d_collections=coll, d_opt_state=opt_state)
+        return state, {**metrics, "d_grad_norm": optax.tree.norm(grads)}
+
+    def d_update(state: GANState, real, real_labels, fake, fake_labels, z, key, update_index):
+        return d_apply(state, *d_gradients(state, real, real_labels, fake, fake_labels, z, key, update_index))
+
+    def d_update_drawing_fakes(state: GANState, real, real_labels, key, update_index):
+        """One discriminator update on ``real`` against fresh fakes (train-mode G, its collection
+        updates discarded), accumulated over micro-batches."""
+        k_fake, k_update = jax.random.split(key)
+        z, labels, k_drop = draw_latents(state, k_fake, real.shape[0])
+
+        def grad_fn(inputs, k):
+            real_j, real_labels_j, z_j, labels_j = inputs
+            k_gen, k_d = jax.random.split(k) if accumulation_steps > 1 else (k_drop, k_update)
+            fake, _, _ = generator_forward(state, z_j, labels_j, k_gen)
+            return d_gradients(
+                state, real_j, real_labels_j, lax.stop_gradient(fake), labels_j, z_j, k_d, update_index
+            )
+
+        inputs = (micro(real), micro(real_labels), micro(z), micro(labels))
+        return d_apply(state, *accumulate(grad_fn, inputs, k_update))
+
+    def draw_latents(state: GANState, key, num):
+        """This step's latents and labels for ``num`` fakes, and the generator's dropout key."""
+        del state
         k_z, k_y, k_drop = jax.random.split(key, 3)
-        z = draw(gan.sample_latents, k_z, num)
-        labels = draw(gan.sample_labels, k_y, num)
-        fake, vjp_fn, coll = jax.vjp(
+        return draw(gan.sample_latents, k_z, num), draw(gan.sample_labels, k_y, num), k_drop
+
+    def generator_forward(state: GANState, z, labels, k_drop):
+        """G in train mode: (fakes, VJP for the generator update, updated collections)."""
+        return jax.vjp(
             lambda p: apply(generator, p, state.g_collections, z, labels, k_drop),
             state.g_params,
             has_aux=True,
         )
+
+    def generator_pass(state: GANState, key, num):
+        """Draw latents/labels, run G in train mode, keep its VJP for the generator update."""
+        z, labels, k_drop = draw_latents(state, key, num)
+        fake, vjp_fn, coll = generator_forward(state, z, labels, k_drop)
         return fake, labels, z, vjp_fn, coll
 
-    def g_update(state: GANState, fake, labels, z, real, real_labels, vjp_fn, g_coll, key):
+    def g_gradients(state: GANState, fake, labels, z, real, real_labels, vjp_fn, key):
+        """The generator's gradients on one (micro-)batch of fakes: (grads, metrics)."""
         k_d, k_reg = jax.random.split(key)
         real_out = None
         if g_needs_real:
@@ -436,17 +516,37 @@ def make_train_step(
 
             reg_grads, penalties = jax.grad(penalty_fn, has_aux=True)(state.g_params)
             grads = jax.tree.map(jnp.add, grads, reg_grads)
-        grads = cross_replica_mean(grads)
-        params, opt_state = _optimizer_step(gan.g_optimizer, grads, state.g_opt_state, state.g_params)
-        state = state.replace(g_params=params, g_collections=g_coll, g_opt_state=opt_state)
         metrics = {
             "g_loss": adversarial,
             "d_fake_for_g": jnp.mean(fake_logits),
-            "g_grad_norm": optax.tree.norm(grads),
             **{f"reg/{name}": value for name, value in penalties.items()},
             **{f"g_aux_{name}": value for name, value in terms.items()},
         }
-        return state, metrics
+        return grads, metrics
+
+    def g_apply(state: GANState, grads, g_coll, metrics):
+        grads = cross_replica_mean(grads)
+        params, opt_state = _optimizer_step(gan.g_optimizer, grads, state.g_opt_state, state.g_params)
+        state = state.replace(g_params=params, g_collections=g_coll, g_opt_state=opt_state)
+        return state, {**metrics, "g_grad_norm": optax.tree.norm(grads)}
+
+    def g_update(state: GANState, fake, labels, z, real, real_labels, vjp_fn, g_coll, key):
+        grads, metrics = g_gradients(state, fake, labels, z, real, real_labels, vjp_fn, key)
+        return g_apply(state, grads, g_coll, metrics)
+
+    def g_update_drawing_fakes(state: GANState, real, real_labels, k_fake, k_update, num):
+        """One generator update on ``num`` fresh fakes, accumulated over micro-batches."""
+        z, labels, k_drop = draw_latents(state, k_fake, num)
+
+        def grad_fn(inputs, k):
+            z_j, labels_j, real_j, real_labels_j = inputs
+            k_gen, k_g = jax.random.split(k) if accumulation_steps > 1 else (k_drop, k_update)
+            fake, vjp_fn, coll = generator_forward(state, z_j, labels_j, k_gen)
+            grads, metrics = g_gradients(state, fake, labels_j, z_j, real_j, real_labels_j, vjp_fn, k_g)
+            return grads, coll, metrics
+
+        inputs = (micro(z), micro(labels), micro(real), micro(real_labels))
+        return g_apply(state, *accumulate(grad_fn, inputs, k_update))
 
     def train_step(state: GANState, batch: Batch) -> tuple[GANState, Metrics]:
         real = batch["image"]
@@ -462,6 +562,9 @@ def make_train_step(
             state, d_metrics = d_update(
                 state, real, real_labels, lax.stop_gradient(fake), fake_labels, z, k_d, first_d_update
             )
+            state, g_metrics = g_update(
+                state, fake, fake_labels, z, real, real_labels, vjp_fn, g_coll, k_gupdate
+            )
         else:
             if critic_batches == "split":
                 reals = _strided_split(real, n_critic)
@@ -469,31 +572,19 @@ def make_train_step(
             num = real.shape[0] // n_critic if critic_batches == "split" else real.shape[0]
 
             def critic_step(state, i):
-                k_i = jax.random.fold_in(k_d, i)
-                k_fake, k_update = jax.random.split(k_i)
-                # Fakes for the critic: train-mode G whose collection updates are discarded.
-                fake_i, fake_labels_i, z_i, _, _ = generator_pass(state, k_fake, num)
                 if critic_batches == "split":
                     real_i = reals[i]
                     labels_i = None if labels is None else labels[i]
                 else:
                     real_i, labels_i = real, real_labels
-                return d_update(
-                    state,
-                    real_i,
-                    labels_i,
-                    lax.stop_gradient(fake_i),
-                    fake_labels_i,
-                    z_i,
-                    k_update,
-                    first_d_update + i,
+                return d_update_drawing_fakes(
+                    state, real_i, labels_i, jax.random.fold_in(k_d, i), first_d_update + i
                 )
 
             state, d_metrics = lax.scan(critic_step, state, jnp.arange(n_critic))
             d_metrics = jax.tree.map(lambda m: jnp.mean(m, axis=0), d_metrics)
-            fake, fake_labels, z, vjp_fn, g_coll = generator_pass(state, k_g, num)
+            state, g_metrics = g_update_drawing_fakes(state, real, real_labels, k_g, k_gupdate, num)
 
-        state, g_metrics = g_update(state, fake, fake_labels, z, real, real_labels, vjp_fn, g_coll, k_gupdate)
         if ema_decay is not None:
             if state.ema_params is None:
                 raise ValueError("ema_decay is set but the state has no ema_params (init with ema=True)")
