@@ -3,6 +3,7 @@
     python benchmarks/train_step.py --model dcgan --resolution 64 --batch 64
     python benchmarks/train_step.py --model mlp --batch 256 --no-torch
     python benchmarks/train_step.py --model sngan_resnet --batch 64 --steps 2 --repeats 1
+    python benchmarks/train_step.py --model biggan --resolution 128 --batch 2048 --dtype bfloat16
 
 ``dcgan`` is the DCGAN of the PyTorch examples (nz=100, ngf=ndf=64, nc=3, BCE loss, Adam lr 2e-4,
 beta1 0.5), built with the library (``gans_jax.models.dcgan``) and trained by the library's step
@@ -39,7 +40,10 @@ import time
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", choices=("dcgan", "mlp", "sngan_resnet"), default="dcgan")
+    p.add_argument("--model", choices=("dcgan", "mlp", "sngan_resnet", "biggan"), default="dcgan")
+    p.add_argument("--ch", type=int, default=96, help="BigGAN channel multiplier")
+    p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="BigGAN compute")
+    p.add_argument("--accumulation", type=int, default=1, help="BigGAN micro-batches per update")
     p.add_argument("--resolution", type=int, default=64, help="DCGAN image size (ignored for mlp)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--steps", type=int, default=20, help="timed steps per repeat")
@@ -170,7 +174,95 @@ def real_batch(args):
     return rng.normal(size=(args.batch, MLP_DIM)).astype(np.float32)
 
 
+# Dense peak FLOP/s per device kind (bf16 for accelerators); CPUs are measured instead.
+PEAK_FLOPS = {
+    "H100": 989e12,
+    "H200": 989e12,
+    "A100": 312e12,
+    "V100": 125e12,
+    "TPU v4": 275e12,
+    "TPU v5": 459e12,
+}
+
+
+def peak_flops() -> tuple[float, str]:
+    """The device's dense peak FLOP/s and where the number comes from."""
+    import time
+
+    import jax
+    import jax.numpy as jnp
+
+    kind = jax.devices()[0].device_kind
+    for name, peak in PEAK_FLOPS.items():
+        if name.lower() in kind.lower():
+            return peak, f"{name} datasheet (bf16 dense)"
+    x = jnp.ones((2048, 2048), jnp.float32)
+    matmul = jax.jit(lambda a: a @ a)
+    matmul(x).block_until_ready()
+    start = time.perf_counter()
+    for _ in range(10):
+        out = matmul(x)
+    out.block_until_ready()
+    return 10 * 2 * 2048**3 / (time.perf_counter() - start), f"measured float32 matmul on {kind}"
+
+
+def bench_biggan(args) -> tuple:
+    """BigGAN's train step built from ``experiments/biggan_imagenet.py`` (the library's own path)."""
+    import time
+
+    import jax
+    import numpy as np
+
+    from gans_jax import experiment
+    from gans_jax.training.sharding import compile_train_step
+
+    res = args.resolution
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    config = experiment.load_config(
+        os.path.join(root, "experiments", "biggan_imagenet.py"),
+        {
+            "model.resolution": res,
+            "model.g_channels": args.ch,
+            "model.d_channels": args.ch,
+            "model.attention": min(64, res // 2),
+            "train.batch_size": 2 * args.batch,
+            "train.compute_dtype": args.dtype,
+            "train.accumulation_steps": args.accumulation,
+        },
+    )
+    gan = experiment.build_gan(config, (res, res, NC), 1000)
+    state = jax.jit(lambda k: gan.init_state(k, (res, res, NC), ema=True))(jax.random.PRNGKey(0))
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, size=(2 * args.batch, res, res, NC), dtype=np.uint8)
+    batch = {
+        "image": jax.device_put(pixels.astype(np.float32) / 127.5 - 1.0),
+        "label": jax.device_put(rng.integers(0, 1000, 2 * args.batch).astype(np.int32)),
+    }
+    start = time.perf_counter()
+    train_step = compile_train_step(experiment.build_train_step(config, gan)).lower(state, batch).compile()
+    lower_compile_s = time.perf_counter() - start
+    cost = train_step.cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    holder = {"state": state, "metrics": None}
+
+    def step():
+        holder["state"], holder["metrics"] = train_step(holder["state"], batch)
+
+    def block():
+        jax.block_until_ready((holder["state"], holder["metrics"]))
+
+    timer = Timer(step, block)
+    compile_s = lower_compile_s + timer.first(args.warmup)
+    return timer, {
+        "compile_s": compile_s,
+        "flops_per_step": float(cost.get("flops", float("nan"))),
+        "metrics": lambda: {k: float(v) for k, v in holder["metrics"].items()},
+    }
+
+
 def bench_jax(args) -> dict:
+    if args.model == "biggan":
+        return bench_biggan(args)
     import jax
     import optax
 
@@ -335,7 +427,7 @@ def main(argv=None) -> dict:
     threads = pin_threads(args.threads)
     import jax
 
-    run_torch = not args.no_torch and args.model != "sngan_resnet" and torch_available()
+    run_torch = not args.no_torch and args.model in ("dcgan", "mlp") and torch_available()
     sides = {}
     order = ("torch", "jax") if args.torch_first else ("jax", "torch")
     for side in order:
@@ -358,7 +450,9 @@ def main(argv=None) -> dict:
 
     summary = {
         "model": args.model,
-        "resolution": {"dcgan": args.resolution, "sngan_resnet": 32}.get(args.model),
+        "resolution": {"dcgan": args.resolution, "sngan_resnet": 32, "biggan": args.resolution}.get(
+            args.model
+        ),
         "batch": args.batch,
         "compile_s": round(jax_info["compile_s"], 3),
         "steps_per_s": round(jax_rate, 4),
@@ -379,6 +473,20 @@ def main(argv=None) -> dict:
         "load_avg_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "jax_metrics": jax_info["metrics"](),
     }
+    if args.model == "biggan":
+        peak, source = peak_flops()
+        flops = jax_info["flops_per_step"]
+        summary.update(
+            ch=args.ch,
+            dtype=args.dtype,
+            accumulation=args.accumulation,
+            images_per_s=round(2 * args.batch * jax_rate, 3),
+            flops_per_step=flops,
+            peak_flops=peak,
+            peak_source=source,
+            mfu=round(flops * jax_rate / peak, 4),
+            s_per_iteration_at_2048=round(2048 / args.batch / jax_rate, 3),
+        )
     rows = [("JAX (gans_jax)", jax_info["compile_s"], jax_rate, jax_others)]
     if torch_timer:
         rows.append(
@@ -389,6 +497,13 @@ def main(argv=None) -> dict:
     for name, first, rate, others in rows:
         others = "n/a" if others is None else f"{others:.0%}"
         print(f"{name:<24}{first:>14.2f}{rate:>10.3f}{others:>12}")
+    if args.model == "biggan":
+        print(
+            f"{summary['images_per_s']} images/s, {summary['flops_per_step'] / 1e9:.1f} GFLOP/step, "
+            f"MFU {summary['mfu']:.1%} of {summary['peak_flops'] / 1e12:.2f} TFLOP/s "
+            f"({summary['peak_source']}), "
+            f"{summary['s_per_iteration_at_2048']} s per batch-2048 iteration"
+        )
     if summary["ratio"] is not None:
         print(f"ratio jax/torch: {summary['ratio']:.2f}")
     elif not args.no_torch:
