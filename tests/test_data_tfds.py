@@ -177,3 +177,20 @@ def test_tfrecord_only_dataset_goes_through_tfds_load_when_tensorflow_is_there(t
         batch["image"], np.stack([examples[i]["image"] for i in idx]) / np.float32(127.5) - 1
     )
     np.testing.assert_array_equal(batch["label"], idx % 10)
+
+
+def test_imagenet2012_per_host_shards_make_the_global_batch():
+    """BigGAN's ImageNet input (experiments/biggan_imagenet.py): each process reads its own rows of
+    every global batch, centre-cropped and resized, with its 1000-class labels."""
+    data = config("imagenet2012", num_threads=0)
+    with tfds.testing.mock_data(num_examples=12):
+        full = make_dataset(data, resolution=32, batch_size=4, seed=0).batch(1)
+        shards = [
+            make_dataset(data, resolution=32, batch_size=4, seed=0, process_index=i, process_count=2)
+            for i in range(2)
+        ]
+        assert shards[0].num_classes == 1000 and shards[0].sample_shape == (32, 32, 3)
+        parts = [shard.batch(1) for shard in shards]
+    for key in ("image", "label"):
+        np.testing.assert_array_equal(np.concatenate([p[key] for p in parts]), full[key])
+    assert parts[0]["image"].shape == (2, 32, 32, 3) and parts[0]["image"].dtype == np.float32
