@@ -35,7 +35,7 @@ def default_config() -> ml_collections.ConfigDict:
         shared_dim=128,  # BigGAN: shared class embedding size (0 = per-layer class embeddings)
         hierarchical=True,  # BigGAN: skip-z, a chunk of z per generator block
         attention=64,  # BigGAN: resolution of the self-attention blocks (0 = none)
-        conditioning="concat",  # with conditional=True: concat (labels into D's input) | acgan (class head)
+        conditioning="concat",  # conditional=True: concat (labels into D's input) | acgan | projection
         categorical_codes=(),  # InfoGAN: sizes of the categorical codes, e.g. (10,)
         continuous_codes=0,  # InfoGAN: number of Unif(-1, 1) codes
         q_hidden=128,  # InfoGAN Q head width

@@ -144,3 +144,18 @@ def test_salimans_options_train_through_the_one_step():
     assert not np.allclose(new.g_params["Dense_0"]["kernel"], state.g_params["Dense_0"]["kernel"])
     samples = gan.generate(new, jnp.ones((2, cfg.model.latent_dim)), jnp.array([3, 4]))
     assert samples.shape == (2, 16, 16, 1) and np.all(np.abs(np.asarray(samples)) <= 1)
+
+
+def test_projection_conditioning_uses_the_projection_head():
+    """conditioning="projection": psi(phi(x)) + <embed(y), phi(x)> on the flattened last features."""
+    d = dcgan.Discriminator(16, 8, num_classes=10, conditioning="projection", spectral_norm=True)
+    x = jax.random.normal(jax.random.key(0), (4, 16, 16, 1))
+    y = jnp.array([0, 1, 2, 3])
+    variables = d.init(jax.random.key(1), x, y, train=False)
+    assert "ProjectionHead_0" in variables["params"] and "Embed_0" not in variables["params"]
+    out = d.apply(variables, x, y, train=False)
+    assert out.shape == (4,)
+    other = d.apply(variables, x, (y + 1) % 10, train=False)
+    assert float(jnp.max(jnp.abs(other - out))) > 1e-4  # the label changes the logit
+    head = variables["params"]["ProjectionHead_0"]
+    assert head["psi"]["kernel"].shape == (4 * 4 * 16, 1) and head["embed"]["embedding"].shape == (10, 256)

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 
 from gans_jax import sampling
 from gans_jax.layers import SubPixelConvTranspose
+from gans_jax.layers.conditioning import ProjectionHead
 from gans_jax.layers.conv import conv_general_dilated_cpu
 from gans_jax.layers.heads import AuxiliaryHeads
 from gans_jax.layers.salimans import MinibatchDiscrimination, VirtualBatchNorm
@@ -126,14 +127,15 @@ class Generator(nn.Module):
         return jnp.tanh(h[num_ref:])
 
 
-CONDITIONINGS = ("concat", "acgan")
+CONDITIONINGS = ("concat", "acgan", "projection")
 
 
 class Discriminator(nn.Module):
     """DCGAN discriminator ``image (, y) -> logit``.
 
     ``conditioning="concat"``: labels enter as embedding maps on the input (Mirza & Osindero 2014);
-    ``"acgan"``: D does not see the label and predicts it with a class head (Odena et al. 2017).
+    ``"acgan"``: D does not see the label and predicts it with a class head (Odena et al. 2017);
+    ``"projection"``: the output layer is the projection head on the last features (Miyato & Koyama 2018).
     ``categorical_codes``/``continuous_codes`` add InfoGAN's Q head, ``return_features`` the last hidden
     feature map (feature matching). With any of these the output is a dict with ``"logits"`` and the
     heads (:class:`gans_jax.layers.heads.AuxiliaryHeads`).
@@ -211,7 +213,13 @@ class Discriminator(nn.Module):
             h = jnp.concatenate(
                 [h, jnp.broadcast_to(o[:, None, None].astype(h.dtype), (*h.shape[:3], o.shape[-1]))], -1
             )
-        logits = conv(1, (4, 4), padding="VALID")(h).reshape(-1)
+        if self.num_classes is not None and self.conditioning == "projection":
+            # The final 4x4 "valid" convolution is a linear map of the flattened features: psi of the
+            # projection head, which adds <embed(y), phi(x)> (Miyato & Koyama 2018, Eq. 3).
+            head = ProjectionHead(self.num_classes, spectral_norm=self.spectral_norm, kernel_init=dcgan_init)
+            logits = head(h.reshape(h.shape[0], -1), labels, train)
+        else:
+            logits = conv(1, (4, 4), padding="VALID")(h).reshape(-1)
         heads = AuxiliaryHeads(
             self.num_classes if self.conditioning == "acgan" else None,
             tuple(self.categorical_codes),
