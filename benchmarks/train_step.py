@@ -206,6 +206,27 @@ def peak_flops() -> tuple[float, str]:
     return 10 * 2 * 2048**3 / (time.perf_counter() - start), f"measured float32 matmul on {kind}"
 
 
+def time_jax_step(train_step, state, batch, warmup: int) -> tuple:
+    """A :class:`Timer` over a compiled JAX step (first call and ``warmup`` steps done) and its info:
+    ``compile_s`` and ``metrics`` (the last step's, as floats)."""
+    import jax
+
+    holder = {"state": state, "metrics": None}
+
+    def step():
+        holder["state"], holder["metrics"] = train_step(holder["state"], batch)
+
+    def block():
+        jax.block_until_ready((holder["state"], holder["metrics"]))
+
+    timer = Timer(step, block)
+    compile_s = timer.first(warmup)
+    return timer, {
+        "compile_s": compile_s,
+        "metrics": lambda: {k: float(v) for k, v in holder["metrics"].items()},
+    }
+
+
 def bench_biggan(args) -> tuple:
     """BigGAN's train step built from ``experiments/biggan_imagenet.py`` (the library's own path)."""
     import time
@@ -243,21 +264,9 @@ def bench_biggan(args) -> tuple:
     lower_compile_s = time.perf_counter() - start
     cost = train_step.cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    holder = {"state": state, "metrics": None}
-
-    def step():
-        holder["state"], holder["metrics"] = train_step(holder["state"], batch)
-
-    def block():
-        jax.block_until_ready((holder["state"], holder["metrics"]))
-
-    timer = Timer(step, block)
-    compile_s = lower_compile_s + timer.first(args.warmup)
-    return timer, {
-        "compile_s": compile_s,
-        "flops_per_step": float(cost.get("flops", float("nan"))),
-        "metrics": lambda: {k: float(v) for k, v in holder["metrics"].items()},
-    }
+    timer, info = time_jax_step(train_step, state, batch, args.warmup)
+    info["compile_s"] += lower_compile_s
+    return timer, {**info, "flops_per_step": float(cost.get("flops", float("nan")))}
 
 
 def bench_jax(args) -> dict:
@@ -301,20 +310,7 @@ def bench_jax(args) -> dict:
     state = gan.init_state(jax.random.PRNGKey(0), real.shape[1:])
     train_step = compile_train_step(make_train_step(gan, get_objective(objective), n_critic=n_critic))
     batch = {"image": jax.device_put(real)}
-    holder = {"state": state, "metrics": None}
-
-    def step():
-        holder["state"], holder["metrics"] = train_step(holder["state"], batch)
-
-    def block():
-        jax.block_until_ready((holder["state"], holder["metrics"]))
-
-    timer = Timer(step, block)
-    compile_s = timer.first(args.warmup)
-    return timer, {
-        "compile_s": compile_s,
-        "metrics": lambda: {k: float(v) for k, v in holder["metrics"].items()},
-    }
+    return time_jax_step(train_step, state, batch, args.warmup)
 
 
 # --------------------------------------------------------------------------------------------------

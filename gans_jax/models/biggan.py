@@ -30,6 +30,7 @@ from gans_jax.layers.attention import SelfAttention
 from gans_jax.layers.conditioning import ProjectionHead
 from gans_jax.layers.conv import conv_general_dilated_cpu
 from gans_jax.layers.normalization import ConditionalBatchNorm, spectral_norm
+from gans_jax.layers.resample import mean_pool, nearest_upsample
 
 ortho = nn.initializers.orthogonal()
 
@@ -69,15 +70,6 @@ def _conv(features: int, kernel: int, train: bool, name: str | None = None):
     return spectral_norm(conv, enabled=True, train=train)
 
 
-def _upsample(x: jax.Array) -> jax.Array:
-    """Nearest-neighbour 2x upsampling (``F.interpolate(scale_factor=2)``)."""
-    return jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
-
-
-def _avg_pool(x: jax.Array) -> jax.Array:
-    return nn.avg_pool(x, (2, 2), strides=(2, 2))
-
-
 class GBlock(nn.Module):
     """``x + F(x)`` with ``F = conv3(relu(cbn(conv3(up(relu(cbn(x)))))))`` and a 1x1 shortcut on ``up(x)``
     (Fig. 15 (b)). The 1x1 shortcut is applied before upsampling: both orders give the same result."""
@@ -91,10 +83,10 @@ class GBlock(nn.Module):
         """``condition``: the vector ``[shared(y), z_i]`` (B, D), or class labels (B,) without a shared
         embedding (then each batch norm has its own class embeddings, the SAGAN baseline)."""
         cbn = lambda: ConditionalBatchNorm(self.num_classes, spectral_norm=True, axis_name=self.axis_name)
-        h = _upsample(nn.relu(cbn()(x, condition, train)))
+        h = nearest_upsample(nn.relu(cbn()(x, condition, train)))
         h = _conv(self.features, 3, train)(h)
         h = _conv(self.features, 3, train)(nn.relu(cbn()(h, condition, train)))
-        return h + _upsample(_conv(self.features, 1, train, name="shortcut")(x))
+        return h + nearest_upsample(_conv(self.features, 1, train, name="shortcut")(x))
 
 
 class DBlock(nn.Module):
@@ -111,15 +103,15 @@ class DBlock(nn.Module):
         h = _conv(self.features, 3, train)(h)
         h = _conv(self.features, 3, train)(nn.relu(h))
         if self.downsample:
-            h = _avg_pool(h)
+            h = mean_pool(h)
         shortcut = x
         if self.features != x.shape[-1] or self.downsample:
             sc = _conv(self.features, 1, train, name="shortcut")
             if self.preactivation:
                 shortcut = sc(shortcut)
-                shortcut = _avg_pool(shortcut) if self.downsample else shortcut
+                shortcut = mean_pool(shortcut) if self.downsample else shortcut
             else:
-                shortcut = sc(_avg_pool(shortcut) if self.downsample else shortcut)
+                shortcut = sc(mean_pool(shortcut) if self.downsample else shortcut)
         return h + shortcut
 
 
