@@ -1,4 +1,5 @@
-"""Auxiliary discriminator-head losses as pure functions: InfoGAN, AC-GAN and feature matching.
+"""Auxiliary losses as pure functions: InfoGAN, AC-GAN and feature matching on discriminator heads,
+and the reconstruction terms of image-to-image GANs (L1, MSE).
 
 The train step (:func:`gans_jax.training.step.auxiliary_loss`) adds them to the players' losses;
 here they are plain functions of head outputs, codes and labels. All return scalars (float32) and
@@ -73,3 +74,23 @@ def feature_matching_loss(real_features: jax.Array, fake_features: jax.Array) ->
     if real.shape[1] != fake.shape[1]:
         raise ValueError(f"real features {real_features.shape} and fake {fake_features.shape} differ in size")
     return jnp.sum(jnp.square(jnp.mean(real, axis=0) - jnp.mean(fake, axis=0)))
+
+
+def _matching(a: jax.Array, b: jax.Array, what: str) -> tuple[jax.Array, jax.Array]:
+    if a.shape != b.shape:
+        raise ValueError(f"{what}: shapes {a.shape} and {b.shape} differ")
+    return a.astype(jnp.float32), b.astype(jnp.float32)
+
+
+def l1_loss(prediction: jax.Array, target: jax.Array) -> jax.Array:
+    """Mean absolute error ``E |target - prediction|`` over all elements: pix2pix's L1 term (Isola et al.
+    2017, Eq. 3) and CycleGAN's cycle-consistency and identity terms (Zhu et al. 2017, Eq. 2)."""
+    prediction, target = _matching(prediction, target, "l1_loss")
+    return jnp.mean(jnp.abs(target - prediction))
+
+
+def l2_loss(prediction: jax.Array, target: jax.Array) -> jax.Array:
+    """Mean squared error over all elements: SRGAN's pixel-wise (or feature-wise) content loss
+    (Ledig et al. 2017, Eq. 4-5)."""
+    prediction, target = _matching(prediction, target, "l2_loss")
+    return jnp.mean(jnp.square(target - prediction))

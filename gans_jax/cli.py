@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "fid": "gans_jax.metrics.commands:fid_main",
     "metrics": "gans_jax.metrics.evaluate:metrics_main",
     "sample": "gans_jax.commands:sample_main",
+    "translate": "gans_jax.commands:translate_main",
     "interpolate": "gans_jax.commands:interpolate_main",
     "describe": "gans_jax.commands:describe_main",
 }

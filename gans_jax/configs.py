@@ -53,6 +53,7 @@ def default_config() -> ml_collections.ConfigDict:
         minibatch_kernel_dim=5,  # ... and their dimension C
         g_normalization="batch",  # batch | virtual_batch (Salimans et al. 2016, Sec. 3.4)
         vbn_reference_size=64,  # virtual batch norm: examples in the fixed reference batch
+        translation="",  # image-to-image: paired (pix2pix, SRGAN) | unpaired (CycleGAN); "" = latent GAN
     )
     c.data = dict(
         source="digits",  # toy | digits | folder | tfds:<name>
@@ -67,12 +68,13 @@ def default_config() -> ml_collections.ConfigDict:
         on_corrupt="error",  # error | skip
         num_threads=2,
     )
-    c.objective = dict(name="non_saturating", kwargs={})
+    # adversarial_weight: the generator's adversarial term next to its auxiliary terms (SRGAN: 1e-3)
+    c.objective = dict(name="non_saturating", kwargs={}, adversarial_weight=1.0)
     c.optim = dict(g=adam(2e-4), d=adam(2e-4))
     c.regularizers = {}
     # name -> dict(weight=..., players=(...), replace_adversarial=..., **kwargs), see
     # gans_jax.training.step.auxiliary_loss: mutual_information_categorical, mutual_information_continuous,
-    # auxiliary_classifier, feature_matching.
+    # auxiliary_classifier, feature_matching, l1_reconstruction, cycle_consistency, identity, content.
     c.auxiliary_losses = {}
     c.train = dict(
         steps=10_000,
@@ -101,6 +103,7 @@ def default_config() -> ml_collections.ConfigDict:
         fid_weights="",  # Inception weights file ("" = looked up)
         standing_stats=0,  # > 0: G's batch-norm statistics from this many train-mode batches (BigGAN)
         truncations=(),  # truncation thresholds to sweep in evaluation, e.g. (0.5, 1.0, 1.5)
+        split="",  # image-to-image: held-out split for sample grids and metrics ("" = data.split)
     )
     return c
 

@@ -208,9 +208,20 @@ def build_networks(model: Mapping[str, Any], sample_shape, num_classes: int | No
     raise ValueError(f"unknown model.name {name!r}; expected one of {MODELS}")
 
 
-def build_gan(config, sample_shape, num_classes: int | None) -> GAN:
+def build_gan(config, sample_shape, num_classes: int | None, condition_shape=None) -> GAN:
+    """The :class:`GAN` of ``config`` for data of ``sample_shape`` (and ``condition_shape``, the source
+    images of an image-to-image model, ``model.translation``)."""
     num_classes = num_classes if config.model.get("conditional", False) else None
-    generator, discriminator = build_networks(config.model, sample_shape, num_classes)
+    translation = config.model.get("translation", "") or None
+    if translation and condition_shape is None:
+        raise ValueError(
+            f"model.translation={translation!r} needs data with source images ('condition'); "
+            f"data.source={config.data.source!r} has none"
+        )
+    model = config.model
+    if translation:
+        model = {**config.model, "condition_shape": tuple(condition_shape)}
+    generator, discriminator = build_networks(model, sample_shape, num_classes)
     codes = LatentCodes(config.model.get("categorical_codes", ()), config.model.get("continuous_codes", 0))
     steps = config.train.steps
     return GAN(
@@ -222,6 +233,8 @@ def build_gan(config, sample_shape, num_classes: int | None) -> GAN:
         num_classes=num_classes,
         latent_distribution=config.model.get("latent_distribution", "normal"),
         latent_codes=codes if codes else None,
+        translation=translation,
+        condition_shape=tuple(condition_shape) if translation else None,
     )
 
 
@@ -251,6 +264,7 @@ def build_train_step(config, gan: GAN, axis_name: str | None = None):
         reuse_fakes=train.get("reuse_fakes", True),
         regularizers=penalties,
         auxiliary_losses=auxiliary,
+        adversarial_weight=config.objective.get("adversarial_weight", 1.0),
         ema_decay=train.ema_decay or None,
         ema_start=train.get("ema_start", 0),
         accumulation_steps=train.get("accumulation_steps", 1),
@@ -265,6 +279,8 @@ def evaluate(config, gan: GAN, state: GANState, key: jax.Array) -> dict[str, flo
     ``eval.standing_stats`` > 0 first replaces G's batch-norm statistics by standing statistics over
     that many batches (:func:`gans_jax.training.state.standing_statistics`); ``eval.truncations`` adds
     ``class_agreement@<t>`` for latents truncated at each threshold (BigGAN's truncation sweep)."""
+    if gan.translation is not None:
+        return translation_evaluation(config, gan, state)
     source = config.data.source
     num = config.eval.num_samples
     if config.eval.get("standing_stats", 0):
@@ -297,6 +313,52 @@ def evaluate(config, gan: GAN, state: GANState, key: jax.Array) -> dict[str, flo
     return results
 
 
+def held_out_examples(config, gan: GAN, num: int) -> dict[str, np.ndarray]:
+    """The first ``num`` examples of the evaluation split (``eval.split``, else ``data.split``) of an
+    image-to-image experiment's data, in a fixed order."""
+    from gans_jax.data.pipeline import make_source
+
+    data = dict(config.data)
+    if config.eval.get("split", ""):
+        data["split"] = config.eval.split
+    source = make_source(data, resolution=config.model.get("resolution"), seed=config.seed)
+    try:
+        count = min(int(num), len(source))
+        batch = source.read_batch(np.arange(count))
+    finally:
+        getattr(source, "close", lambda: None)()
+    return {k: np.asarray(batch[k]) for k in ("image", "condition")}
+
+
+def translate(gan: GAN, state: GANState, condition, *, batch_size: int = 32, use_ema: bool = True):
+    """``G(condition)`` in batches (numpy in, numpy out); a dict of arrays for unpaired GANs."""
+    generate = jax.jit(lambda s, c: gan.generate(s, None, c, use_ema=use_ema))
+    n = len(jax.tree.leaves(condition)[0])
+    parts = [
+        jax.device_get(generate(state, jax.tree.map(lambda a, i=i: a[i : i + batch_size], condition)))
+        for i in range(0, n, batch_size)
+    ]
+    return jax.tree.map(lambda *xs: np.concatenate(xs), *parts)
+
+
+def translation_evaluation(config, gan: GAN, state: GANState) -> dict[str, float]:
+    """Held-out metrics of an image-to-image GAN on ``eval.num_samples`` examples of the evaluation
+    split: L1 and PSNR of ``G(source)`` against the target next to the bicubic/identity baseline
+    (paired, :mod:`gans_jax.metrics.translation`); the cycle-consistency L1 in both directions (unpaired)."""
+    from gans_jax.metrics.translation import l1_distance, translation_metrics
+
+    batch = held_out_examples(config, gan, config.eval.num_samples)
+    real, condition = gan.split_batch(batch)
+    out = translate(gan, state, condition)
+    results = {"num_samples": int(len(batch["image"]))}
+    if gan.translation == "paired":
+        results.update(translation_metrics(out, real, condition))
+    else:
+        results["cycle_l1_x"] = l1_distance(out["rec_x"], real["x"])
+        results["cycle_l1_y"] = l1_distance(out["rec_y"], real["y"])
+    return results
+
+
 def infogan_code_purity(gan: GAN, state: GANState, judge, key: jax.Array, num: int) -> dict[str, float]:
     """Unsupervised class purity of InfoGAN's first categorical code (Chen et al. 2016, Sec. 7.1):
     ``num`` samples spread over its values, labelled by ``judge`` (:mod:`gans_jax.metrics.purity`)."""
@@ -322,7 +384,8 @@ def load_run(workdir: str, step: int | None = None) -> tuple[Any, GAN, GANState]
         config = ml_collections.ConfigDict(json.load(f))
     with open(paths[1]) as f:
         run = json.load(f)
-    gan = build_gan(config, tuple(run["sample_shape"]), run["num_classes"])
+    condition_shape = run.get("condition_shape")
+    gan = build_gan(config, tuple(run["sample_shape"]), run["num_classes"], condition_shape)
     like = jax.eval_shape(
         lambda: gan.init_state(
             jax.random.PRNGKey(0), tuple(run["sample_shape"]), ema=bool(config.train.ema_decay)

@@ -82,17 +82,11 @@ def test_least_squares_targets():
 
 def test_one_sided_label_smoothing():
     r = 0.9
-    expected = -np.mean(r * np.log(D_REAL) + (1 - r) * np.log(1 - D_REAL)) - np.mean(
-        np.log(1 - D_FAKE)
-    )
-    np.testing.assert_allclose(
-        losses.gan_discriminator_loss(REAL, FAKE, real_label=r), expected, rtol=1e-6
-    )
+    expected = -np.mean(r * np.log(D_REAL) + (1 - r) * np.log(1 - D_REAL)) - np.mean(np.log(1 - D_FAKE))
+    np.testing.assert_allclose(losses.gan_discriminator_loss(REAL, FAKE, real_label=r), expected, rtol=1e-6)
     # Smoothing touches only the reals: the fake logits' gradient is unchanged.
     grad_fake = jax.grad(losses.gan_discriminator_loss, argnums=1)
-    np.testing.assert_allclose(
-        grad_fake(REAL, FAKE, real_label=r), grad_fake(REAL, FAKE), rtol=1e-6
-    )
+    np.testing.assert_allclose(grad_fake(REAL, FAKE, real_label=r), grad_fake(REAL, FAKE), rtol=1e-6)
     # The optimal real logit becomes logit(0.9) instead of +infinity.
     grad_real = jax.grad(losses.gan_discriminator_loss)(
         jnp.array([np.log(r / (1 - r))]), jnp.zeros(1), real_label=r

@@ -22,9 +22,19 @@ def _run_pair(workdir, steps):
     env = {**os.environ, "PYTHONPATH": ROOT}
     procs = [
         subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "tests", "multiprocess_worker.py"), str(port), str(i),
-             str(workdir), str(steps)],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                os.path.join(ROOT, "tests", "multiprocess_worker.py"),
+                str(port),
+                str(i),
+                str(workdir),
+                str(steps),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
             start_new_session=True,
         )  # fmt: skip
         for i in range(2)

@@ -53,9 +53,7 @@ def test_gradient_penalty_differentiable_in_critic_params():
     norm = np.linalg.norm(w)
     np.testing.assert_allclose(grad, 2 * (norm - 1) * w / norm, rtol=1e-5)
     # A critic with zero input gradient still has a finite penalty gradient.
-    grad = jax.grad(lambda w: regularizers.gradient_penalty(linear_critic(w), real, fake, KEY))(
-        jnp.zeros(6)
-    )
+    grad = jax.grad(lambda w: regularizers.gradient_penalty(linear_critic(w), real, fake, KEY))(jnp.zeros(6))
     assert np.all(np.isfinite(grad))
 
 

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from gans_jax import experiment, sampling, visualize
 from gans_jax.data.pipeline import make_dataset
+from gans_jax.metrics.translation import match_to
 from gans_jax.training import sharding
 from gans_jax.training.checkpoint import Checkpointer
 from gans_jax.training.state import GAN, GANState
@@ -56,7 +57,11 @@ def _fixed_inputs(gan: GAN, key: jax.Array, per_class: int = 10, unconditional: 
 
 
 def sample_picture(gan: GAN, state: GANState, fixed, reference: np.ndarray, use_ema: bool) -> np.ndarray:
-    """A uint8 picture of the generator: an image grid, or a scatter plot over the data for 2-D points."""
+    """A uint8 picture of the generator: an image grid, or a scatter plot over the data for 2-D points;
+    for translation GANs (``fixed`` is a batch of held-out examples) one column per example, rows
+    source / translation / target (paired) or x / G(x) / F(G(x)) / y / F(y) / G(F(y)) (unpaired)."""
+    if gan.translation is not None:
+        return translation_picture(gan, state, fixed, use_ema)
     z, labels, ncols = fixed
     samples = np.asarray(gan.generate(state, z, labels, use_ema=use_ema))
     if samples.ndim == 2:
@@ -64,6 +69,21 @@ def sample_picture(gan: GAN, state: GANState, fixed, reference: np.ndarray, use_
         return visualize.scatter_image(np.asarray(many), reference)
     grid = visualize.image_grid(samples, ncols)
     scale = max(1, 128 // samples.shape[1])
+    return grid.repeat(scale, 0).repeat(scale, 1)
+
+
+def translation_picture(gan: GAN, state: GANState, batch, use_ema: bool) -> np.ndarray:
+    real, condition = gan.split_batch(batch)
+    out = jax.device_get(gan.generate(state, None, condition, use_ema=use_ema))
+    if gan.translation == "paired":
+        target = np.asarray(real)
+        rows = [match_to(np.asarray(condition), target.shape), np.asarray(out), target]
+    else:
+        rows = [real["x"], out["y"], out["rec_x"], real["y"], out["x"], out["rec_y"]]
+        shape = np.shape(rows[0])
+        rows = [match_to(np.asarray(r), shape) for r in rows]
+    grid = visualize.image_grid(np.concatenate(rows), ncols=len(rows[0]))
+    scale = max(1, 128 // rows[0].shape[1])
     return grid.repeat(scale, 0).repeat(scale, 1)
 
 
@@ -126,7 +146,8 @@ def train(config, workdir: str, *, progress: bool = True, devices=None) -> tuple
     )
     if config.model.get("conditional", False) and not dataset.num_classes:
         raise ValueError(f"model.conditional is set but data.source={config.data.source!r} has no labels")
-    gan = experiment.build_gan(config, dataset.sample_shape, dataset.num_classes)
+    condition_shape = getattr(dataset, "condition_shape", None)
+    gan = experiment.build_gan(config, dataset.sample_shape, dataset.num_classes, condition_shape)
     train_step = experiment.build_train_step(config, gan)  # bad objective/regulariser names fail here
     fid = None
     if config.eval.get("fid_every", 0):
@@ -140,7 +161,10 @@ def train(config, workdir: str, *, progress: bool = True, devices=None) -> tuple
         with open(os.path.join(workdir, "config.json"), "w") as f:
             f.write(config.to_json_best_effort(indent=2, sort_keys=True))
         with open(os.path.join(workdir, "run.json"), "w") as f:
-            json.dump({"sample_shape": list(dataset.sample_shape), "num_classes": gan.num_classes}, f)
+            run = {"sample_shape": list(dataset.sample_shape), "num_classes": gan.num_classes}
+            if condition_shape is not None:
+                run["condition_shape"] = list(condition_shape)
+            json.dump(run, f)
 
     key = jax.random.PRNGKey(config.seed)
     k_init, k_fixed, k_eval = jax.random.split(key, 3)
@@ -157,13 +181,19 @@ def train(config, workdir: str, *, progress: bool = True, devices=None) -> tuple
     step_fn = sharding.compile_train_step(train_step, mesh, state_sharding)
     train_cfg = config.train
 
+    keep = (
+        ("image", "label") if gan.conditional else ("image", "condition") if gan.translation else ("image",)
+    )
+
     def place(batch):
-        if not gan.conditional:
-            batch = {"image": batch["image"]}
+        batch = {k: batch[k] for k in keep}
         return batch if mesh is None else sharding.put_batch(batch, mesh)
 
     writer = Writer(workdir, enabled=is_main)
-    fixed = _fixed_inputs(gan, k_fixed)
+    if gan.translation is not None:
+        fixed = experiment.held_out_examples(config, gan, 8)
+    else:
+        fixed = _fixed_inputs(gan, k_fixed)
     reference = dataset.reference_arrays(2500)["image"]
     empty = accumulate = None
     retries_left = train_cfg.get("nonfinite_retries", 0)

@@ -16,6 +16,7 @@ from gans_jax import sampling
 from gans_jax.latent_codes import LatentCodes, structured_latents
 
 PyTree = Any
+TRANSLATIONS = ("paired", "unpaired")
 
 
 @flax.struct.dataclass
@@ -49,6 +50,15 @@ class GAN:
     train=...)`` maps samples to one logit per example (or a dict with ``"logits"`` and auxiliary
     heads). ``num_classes`` makes both class-conditional. ``latent_codes`` (InfoGAN) makes the last
     ``latent_codes.dim`` entries of the (1-D) latent one-hot categorical and Unif(-1, 1) codes.
+
+    Image-to-image GANs set ``translation``; they have no latent (``z`` is ``None``, the noise is
+    dropout) and their *condition* takes the place of the labels: both networks are called with it.
+    With ``"paired"`` (pix2pix, SRGAN) the batch is ``{"image": target, "condition": source}`` and the
+    discriminator judges ``(condition, image)``. With ``"unpaired"`` (CycleGAN) ``image`` and
+    ``condition`` are independent draws from the domains Y and X; real samples and the condition are
+    then the dict ``{"x": ..., "y": ...}``, the generator returns a dict of translations (and
+    reconstructions) and the discriminator judges the dict. ``condition_shape`` is one source
+    example's shape.
     """
 
     generator: nn.Module
@@ -59,12 +69,54 @@ class GAN:
     num_classes: int | None = None
     latent_distribution: str = "normal"
     latent_codes: LatentCodes | None = None
+    translation: str | None = None
+    condition_shape: Sequence[int] | None = None
+
+    def __post_init__(self):
+        if self.translation is not None:
+            if self.translation not in TRANSLATIONS:
+                raise ValueError(f"translation {self.translation!r} not in {TRANSLATIONS}")
+            if self.condition_shape is None:
+                raise ValueError(f"a {self.translation} image-to-image GAN needs condition_shape")
+            if self.num_classes is not None:
+                raise ValueError("an image-to-image GAN cannot also be class-conditional (num_classes)")
 
     @property
     def conditional(self) -> bool:
         return self.num_classes is not None
 
-    def sample_latents(self, key: jax.Array, num: int) -> jax.Array:
+    def split_batch(self, batch) -> tuple[PyTree, PyTree]:
+        """``(real samples, condition)`` of a data batch: the condition is the labels of a
+        class-conditional GAN, the source images of a translation GAN, ``None`` otherwise."""
+        if self.translation is None:
+            labels = batch.get("label") if self.conditional else None
+            if self.conditional and labels is None:
+                raise ValueError("a class-conditional GAN needs batch['label']")
+            return batch["image"], labels
+        if "condition" not in batch:
+            raise ValueError(
+                f"a {self.translation} image-to-image GAN needs batch['condition']; got {sorted(batch)}"
+            )
+        if self.translation == "paired":
+            return batch["image"], batch["condition"]
+        domains = {"x": batch["condition"], "y": batch["image"]}
+        return domains, domains
+
+    def example_inputs(self, sample_shape: Sequence[int], num: int = 1):
+        """Zero ``(z, condition, x)`` of ``num`` examples, as the networks take them (for ``init``)."""
+        x = jnp.zeros((num, *sample_shape))
+        if self.translation is None:
+            labels = jnp.zeros((num,), jnp.int32) if self.conditional else None
+            return jnp.zeros((num, *self.latent_shape)), labels, x
+        condition = jnp.zeros((num, *self.condition_shape))
+        if self.translation == "paired":
+            return None, condition, x
+        domains = {"x": condition, "y": x}
+        return None, domains, domains
+
+    def sample_latents(self, key: jax.Array, num: int) -> jax.Array | None:
+        if self.translation is not None:
+            return None
         if self.latent_codes:
             if len(self.latent_shape) != 1:
                 raise ValueError(f"latent codes need a 1-D latent_shape, got {tuple(self.latent_shape)}")
@@ -79,9 +131,7 @@ class GAN:
     def init_state(self, key: jax.Array, sample_shape: Sequence[int], *, ema: bool = False) -> GANState:
         """Initialise both networks and optimisers; ``sample_shape`` is one example's, e.g. (H, W, C)."""
         k_g, k_d, k_run = jax.random.split(key, 3)
-        labels = jnp.zeros((1,), jnp.int32) if self.conditional else None
-        z = jnp.zeros((1, *self.latent_shape))
-        x = jnp.zeros((1, *sample_shape))
+        z, labels, x = self.example_inputs(sample_shape)
         g_vars = self.generator.init({"params": k_g, "dropout": k_g}, z, labels, train=False)
         d_vars = self.discriminator.init({"params": k_d, "dropout": k_d}, x, labels, train=False)
         g_params, g_coll = _split_params(g_vars)

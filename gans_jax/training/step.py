@@ -115,8 +115,10 @@ def regularizer(
 class AuxiliaryInputs(NamedTuple):
     """What an auxiliary loss may look at: the discriminator's outputs (dicts with ``"logits"`` and its
     heads) on the real batch (``None`` in the generator update unless the loss ``uses_real``) and on the
-    fakes, both batches' labels (``None`` when unconditional), the latents ``z`` that made the fakes,
-    the GAN's InfoGAN :class:`LatentCodes` (or ``None``) and the player being updated."""
+    fakes, both batches' labels or conditions (``None`` when unconditional), the latents ``z`` that made
+    the fakes, the GAN's InfoGAN :class:`LatentCodes` (or ``None``), the player being updated, and the
+    samples themselves: the generator's output (differentiable in the generator update) and the real
+    batch (image-to-image reconstruction terms)."""
 
     real: Mapping[str, jax.Array] | None
     fake: Mapping[str, jax.Array]
@@ -125,6 +127,8 @@ class AuxiliaryInputs(NamedTuple):
     z: jax.Array
     codes: LatentCodes | None
     player: str
+    fake_samples: Any = None
+    real_samples: Any = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,12 +203,53 @@ def _feature_matching(a: AuxiliaryInputs) -> jax.Array:
     return aux.feature_matching_loss(real, _head(a.fake, "features", name))
 
 
+def _samples(a: AuxiliaryInputs, loss: str):
+    if a.fake_samples is None or a.real_samples is None:
+        raise ValueError(f"auxiliary loss {loss!r} needs the generator's output and the real samples")
+    return a.fake_samples, a.real_samples
+
+
+def _entry(samples, key: str, loss: str) -> jax.Array:
+    if not isinstance(samples, Mapping) or key not in samples:
+        have = sorted(samples) if isinstance(samples, Mapping) else type(samples).__name__
+        raise ValueError(f"auxiliary loss {loss!r} needs the generator output {key!r}; it returned {have}")
+    return samples[key]
+
+
+def _l1_reconstruction(a: AuxiliaryInputs) -> jax.Array:
+    fake, real = _samples(a, "l1_reconstruction")
+    return aux.l1_loss(fake, real)
+
+
+def _cycle_consistency(a: AuxiliaryInputs) -> jax.Array:
+    name = "cycle_consistency"
+    fake, real = _samples(a, name)
+    return sum(aux.l1_loss(_entry(fake, f"rec_{d}", name), _entry(real, d, name)) for d in ("x", "y"))
+
+
+def _identity(a: AuxiliaryInputs) -> jax.Array:
+    name = "identity"
+    fake, real = _samples(a, name)
+    return sum(aux.l1_loss(_entry(fake, f"idt_{d}", name), _entry(real, d, name)) for d in ("x", "y"))
+
+
+def _content(a: AuxiliaryInputs, *, features: Callable[[jax.Array], jax.Array] | None = None) -> jax.Array:
+    fake, real = _samples(a, "content")
+    if features is None:
+        return aux.l2_loss(fake, real)
+    return aux.l2_loss(features(fake), lax.stop_gradient(features(real)))
+
+
 # name -> (default players, uses_real, fn)
 _AUXILIARY_LOSSES: dict[str, tuple[tuple[str, ...], bool, Callable[..., jax.Array]]] = {
     "mutual_information_categorical": (PLAYERS, False, _mutual_information_categorical),
     "mutual_information_continuous": (PLAYERS, False, _mutual_information_continuous),
     "auxiliary_classifier": (PLAYERS, False, _auxiliary_classifier),
     "feature_matching": (("generator",), True, _feature_matching),
+    "l1_reconstruction": (("generator",), False, _l1_reconstruction),
+    "cycle_consistency": (("generator",), False, _cycle_consistency),
+    "identity": (("generator",), False, _identity),
+    "content": (("generator",), False, _content),
 }
 
 
@@ -226,6 +271,13 @@ def auxiliary_loss(
       head: real + fake cross-entropy for D, fake for G.
     - ``feature_matching``: ``||E f(x) - E f(G(z))||^2`` on the ``"features"`` output (Salimans et al.
       2016, Sec. 3.1), generator only; ``replace_adversarial=True`` as in the paper.
+    - ``l1_reconstruction``: pix2pix's ``E ||y - G(x)||_1`` (Isola et al. 2017, Eq. 3; lambda = 100).
+    - ``cycle_consistency``: CycleGAN's ``E ||F(G(x)) - x||_1 + E ||G(F(y)) - y||_1`` (Zhu et al. 2017,
+      Eq. 2; lambda = 10) on the generator outputs ``"rec_x"``/``"rec_y"``.
+    - ``identity``: ``E ||F(x) - x||_1 + E ||G(y) - y||_1`` (Zhu et al. 2017, Sec. 5.2; 0.5 lambda) on
+      ``"idt_x"``/``"idt_y"``.
+    - ``content``: SRGAN's content loss ``E ||phi(y) - phi(G(x))||^2`` (Ledig et al. 2017, Eq. 5-6) for a
+      feature extractor ``features=phi``, pixel MSE without one.
     """
     if name not in _AUXILIARY_LOSSES:
         raise ValueError(f"unknown auxiliary loss {name!r}; expected one of {sorted(_AUXILIARY_LOSSES)}")
@@ -251,12 +303,21 @@ def _as_outputs(out) -> dict[str, jax.Array]:
     return {"logits": out}
 
 
-def _strided_split(x: jax.Array, n: int) -> jax.Array:
-    """``(B, ...) -> (n, B // n, ...)`` with slice ``i`` = rows ``i, i + n, ...``: the same rows whether the
-    batch is split globally (jit) or per replica (pmap)."""
-    if x.shape[0] % n:
-        raise ValueError(f"batch of {x.shape[0]} does not split into n_critic={n} equal parts")
-    return jnp.swapaxes(x.reshape(x.shape[0] // n, n, *x.shape[1:]), 0, 1)
+def _batch_size(tree) -> int:
+    """The leading dimension of a batch: an array or a dict of arrays (CycleGAN's two domains)."""
+    return jax.tree.leaves(tree)[0].shape[0]
+
+
+def _strided_split(tree, n: int, what: str = "n_critic"):
+    """``(B, ...) -> (n, B // n, ...)`` for every array of ``tree`` (``None`` stays ``None``), slice ``i`` =
+    rows ``i, i + n, ...``: the same rows whether the batch is split globally (jit) or per replica (pmap)."""
+
+    def split(x):
+        if x.shape[0] % n:
+            raise ValueError(f"batch of {x.shape[0]} does not split into {what}={n} equal parts")
+        return jnp.swapaxes(x.reshape(x.shape[0] // n, n, *x.shape[1:]), 0, 1)
+
+    return jax.tree.map(split, tree)
 
 
 def _optimizer_step(tx: optax.GradientTransformation, grads, opt_state, params):
@@ -275,6 +336,7 @@ def make_train_step(
     auxiliary_losses: Sequence[AuxiliaryLoss] = (),
     ema_decay: float | None = None,
     ema_start: int = 0,
+    adversarial_weight: float = 1.0,
     accumulation_steps: int = 1,
     compute_dtype: Any = None,
     axis_name: str | None = None,
@@ -292,6 +354,8 @@ def make_train_step(
       auxiliary_losses: terms from :func:`auxiliary_loss` on the discriminator's heads (InfoGAN,
         AC-GAN, feature matching), each with its weight and players; reported as ``d_aux_<name>`` and
         ``g_aux_<name>`` (unweighted).
+      adversarial_weight: the weight of the generator's adversarial term next to its auxiliary terms
+        (SRGAN: 1e-3 next to the content loss, Ledig et al. 2017, Eq. 3).
       ema_decay: if set, ``ema <- decay * ema + (1 - decay) * params`` after every generator update
         from step ``ema_start`` on (before it the EMA copies the parameters). ``state.ema_params``
         must exist (``gan.init_state(..., ema=True)``).
@@ -388,7 +452,7 @@ def make_train_step(
 
     def micro(x):
         """``(B, ...) -> (accumulation_steps, B / accumulation_steps, ...)`` (``None`` stays ``None``)."""
-        return None if x is None else _strided_split(x, accumulation_steps)
+        return _strided_split(x, accumulation_steps, "accumulation_steps")
 
     def d_gradients(state: GANState, real, real_labels, fake, fake_labels, z, key, update_index):
         """The discriminator's gradients on one (micro-)batch: (grads, collections, metrics)."""
@@ -409,7 +473,7 @@ def make_train_step(
             penalties = {r.name: r.penalty(inputs, update_index) for r in d_regs}
             total = adversarial + sum(r.effective_weight * penalties[r.name] for r in d_regs)
             aux_inputs = AuxiliaryInputs(
-                real_out, fake_out, real_labels, fake_labels, z, codes, "discriminator"
+                real_out, fake_out, real_labels, fake_labels, z, codes, "discriminator", fake, real
             )
             terms = {a.name: a.fn(aux_inputs) for a in d_aux}
             total = total + sum(a.weight * terms[a.name] for a in d_aux)
@@ -441,7 +505,7 @@ def make_train_step(
         """One discriminator update on ``real`` against fresh fakes (train-mode G, its collection
         updates discarded), accumulated over micro-batches."""
         k_fake, k_update = jax.random.split(key)
-        z, labels, k_drop = draw_latents(state, k_fake, real.shape[0])
+        z, labels, k_drop = draw_latents(state, k_fake, _batch_size(real), real_labels)
 
         def grad_fn(inputs, k):
             real_j, real_labels_j, z_j, labels_j = inputs
@@ -454,10 +518,13 @@ def make_train_step(
         inputs = (micro(real), micro(real_labels), micro(z), micro(labels))
         return d_apply(state, *accumulate(grad_fn, inputs, k_update))
 
-    def draw_latents(state: GANState, key, num):
-        """This step's latents and labels for ``num`` fakes, and the generator's dropout key."""
+    def draw_latents(state: GANState, key, num, condition=None):
+        """This step's latents and labels for ``num`` fakes, and the generator's dropout key. A translation
+        GAN has no latents and translates ``condition`` (the real batch's sources)."""
         del state
         k_z, k_y, k_drop = jax.random.split(key, 3)
+        if gan.translation is not None:
+            return None, condition, k_drop
         return draw(gan.sample_latents, k_z, num), draw(gan.sample_labels, k_y, num), k_drop
 
     def generator_forward(state: GANState, z, labels, k_drop):
@@ -468,9 +535,9 @@ def make_train_step(
             has_aux=True,
         )
 
-    def generator_pass(state: GANState, key, num):
+    def generator_pass(state: GANState, key, num, condition):
         """Draw latents/labels, run G in train mode, keep its VJP for the generator update."""
-        z, labels, k_drop = draw_latents(state, key, num)
+        z, labels, k_drop = draw_latents(state, key, num, condition)
         fake, vjp_fn, coll = generator_forward(state, z, labels, k_drop)
         return fake, labels, z, vjp_fn, coll
 
@@ -495,10 +562,10 @@ def make_train_step(
             out = _as_outputs(out)
             adversarial = objective.generator_loss(out["logits"])
             if not g_aux:
-                return adversarial, (adversarial, out["logits"], {})
-            aux_inputs = AuxiliaryInputs(real_out, out, real_labels, labels, z, codes, "generator")
+                return adversarial_weight * adversarial, (adversarial, out["logits"], {})
+            aux_inputs = AuxiliaryInputs(real_out, out, real_labels, labels, z, codes, "generator", x, real)
             terms = {a.name: a.fn(aux_inputs) for a in g_aux}
-            total = 0.0 if g_replaces_adversarial else adversarial
+            total = 0.0 if g_replaces_adversarial else adversarial_weight * adversarial
             total = total + sum(a.weight * terms[a.name] for a in g_aux)
             return total, (adversarial, out["logits"], terms)
 
@@ -536,7 +603,7 @@ def make_train_step(
 
     def g_update_drawing_fakes(state: GANState, real, real_labels, k_fake, k_update, num):
         """One generator update on ``num`` fresh fakes, accumulated over micro-batches."""
-        z, labels, k_drop = draw_latents(state, k_fake, num)
+        z, labels, k_drop = draw_latents(state, k_fake, num, real_labels)
 
         def grad_fn(inputs, k):
             z_j, labels_j, real_j, real_labels_j = inputs
@@ -549,16 +616,13 @@ def make_train_step(
         return g_apply(state, *accumulate(grad_fn, inputs, k_update))
 
     def train_step(state: GANState, batch: Batch) -> tuple[GANState, Metrics]:
-        real = batch["image"]
-        real_labels = batch.get("label") if gan.conditional else None
-        if gan.conditional and real_labels is None:
-            raise ValueError("a class-conditional GAN needs batch['label']")
+        real, real_labels = gan.split_batch(batch)
         key = jax.random.fold_in(state.key, state.step)
         k_d, k_g, k_gupdate = jax.random.split(key, 3)
         first_d_update = state.step * n_critic
 
         if single_pass:
-            fake, fake_labels, z, vjp_fn, g_coll = generator_pass(state, k_g, real.shape[0])
+            fake, fake_labels, z, vjp_fn, g_coll = generator_pass(state, k_g, _batch_size(real), real_labels)
             state, d_metrics = d_update(
                 state, real, real_labels, lax.stop_gradient(fake), fake_labels, z, k_d, first_d_update
             )
@@ -568,13 +632,13 @@ def make_train_step(
         else:
             if critic_batches == "split":
                 reals = _strided_split(real, n_critic)
-                labels = None if real_labels is None else _strided_split(real_labels, n_critic)
-            num = real.shape[0] // n_critic if critic_batches == "split" else real.shape[0]
+                labels = _strided_split(real_labels, n_critic)
+            num = _batch_size(real) // (n_critic if critic_batches == "split" else 1)
 
             def critic_step(state, i):
                 if critic_batches == "split":
-                    real_i = reals[i]
-                    labels_i = None if labels is None else labels[i]
+                    real_i = jax.tree.map(lambda x: x[i], reals)
+                    labels_i = jax.tree.map(lambda x: x[i], labels)
                 else:
                     real_i, labels_i = real, real_labels
                 return d_update_drawing_fakes(

@@ -1,0 +1,182 @@
+"""Image-to-image GANs in the one train-step factory: the condition reaches both networks, the
+reconstruction terms match hand-computed updates, CycleGAN's dict of domains flows through one step."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from gans_jax import auxiliary_losses as aux
+from gans_jax.losses import get_objective
+from gans_jax.training.state import GAN
+from gans_jax.training.step import auxiliary_loss, make_train_step
+
+NS = get_objective("non_saturating")
+LSGAN = get_objective("least_squares")
+LR = 1e-2
+
+
+class PixelG(nn.Module):
+    """A 1x1 convolution of the source: ``G(x) = tanh(x W + b)``."""
+
+    @nn.compact
+    def __call__(self, z, condition, train=True):
+        assert z is None
+        return jnp.tanh(nn.Conv(2, (1, 1))(condition))
+
+
+class PairD(nn.Module):
+    """A linear discriminator of the pair (source, image), concatenated on channels."""
+
+    @nn.compact
+    def __call__(self, x, condition, train=True):
+        h = jnp.concatenate([condition, x], axis=-1)
+        return nn.Dense(1)(h.reshape(h.shape[0], -1))[:, 0]
+
+
+def paired_gan():
+    return GAN(
+        PixelG(),
+        PairD(),
+        optax.sgd(LR),
+        optax.sgd(LR),
+        latent_shape=(),
+        translation="paired",
+        condition_shape=(4, 4, 3),
+    )
+
+
+def paired_batch(n=8):
+    k1, k2 = jax.random.split(jax.random.PRNGKey(3))
+    return {
+        "image": jax.random.uniform(k1, (n, 4, 4, 2), minval=-1, maxval=1),
+        "condition": jax.random.uniform(k2, (n, 4, 4, 3), minval=-1, maxval=1),
+    }
+
+
+def test_paired_step_matches_hand_written_update():
+    gan, batch = paired_gan(), paired_batch()
+    state = gan.init_state(jax.random.PRNGKey(0), (4, 4, 2))
+    lam = 100.0
+    step = jax.jit(make_train_step(gan, NS, auxiliary_losses=[auxiliary_loss("l1_reconstruction", lam)]))
+    new, metrics = step(state, batch)
+    x, y = batch["condition"], batch["image"]
+
+    def g_apply(p):
+        return gan.generator.apply({"params": p}, None, x)
+
+    def d_apply(p, images):
+        return gan.discriminator.apply({"params": p}, images, x)
+
+    fake = g_apply(state.g_params)
+    d_grads = jax.grad(lambda p: NS.discriminator_loss(d_apply(p, y), d_apply(p, fake)))(state.d_params)
+    d_params = jax.tree.map(lambda p, g: p - LR * g, state.d_params, d_grads)
+
+    def g_loss(p):
+        out = g_apply(p)
+        return NS.generator_loss(d_apply(d_params, out)) + lam * jnp.mean(jnp.abs(out - y))
+
+    g_params = jax.tree.map(lambda p, g: p - LR * g, state.g_params, jax.grad(g_loss)(state.g_params))
+    for got, want in zip(
+        jax.tree.leaves((new.d_params, new.g_params)), jax.tree.leaves((d_params, g_params)), strict=True
+    ):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(metrics["g_aux_l1_reconstruction"], jnp.mean(jnp.abs(fake - y)), rtol=1e-6)
+
+
+def test_adversarial_weight_scales_only_the_adversarial_term():
+    gan, batch = paired_gan(), paired_batch()
+    state = gan.init_state(jax.random.PRNGKey(0), (4, 4, 2))
+    l1 = [auxiliary_loss("l1_reconstruction", 1.0)]
+    only_l1 = jax.jit(make_train_step(gan, NS, auxiliary_losses=l1, adversarial_weight=0.0))(state, batch)[0]
+    grads = jax.grad(
+        lambda p: jnp.mean(
+            jnp.abs(gan.generator.apply({"params": p}, None, batch["condition"]) - batch["image"])
+        )
+    )(state.g_params)
+    want = jax.tree.map(lambda p, g: p - LR * g, state.g_params, grads)
+    for got, w in zip(jax.tree.leaves(only_l1.g_params), jax.tree.leaves(want), strict=True):
+        np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-6)
+
+
+class Scale(nn.Module):
+    """``x -> a x`` with a learnable scalar ``a``, or its inverse ``x -> x / a`` sharing ``a``."""
+
+    @nn.compact
+    def __call__(self, x, inverse=False):
+        a = self.param("a", lambda k: jnp.asarray(2.0))
+        return x / a if inverse else a * x
+
+
+class CycleG(nn.Module):
+    """G: X -> Y as ``2x`` and F: Y -> X as its exact inverse, in CycleGAN's dict convention."""
+
+    @nn.compact
+    def __call__(self, z, domains, train=True):
+        s = Scale()
+        g, f = (lambda v: s(v)), (lambda v: s(v, inverse=True))
+        x, y = domains["x"], domains["y"]
+        return {"x": f(y), "y": g(x), "rec_x": f(g(x)), "rec_y": g(f(y)), "idt_x": f(x), "idt_y": g(y)}
+
+
+class CycleD(nn.Module):
+    """D_X and D_Y (linear), their logits concatenated over the batch."""
+
+    @nn.compact
+    def __call__(self, images, domains, train=True):
+        flat = lambda v: v.reshape(v.shape[0], -1)
+        return jnp.concatenate([nn.Dense(1)(flat(images["x"]))[:, 0], nn.Dense(1)(flat(images["y"]))[:, 0]])
+
+
+def test_unpaired_step_cycle_is_zero_for_inverse_mappings_and_identity_is_hand_value():
+    gan = GAN(
+        CycleG(),
+        CycleD(),
+        optax.sgd(LR),
+        optax.sgd(LR),
+        latent_shape=(),
+        translation="unpaired",
+        condition_shape=(3, 3, 1),
+    )
+    batch = paired_batch()
+    batch = {"image": batch["image"][..., :1][:, :3, :3], "condition": batch["condition"][..., :1][:, 1:, 1:]}
+    state = gan.init_state(jax.random.PRNGKey(0), (3, 3, 1))
+    losses = [auxiliary_loss("cycle_consistency", 10.0), auxiliary_loss("identity", 5.0)]
+    new, metrics = jax.jit(make_train_step(gan, LSGAN, auxiliary_losses=losses))(state, batch)
+    assert float(metrics["g_aux_cycle_consistency"]) < 1e-7
+    x, y = batch["condition"], batch["image"]
+    identity = jnp.mean(jnp.abs(x / 2 - x)) + jnp.mean(jnp.abs(2 * y - y))
+    np.testing.assert_allclose(metrics["g_aux_identity"], identity, rtol=1e-6)
+    # Both discriminators and the shared generator parameter were updated in the one step.
+    assert not np.allclose(new.g_params["Scale_0"]["a"], 2.0)
+    for name in ("Dense_0", "Dense_1"):
+        assert not np.allclose(new.d_params[name]["kernel"], state.d_params[name]["kernel"])
+
+
+def test_translation_gan_needs_the_condition():
+    gan = paired_gan()
+    state = gan.init_state(jax.random.PRNGKey(0), (4, 4, 2))
+    with pytest.raises(ValueError, match="batch\\['condition'\\]"):
+        make_train_step(gan, NS)(state, {"image": paired_batch()["image"]})
+    with pytest.raises(ValueError, match="condition_shape"):
+        GAN(PixelG(), PairD(), optax.sgd(LR), optax.sgd(LR), latent_shape=(), translation="paired")
+    with pytest.raises(ValueError, match="'sideways'"):
+        GAN(
+            PixelG(),
+            PairD(),
+            optax.sgd(LR),
+            optax.sgd(LR),
+            latent_shape=(),
+            translation="sideways",
+            condition_shape=(1,),
+        )
+
+
+def test_reconstruction_losses_hand_values():
+    a, b = jnp.array([[1.0, -1.0], [0.5, 0.0]]), jnp.array([[0.0, 1.0], [0.5, 1.0]])
+    np.testing.assert_allclose(aux.l1_loss(a, b), (1 + 2 + 0 + 1) / 4)
+    np.testing.assert_allclose(aux.l2_loss(a, b), (1 + 4 + 0 + 1) / 4)
+    with pytest.raises(ValueError, match="differ"):
+        aux.l1_loss(a, b[:1])
