@@ -88,4 +88,13 @@ class ConditionalBatchNorm(nn.Module):
         return h * gamma.reshape(shape).astype(h.dtype) + beta.reshape(shape).astype(h.dtype)
 
 
-__all__ = ["ConditionalBatchNorm", "spectral_norm"]
+def instance_norm(affine: bool = False, epsilon: float = 1e-5, name: str | None = None) -> nn.InstanceNorm:
+    """Instance normalisation (Ulyanov et al. 2016): per example and channel over H and W.
+
+    Defaults match PyTorch's ``nn.InstanceNorm2d`` as CycleGAN and pix2pix use it (Zhu et al. 2017,
+    App. 7.2): no learned scale or bias (``affine=False``), ``epsilon=1e-5``, no running statistics.
+    Flax's ``nn.InstanceNorm`` defaults differ (learned scale and bias, ``epsilon=1e-6``)."""
+    return nn.InstanceNorm(epsilon=epsilon, use_scale=affine, use_bias=affine, name=name)
+
+
+__all__ = ["ConditionalBatchNorm", "instance_norm", "spectral_norm"]

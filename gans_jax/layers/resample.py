@@ -39,6 +39,21 @@ def nearest_upsample(x: jax.Array, factor: int = 2) -> jax.Array:
     return jnp.repeat(jnp.repeat(x, factor, axis=1), factor, axis=2)
 
 
+def pixel_shuffle(x: jax.Array, factor: int) -> jax.Array:
+    """Depth-to-space of NHWC ``x`` ``(N, H, W, C r^2) -> (N, H r, W r, C)``, the sub-pixel convolution
+    layer's periodic shuffle (Shi et al. 2016, Eq. 4; SRGAN, Ledig et al. 2017, Fig. 4), with PyTorch's
+    ``nn.PixelShuffle`` channel order: ``out[h r + i, w r + j, c] = in[h, w, c r^2 + i r + j]``, so
+    convolution weights port 1:1."""
+    n, h, w, c = x.shape
+    r = factor
+    if r < 1 or c % (r * r):
+        raise ValueError(
+            f"pixel_shuffle by {factor} needs channels divisible by {r * r}, got shape {x.shape}"
+        )
+    x = x.reshape(n, h, w, c // (r * r), r, r).transpose(0, 1, 4, 2, 5, 3)  # (N, H, i, W, j, C)
+    return x.reshape(n, h * r, w * r, c // (r * r))
+
+
 def mean_pool(x: jax.Array) -> jax.Array:
     """``2 x 2`` average pooling, stride 2, of NHWC ``x``."""
     n, h, w, c = x.shape
@@ -87,4 +102,4 @@ class ConvMeanPool(nn.Module):
         return y
 
 
-__all__ = ["ConvMeanPool", "UpsampleConv", "mean_pool", "nearest_upsample"]
+__all__ = ["ConvMeanPool", "UpsampleConv", "mean_pool", "nearest_upsample", "pixel_shuffle"]

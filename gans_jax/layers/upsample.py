@@ -188,6 +188,12 @@ class SubPixelConvTranspose(nn.Module):
 
     The parameter ``kernel`` has shape ``(k, k, C_in, features)`` with PyTorch ``ConvTranspose2d``
     semantics; see :func:`conv_transpose_subpixel`. Every generator in the library upsamples with it.
+
+    ``output_padding`` (PyTorch's argument) appends that many output rows and columns; they are exactly
+    the transposed convolution with the kernel zero-padded by ``output_padding`` taps at its end, which
+    is how it is computed (so ``k + output_padding - 2 p = s`` is needed). CycleGAN's ``3 x 3``, stride 2,
+    padding 1, output_padding 1 up-convolution (Zhu et al. 2017, App. 7.2) is a ``4 x 4`` sub-pixel
+    layer with its last tap zero.
     """
 
     features: int
@@ -199,12 +205,20 @@ class SubPixelConvTranspose(nn.Module):
     bias_init: Initializer = nn.initializers.zeros
     dtype: jnp.dtype | None = None
     method: str = "auto"  # see conv_transpose_subpixel; every method computes the same function
+    output_padding: int = 0
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         k = self.kernel_size
         kernel = self.param("kernel", self.kernel_init, (k, k, x.shape[-1], self.features))
         dtype = self.dtype or x.dtype
+        if self.output_padding:
+            if not 0 < self.output_padding < self.strides:
+                raise ValueError(
+                    f"output_padding must be in [0, strides={self.strides}), got {self.output_padding}"
+                )
+            op = self.output_padding
+            kernel = jnp.pad(kernel, ((0, op), (0, op), (0, 0), (0, 0)))
         y = conv_transpose_subpixel(
             x.astype(dtype), kernel.astype(dtype), self.strides, self.padding, self.method
         )
