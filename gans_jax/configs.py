@@ -54,6 +54,13 @@ def default_config() -> ml_collections.ConfigDict:
         g_normalization="batch",  # batch | virtual_batch (Salimans et al. 2016, Sec. 3.4)
         vbn_reference_size=64,  # virtual batch norm: examples in the fixed reference batch
         translation="",  # image-to-image: paired (pix2pix, SRGAN) | unpaired (CycleGAN); "" = latent GAN
+        # image-to-image networks (gans_jax.models.pix2pix / cyclegan / srgan); g_/d_normalization also
+        # take "instance" there:
+        g_dropout=0.5,  # pix2pix U-Net: dropout in the first 3 decoder layers, train and test time
+        d_layers=3,  # PatchGAN: strided layers (3 = 70x70 patches)
+        residual_blocks=9,  # CycleGAN ResNet generator (6 at 128x128, 9 at 256x256); SRResNet (16)
+        identity_mapping=True,  # CycleGAN: also compute F(x), G(y) for the identity loss
+        d_pool_size=0,  # SRGAN D: average the last map to k x k before the dense head (0 = flatten, paper)
     )
     c.data = dict(
         source="digits",  # toy | digits | folder | tfds:<name>
@@ -86,6 +93,7 @@ def default_config() -> ml_collections.ConfigDict:
         ema_start=0,
         accumulation_steps=1,  # micro-batches per update, gradients averaged (BigGAN's accumulations)
         compute_dtype="float32",  # float32 | bfloat16 (mixed precision: float32 parameters and optimiser)
+        image_pool_size=0,  # > 0: D sees fakes from a history of this many per domain (CycleGAN: 50)
         shard_params=False,  # FSDP-style: parameters and optimiser states sharded along the data axis
         log_every=100,
         sample_every=1000,

@@ -23,7 +23,7 @@ from gans_jax.training.checkpoint import Checkpointer
 from gans_jax.training.state import GAN, GANState, standing_statistics
 from gans_jax.training.step import auxiliary_loss, make_train_step, regularizer
 
-MODELS = ("mlp", "dcgan", "infogan", "sngan_cnn", "sngan_resnet", "biggan")
+MODELS = ("mlp", "dcgan", "infogan", "sngan_cnn", "sngan_resnet", "biggan", "pix2pix", "cyclegan", "srgan")
 
 
 def load_config(path: str, overrides: Mapping[str, Any] | None = None):
@@ -205,7 +205,61 @@ def build_networks(model: Mapping[str, Any], sample_shape, num_classes: int | No
             ),
             biggan.Discriminator(ch=model["d_channels"], **common),
         )
+    if name in ("pix2pix", "cyclegan", "srgan"):
+        return translation_networks(model, sample_shape)
     raise ValueError(f"unknown model.name {name!r}; expected one of {MODELS}")
+
+
+def translation_networks(model: Mapping[str, Any], sample_shape):
+    """pix2pix (U-Net + conditional PatchGAN), CycleGAN (two ResNet generators + two PatchGANs) and
+    SRGAN (SRResNet + the SRGAN discriminator); ``model.condition_shape`` is the source's shape."""
+    name, out_channels = model["name"], sample_shape[-1]
+    condition_shape = model.get("condition_shape")
+    if not condition_shape:
+        raise ValueError(f"model.name={name!r} translates images: its data needs source images ('condition')")
+    if name == "pix2pix":
+        from gans_jax.models.pix2pix import PatchDiscriminator, UNetGenerator
+
+        return (
+            UNetGenerator(
+                out_channels,
+                model["g_channels"],
+                normalization=model["g_normalization"],
+                dropout_rate=model["g_dropout"],
+            ),
+            PatchDiscriminator(
+                model["d_channels"], model["d_layers"], normalization=model["d_normalization"]
+            ),
+        )
+    if name == "cyclegan":
+        from gans_jax.models.cyclegan import CycleGANDiscriminator, CycleGANGenerator
+
+        if condition_shape[-1] != out_channels:
+            raise ValueError(
+                f"CycleGAN's generators share one architecture: X has {condition_shape[-1]} channels and Y "
+                f"{out_channels}; convert one domain (data.channels)"
+            )
+        return (
+            CycleGANGenerator(
+                out_channels,
+                model["g_channels"],
+                model["residual_blocks"],
+                model["g_normalization"],
+                identity=model["identity_mapping"],
+            ),
+            CycleGANDiscriminator(model["d_channels"], model["d_layers"], model["d_normalization"]),
+        )
+    from gans_jax.models.srgan import SRGANDiscriminator, SRResNetGenerator
+
+    factor = sample_shape[0] // condition_shape[0]
+    if factor * condition_shape[0] != sample_shape[0]:
+        raise ValueError(
+            f"SRGAN: image side {sample_shape[0]} is not a multiple of the source's {condition_shape[0]}"
+        )
+    return (
+        SRResNetGenerator(out_channels, model["g_channels"], model["residual_blocks"], upscale_factor=factor),
+        SRGANDiscriminator(model["d_channels"], pool_size=model["d_pool_size"] or None),
+    )
 
 
 def build_gan(config, sample_shape, num_classes: int | None, condition_shape=None) -> GAN:
@@ -235,6 +289,7 @@ def build_gan(config, sample_shape, num_classes: int | None, condition_shape=Non
         latent_codes=codes if codes else None,
         translation=translation,
         condition_shape=tuple(condition_shape) if translation else None,
+        image_pool_size=config.train.get("image_pool_size", 0),
     )
 
 

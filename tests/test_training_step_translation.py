@@ -180,3 +180,42 @@ def test_reconstruction_losses_hand_values():
     np.testing.assert_allclose(aux.l2_loss(a, b), (1 + 4 + 0 + 1) / 4)
     with pytest.raises(ValueError, match="differ"):
         aux.l1_loss(a, b[:1])
+
+
+def test_image_pool_lives_in_the_state_and_feeds_the_discriminator():
+    gan = GAN(
+        CycleG(),
+        CycleD(),
+        optax.sgd(0.0),
+        optax.sgd(LR),
+        latent_shape=(),
+        translation="unpaired",
+        condition_shape=(3, 3, 1),
+        image_pool_size=4,
+    )
+    state = gan.init_state(jax.random.PRNGKey(0), (3, 3, 1))
+    assert set(state.extra["image_pool"]) == {"x", "y"}
+    batch = paired_batch()
+    batch = {"image": batch["image"][..., :1][:, :3, :3], "condition": batch["condition"][..., :1][:, 1:, 1:]}
+    new, _ = jax.jit(make_train_step(gan, LSGAN))(state, batch)
+    pool = new.extra["image_pool"]
+    fakes = {"x": batch["image"] / 2, "y": 2 * batch["condition"]}  # F(y), G(x) with a = 2 (G frozen)
+    for domain in ("x", "y"):
+        assert int(pool[domain]["count"]) == 4
+        stored = np.asarray(pool[domain]["images"]).reshape(4, -1)
+        made = np.asarray(fakes[domain]).reshape(8, -1)
+        # every stored image is one of this step's fakes
+        assert all(np.min(np.abs(made - row).max(axis=1)) < 1e-6 for row in stored)
+    with pytest.raises(ValueError, match="image pool"):
+        make_train_step(gan, LSGAN, n_critic=2)
+    with pytest.raises(ValueError, match="image_pool_size"):
+        GAN(
+            PixelG(),
+            PairD(),
+            optax.sgd(LR),
+            optax.sgd(LR),
+            latent_shape=(),
+            translation="paired",
+            condition_shape=(4, 4, 3),
+            image_pool_size=50,
+        )

@@ -14,6 +14,7 @@ import optax
 
 from gans_jax import sampling
 from gans_jax.latent_codes import LatentCodes, structured_latents
+from gans_jax.training.image_pool import init_image_pool
 
 PyTree = Any
 TRANSLATIONS = ("paired", "unpaired")
@@ -59,6 +60,10 @@ class GAN:
     then the dict ``{"x": ..., "y": ...}``, the generator returns a dict of translations (and
     reconstructions) and the discriminator judges the dict. ``condition_shape`` is one source
     example's shape.
+
+    ``image_pool_size`` > 0 keeps a history of that many generated images per domain in
+    ``GANState.extra["image_pool"]`` and shows the discriminator fakes drawn from it (Shrivastava et al.
+    2017, Sec. 2.3; CycleGAN: 50), see :mod:`gans_jax.training.image_pool`.
     """
 
     generator: nn.Module
@@ -71,6 +76,7 @@ class GAN:
     latent_codes: LatentCodes | None = None
     translation: str | None = None
     condition_shape: Sequence[int] | None = None
+    image_pool_size: int = 0
 
     def __post_init__(self):
         if self.translation is not None:
@@ -80,6 +86,11 @@ class GAN:
                 raise ValueError(f"a {self.translation} image-to-image GAN needs condition_shape")
             if self.num_classes is not None:
                 raise ValueError("an image-to-image GAN cannot also be class-conditional (num_classes)")
+        if self.image_pool_size and (self.conditional or self.translation == "paired"):
+            raise ValueError(
+                f"image_pool_size={self.image_pool_size}: a history of fakes loses their labels or sources; "
+                "it serves unconditional and unpaired GANs only"
+            )
 
     @property
     def conditional(self) -> bool:
@@ -136,6 +147,11 @@ class GAN:
         d_vars = self.discriminator.init({"params": k_d, "dropout": k_d}, x, labels, train=False)
         g_params, g_coll = _split_params(g_vars)
         d_params, d_coll = _split_params(d_vars)
+        extra = {}
+        if self.image_pool_size:
+            extra["image_pool"] = jax.tree.map(
+                lambda a: init_image_pool(self.image_pool_size, a.shape[1:]), x
+            )
         return GANState(
             step=jnp.zeros((), jnp.int32),
             key=k_run,
@@ -146,6 +162,7 @@ class GAN:
             d_collections=d_coll,
             d_opt_state=self.d_optimizer.init(d_params),
             ema_params=jax.tree.map(jnp.copy, g_params) if ema else None,
+            extra=extra,
         )
 
     def generate(

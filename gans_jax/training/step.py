@@ -34,6 +34,7 @@ from gans_jax import auxiliary_losses as aux
 from gans_jax import regularizers as regs
 from gans_jax.latent_codes import LatentCodes
 from gans_jax.losses import Objective
+from gans_jax.training.image_pool import query_image_pool
 from gans_jax.training.state import GAN, GANState
 
 Batch = Mapping[str, jax.Array]
@@ -394,6 +395,10 @@ def make_train_step(
     g_needs_real = any(a.uses_real for a in g_aux)
     codes = getattr(gan, "latent_codes", None)
     single_pass = n_critic == 1 and reuse_fakes and accumulation_steps == 1
+    if gan.image_pool_size and not single_pass:
+        raise ValueError(
+            "an image pool (GAN.image_pool_size) needs n_critic == 1, reuse_fakes and accumulation_steps == 1"
+        )
 
     def cross_replica_mean(tree):
         return tree if axis_name is None else lax.pmean(tree, axis_name)
@@ -497,6 +502,24 @@ def make_train_step(
         params, opt_state = _optimizer_step(gan.d_optimizer, grads, state.d_opt_state, state.d_params)
         state = state.replace(d_params=params, d_collections=coll, d_opt_state=opt_state)
         return state, {**metrics, "d_grad_norm": optax.tree.norm(grads)}
+
+    def pooled_fakes(state: GANState, fake, key):
+        """The fakes the discriminator sees: from the history of generated images when the GAN keeps
+        one (per domain: the real samples' structure), else ``fake`` itself."""
+        if not gan.image_pool_size:
+            return state, fake
+        pools = state.extra["image_pool"]
+        fresh = {k: fake[k] for k in pools} if isinstance(fake, Mapping) and "images" not in pools else fake
+        leaves, treedef = jax.tree.flatten(fresh)
+        pool_leaves = treedef.flatten_up_to(pools)
+        queried = [
+            query_image_pool(pool, images, jax.random.fold_in(key, i))
+            for i, (pool, images) in enumerate(zip(pool_leaves, leaves, strict=True))
+        ]
+        shown = treedef.unflatten([images for images, _ in queried])
+        new_pools = treedef.unflatten([pool for _, pool in queried])
+        state = state.replace(extra={**state.extra, "image_pool": new_pools})
+        return state, ({**fake, **shown} if isinstance(fake, Mapping) else shown)
 
     def d_update(state: GANState, real, real_labels, fake, fake_labels, z, key, update_index):
         return d_apply(state, *d_gradients(state, real, real_labels, fake, fake_labels, z, key, update_index))
@@ -623,9 +646,8 @@ def make_train_step(
 
         if single_pass:
             fake, fake_labels, z, vjp_fn, g_coll = generator_pass(state, k_g, _batch_size(real), real_labels)
-            state, d_metrics = d_update(
-                state, real, real_labels, lax.stop_gradient(fake), fake_labels, z, k_d, first_d_update
-            )
+            state, shown = pooled_fakes(state, lax.stop_gradient(fake), jax.random.fold_in(k_d, 1))
+            state, d_metrics = d_update(state, real, real_labels, shown, fake_labels, z, k_d, first_d_update)
             state, g_metrics = g_update(
                 state, fake, fake_labels, z, real, real_labels, vjp_fn, g_coll, k_gupdate
             )
