@@ -214,8 +214,40 @@ def test_unpaired_direction_and_errors(tmp_path):
     assert sorted(x) == [0, 1, 2] and set(y) <= {0, 1, 2, 3, 4}
     with pytest.raises(FileNotFoundError, match=r"no A/ and no B/ subfolder"):
         make_dataset({**cfg, "path": str(tmp_path / "A")}, resolution=6, batch_size=3, seed=0)
-    with pytest.raises(ValueError, match=r"jitter is not implemented for unpaired"):
-        make_dataset({**cfg, "jitter": True}, resolution=6, batch_size=3, seed=0)
+    with pytest.raises(ValueError, match=r"unknown data.direction 'XtoY'"):
+        make_dataset({**cfg, "direction": "XtoY"}, resolution=6, batch_size=3, seed=0)
+
+
+def window_of(full, crop):
+    """(top, left, mirrored) of ``crop`` in ``full`` (H, W), or None."""
+    size = crop.shape[0]
+    for m in (False, True):
+        img = full[:, ::-1] if m else full
+        for t in range(full.shape[0] - size + 1):
+            for left in range(full.shape[1] - size + 1):
+                if np.array_equal(img[t : t + size, left : left + size], crop):
+                    return t, left, m
+    return None
+
+
+def test_unpaired_jitter_crops_each_domain_independently(tmp_path):
+    rng = np.random.default_rng(2)
+    images = {d: rng.integers(0, 256, (4, 10, 10), dtype=np.uint8) for d in "AB"}
+    for d in "AB":
+        for i, img in enumerate(images[d]):
+            save(tmp_path / d / f"{i}.png", img)
+    cfg = config(source="folder", translation="unpaired", path=str(tmp_path), jitter=True, load_size=10)
+    data = make_dataset(cfg, resolution=6, batch_size=4, seed=0)
+    assert data.sample_shape == data.condition_shape == (6, 6, 1)
+    same_offsets = []
+    for t in range(3):
+        batch, idx, partners = data.batch(t), data.indices(t), data.source.partners(data.positions(t))
+        for k in range(4):
+            wx = window_of(images["A"][idx[k]], u8(batch["condition"][k, ..., 0]))
+            wy = window_of(images["B"][partners[k]], u8(batch["image"][k, ..., 0]))
+            assert wx is not None and wy is not None
+            same_offsets.append(wx == wy)
+    assert not all(same_offsets)
 
 
 def test_tfds_cycle_gan_unpaired_through_data_source():

@@ -21,7 +21,8 @@ shape of ``"image"`` and its ``condition_shape`` that of ``"condition"``; ``num_
 Random jitter (pix2pix Sec. 6.2 / App. 6.1: resize 256 -> 286, random 256 crop, random mirror):
 ``data.jitter=True`` resizes to ``data.load_size`` (``0`` = ``round(resolution * 286 / 256)``),
 then takes a random ``resolution`` crop and mirrors with probability 1/2 -- identically for
-``A`` and ``B`` of a pair, and for SRGAN's high-resolution crop before it is downsampled. The
+``A`` and ``B`` of a pair, independently for the two images of an unpaired example (CycleGAN's
+``resize_and_crop`` + flip), and for SRGAN's high-resolution crop before it is downsampled. The
 draw is a function of ``(seed, stream position)`` (see :meth:`gans_jax.data.pipeline.Dataset.batch`):
 it changes every epoch, is the same on any number of processes, and a resumed run sees the same.
 """
@@ -96,8 +97,8 @@ def bicubic_downsample(images: np.ndarray, scale: int) -> np.ndarray:
     return out
 
 
-def _jitter_rng(seed: int, position: int) -> np.random.Generator:
-    return np.random.default_rng([int(seed), _JITTER_STREAM, int(position)])
+def _jitter_rng(seed: int, position: int, domain: int = 0) -> np.random.Generator:
+    return np.random.default_rng([int(seed), _JITTER_STREAM, int(position), int(domain)])
 
 
 def _crop_and_mirror(images: Sequence[np.ndarray], size: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -109,6 +110,16 @@ def _crop_and_mirror(images: Sequence[np.ndarray], size: int, rng: np.random.Gen
     for img in images:
         img = img[top : top + size, left : left + size]
         out.append(np.ascontiguousarray(img[:, ::-1] if mirror else img))
+    return out
+
+
+def _jitter_batch(
+    images: np.ndarray, size: int, seed: int, positions: np.ndarray, domain: int = 0
+) -> np.ndarray:
+    """A random ``size`` crop and mirror of each uint8 image, drawn from ``(seed, position, domain)``."""
+    out = np.empty((len(images), size, size, *images.shape[3:]), np.uint8)
+    for k, (img, p) in enumerate(zip(images, positions, strict=True)):
+        out[k] = _crop_and_mirror([img], size, _jitter_rng(seed, p, domain))[0]
     return out
 
 
@@ -328,26 +339,38 @@ class UnpairedSource:
     epochs (every ``Y`` image equally often, as every ``X`` image), partners change from epoch to
     epoch, and the stream stays a function of ``(seed, position)``: the same on any number of
     processes and after a resume. (CycleGAN's own loader draws ``B`` uniformly with replacement.)
+
+    ``crop_size`` > 0 (CycleGAN's jitter: images loaded at 286, random 256 crops, random mirror)
+    takes an independent random ``crop_size`` crop and mirror of ``x`` and of ``y``, drawn from
+    ``(seed, position)``; the sources then hold the larger images.
     """
 
     reads_positions = True
     num_classes = None
 
-    def __init__(self, x, y, *, seed: int = 0):
+    def __init__(self, x, y, *, seed: int = 0, crop_size: int = 0):
         for name, s in (("X", x), ("Y", y)):
             if len(s) < 1:
                 raise ValueError(f"domain {name} of the unpaired data is empty")
-        self.x, self.y, self.seed = x, y, int(seed)
+            if crop_size and min(s.sample_shape[:2]) < crop_size:
+                raise ValueError(
+                    f"domain {name} images {s.sample_shape} are smaller than the crop {crop_size}"
+                )
+        self.x, self.y, self.seed, self.crop_size = x, y, int(seed), int(crop_size)
         self._perms: dict[int, np.ndarray] = {}
         self._lock = threading.Lock()
 
+    def _shape(self, source) -> tuple[int, ...]:
+        shape = tuple(source.sample_shape)
+        return (self.crop_size, self.crop_size, *shape[2:]) if self.crop_size else shape
+
     @property
     def sample_shape(self) -> tuple[int, ...]:
-        return tuple(self.y.sample_shape)
+        return self._shape(self.y)
 
     @property
     def condition_shape(self) -> tuple[int, ...]:
-        return tuple(self.x.sample_shape)
+        return self._shape(self.x)
 
     def __len__(self) -> int:
         return len(self.x)
@@ -378,11 +401,18 @@ class UnpairedSource:
         self, indices: Sequence[int], positions: Sequence[int] | None = None
     ) -> dict[str, np.ndarray]:
         indices = np.asarray(indices, np.int64)
-        positions = indices if positions is None else positions
-        return {
+        positions = indices if positions is None else np.asarray(positions, np.int64)
+        out = {
             "image": self.y.read_batch(self.partners(positions))["image"],
             "condition": self.x.read_batch(indices)["image"],
         }
+        if self.crop_size:
+            for domain, key in enumerate(("condition", "image")):
+                jittered = _jitter_batch(
+                    unit_range_to_uint8(out[key]), self.crop_size, self.seed, positions, domain
+                )
+                out[key] = uint8_to_unit_range(jittered)
+        return out
 
     def close(self) -> None:
         for s in (self.x, self.y):
@@ -438,16 +468,7 @@ class SuperResolutionSource:
         positions = indices if positions is None else np.asarray(positions, np.int64)
         high = unit_range_to_uint8(self.base.read_batch(indices)["image"])
         if self.jitter:
-            high = (
-                np.stack(
-                    [
-                        _crop_and_mirror([img], self.resolution, _jitter_rng(self.seed, p))[0]
-                        for img, p in zip(high, positions, strict=True)
-                    ]
-                )
-                if len(high)
-                else np.zeros((0, *self.sample_shape), np.uint8)
-            )
+            high = _jitter_batch(high, self.resolution, self.seed, positions)
         return {
             "image": uint8_to_unit_range(high),
             "condition": uint8_to_unit_range(bicubic_downsample(high, self.scale)),
@@ -529,7 +550,9 @@ def make_translation_source(data: Mapping[str, Any], *, resolution: int | None, 
     if direction not in DIRECTIONS:
         raise ValueError(f"unknown data.direction {direction!r}; expected one of {list(DIRECTIONS)}")
     if jitter:
-        raise ValueError("data.jitter is not implemented for unpaired data; set data.jitter=False")
+        resolution, crop_size = _load_size(resolution, load_size), resolution
+    else:
+        crop_size = 0
     if source == "folder":
         root = Path(os.path.expanduser(os.fspath(_get(data, "path", ""))))
         missing = [d for d in ("A", "B") if not (root / d).is_dir()]
@@ -563,4 +586,4 @@ def make_translation_source(data: Mapping[str, Any], *, resolution: int | None, 
             f"(splits <split>A and <split>B, e.g. tfds:cycle_gan/horse2zebra), got {source!r}"
         )
     x, y = (domains["A"], domains["B"]) if direction == "AtoB" else (domains["B"], domains["A"])
-    return UnpairedSource(x, y, seed=seed)
+    return UnpairedSource(x, y, seed=seed, crop_size=crop_size)
