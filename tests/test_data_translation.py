@@ -418,3 +418,27 @@ def test_iterator_yields_both_keys_and_resumes_exactly(source, tmp_path):
     assert set(reference) == {"image", "condition"}
     assert reference["condition"].shape == (min(5, data.num_examples), *data.condition_shape)
     assert data.reference_arrays(0)["condition"].shape == (0, *data.condition_shape)
+
+
+@pytest.mark.parametrize(
+    "task, translation",
+    [("edges2faces", "paired"), ("gray2color", "unpaired"), ("sr_photos", "super_resolution")],
+)
+def test_written_task_folder_reads_back_as_the_same_batches(task, translation, tmp_path):
+    from gans_jax.data.offline import write_task_folder
+
+    root = write_task_folder(task, tmp_path / task, split="test", resolution=16)
+    offline = make_dataset(
+        config(source=f"offline:{task}", split="test"), resolution=16, batch_size=8, seed=4
+    )
+    folder = make_dataset(
+        config(source="folder", translation=translation, path=str(root)), resolution=16, batch_size=8, seed=4
+    )
+    assert (folder.num_examples, folder.sample_shape, folder.condition_shape) == (
+        offline.num_examples,
+        offline.sample_shape,
+        offline.condition_shape,
+    )
+    for t in (0, 7):
+        for key in ("image", "condition"):
+            np.testing.assert_array_equal(folder.batch(t)[key], offline.batch(t)[key])

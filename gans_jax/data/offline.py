@@ -22,13 +22,22 @@ training seed), BICUBIC-resized to ``resolution``; :data:`CROPS_PER_PHOTO` per p
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from gans_jax.data.pipeline import ArraySource
 
-__all__ = ["CROPS_PER_PHOTO", "PHOTOS", "TASKS", "edges2faces_arrays", "make_offline_task", "photo_crops"]
+__all__ = [
+    "CROPS_PER_PHOTO",
+    "PHOTOS",
+    "TASKS",
+    "edges2faces_arrays",
+    "make_offline_task",
+    "photo_crops",
+    "write_task_folder",
+]
 
 TASKS = {"edges2faces": "paired", "gray2color": "unpaired", "sr_photos": "super_resolution"}
 SPLITS = ("train", "test")
@@ -142,3 +151,34 @@ def make_offline_task(
         return UnpairedSource(x, y, seed=seed)
     crops = ArraySource({"image": photo_crops(PHOTOS, split, resolution)[0]})
     return SuperResolutionSource(crops, resolution, scale, seed=seed)
+
+
+def write_task_folder(task: str, path, *, split: str = "train", resolution: int = 32, limit: int = 0) -> Path:
+    """Writes an offline task's images as PNG files, in the layout its folder source reads back:
+    ``edges2faces`` -> ``path/A/<i>.png`` (edge maps) and ``path/B/<i>.png`` (faces), paired by
+    name (``data.translation="paired"``, ``data.source="folder"``); ``gray2color`` ->
+    ``path/A/`` (grey crops) and ``path/B/`` (colour crops), ``data.translation="unpaired"``;
+    ``sr_photos`` -> ``path/<i>.png`` (the high-resolution crops, ``data.translation=
+    "super_resolution"``). ``limit`` > 0 writes at most that many images per folder. Read back at
+    the same ``model.resolution`` (and seed) the folder gives the same batches as the task.
+    Returns ``path``."""
+    from gans_jax.data.translation import unit_range_to_uint8
+
+    source = make_offline_task(task, split=split, resolution=resolution)
+    if task == "edges2faces":
+        folders = {"A": source.arrays["condition"], "B": source.arrays["image"]}
+    elif task == "gray2color":
+        folders = {"A": source.x.arrays["image"], "B": source.y.arrays["image"]}
+    else:
+        folders = {"": source.base.arrays["image"]}
+    root = Path(path)
+    for sub, images in folders.items():
+        images = images if images.dtype == np.uint8 else unit_range_to_uint8(images)
+        images = images[:limit] if limit > 0 else images
+        (root / sub).mkdir(parents=True, exist_ok=True)
+        width = len(str(len(images) - 1))
+        for i, img in enumerate(images):
+            Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img).save(
+                root / sub / f"{i:0{width}d}.png"
+            )
+    return root
