@@ -308,8 +308,13 @@ def make_dataset(
       ``num_samples`` points drawn once with ``seed``), ``"digits"`` (scikit-learn 8x8 digits,
       ``split`` = ``train``/``test``/``all``, upsampled to ``resolution``, 8 if ``None``),
       ``"folder"`` (images under ``path``, a folder or ``.zip``; labels from class subfolders)
-      or ``"tfds:<name>"`` (a prepared TFDS dataset, ``path`` = its data_dir, ``split``,
-      ``image_key`` = ``"image"``, ``label_key`` = ``"label"`` or ``""`` for unlabelled).
+      ``"tfds:<name>"`` (a prepared TFDS dataset, ``path`` = its data_dir, ``split``,
+      ``image_key`` = ``"image"``, ``label_key`` = ``"label"`` or ``""`` for unlabelled) or
+      ``"offline:<task>"`` (``edges2faces``, ``gray2color``, ``sr_photos``: image-to-image tasks from
+      bundled images, ``split`` = ``train``/``test``; :mod:`gans_jax.data.offline`).
+    - ``translation``: ``""``, or ``"paired"``/``"unpaired"``/``"super_resolution"`` for
+      image-to-image batches ``{"image", "condition"}`` (with ``layout``, ``direction``,
+      ``jitter``, ``load_size``, ``scale``; see :mod:`gans_jax.data.translation`).
     - ``crop``: ``"center"`` (centre-crop to a square, then resize) or ``"none"`` (resize directly).
     - ``on_corrupt``: ``"error"`` or ``"skip"`` for unreadable image files (folders).
     - ``num_threads``: grain threads reading batches ahead of the step (default 2; 0 reads in the
