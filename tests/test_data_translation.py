@@ -345,9 +345,9 @@ def test_offline_edges2faces_split_shapes_and_edges():
     assert set(np.unique(batch["condition"])) == {-1.0, 1.0}
     assert -1.0 <= batch["image"].min() and batch["image"].max() <= 1.0 and batch["image"].std() > 0.2
     for k in range(3):  # the condition is the Canny map of the face it is paired with
-        edges = canny(u8(batch["image"][k, ..., 0]) / 255.0, sigma=1.0)
+        edges = canny(u8(batch["image"][k, ..., 0]) / 255.0, sigma=1.5)  # 1.5 at 32x32
         np.testing.assert_array_equal(batch["condition"][k, ..., 0] < 0, edges)
-    assert 0.05 < (batch["condition"] < 0).mean() < 0.5
+    assert 0.05 < (batch["condition"] < 0).mean() < 0.3
 
 
 def test_offline_photo_crops_splits_share_no_pixel():

@@ -4,8 +4,9 @@
 
 - ``edges2faces`` (paired, as pix2pix's edges2* tasks): the 100 faces of
   ``skimage.data.lfw_subset()`` (25x25 grey), BICUBIC-resized to ``resolution``; ``"image"`` is
-  the face, ``"condition"`` its Canny edge map (``skimage.feature.canny``, sigma 1) drawn as black
-  lines (-1) on white (+1). Train: faces 0-79; test: faces 80-99.
+  the face, ``"condition"`` its Canny edge map (``skimage.feature.canny`` with sigma
+  ``1.5 * resolution / 32``, the same edges at any resolution) drawn as black lines (-1) on white
+  (+1). Train: faces 0-79; test: faces 80-99.
 - ``gray2color`` (unpaired, as CycleGAN): domain X = grey crops of three bundled colour photos
   (astronaut, chelsea, china), domain Y = colour crops of three others (coffee, rocket, flower),
   so no Y image is the colour version of an X image.
@@ -45,6 +46,7 @@ PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "china", "flower")
 GRAY_PHOTOS, COLOR_PHOTOS = ("astronaut", "chelsea", "china"), ("coffee", "rocket", "flower")
 CROPS_PER_PHOTO = 128
 TRAIN_ROWS = 0.7  # photos: rows above this fraction are train, below test
+EDGE_SIGMA_AT_32 = 1.5  # Canny's Gaussian sigma for 32x32 faces, scaled with the resolution
 NUM_FACES, NUM_TRAIN_FACES = 100, 80  # lfw_subset: the first 100 of its 200 images are faces
 
 
@@ -121,7 +123,7 @@ def edges2faces_arrays(split: str, resolution: int) -> dict[str, np.ndarray]:
     big = np.stack(
         [np.asarray(Image.fromarray(f, "L").resize(size, Image.Resampling.BICUBIC)) for f in faces]
     )
-    edges = np.stack([canny(f.astype(np.float64) / 255.0, sigma=1.0) for f in big])
+    edges = np.stack([canny(f / 255.0, sigma=EDGE_SIGMA_AT_32 * resolution / 32) for f in big])
     return {"image": big[..., None], "condition": np.where(edges, -1.0, 1.0).astype(np.float32)[..., None]}
 
 
