@@ -63,7 +63,7 @@ def default_config() -> ml_collections.ConfigDict:
         d_pool_size=0,  # SRGAN D: average the last map to k x k before the dense head (0 = flatten, paper)
     )
     c.data = dict(
-        source="digits",  # toy | digits | folder | tfds:<name>
+        source="digits",  # toy | digits | folder | tfds:<name> | offline:edges2faces|gray2color|sr_photos
         path="",  # folder or zip; TFDS data_dir ("" = default)
         name="",  # toy mixture: ring8 | grid25
         split="train",
@@ -74,6 +74,13 @@ def default_config() -> ml_collections.ConfigDict:
         channels=0,  # folders: 1 or 3 to convert every image; 0 = infer (mixed channel counts refused)
         on_corrupt="error",  # error | skip
         num_threads=2,
+        # Image-to-image data (gans_jax.data.translation): batches {"image": target, "condition": input}.
+        translation="",  # "" | paired (pix2pix) | unpaired (CycleGAN) | super_resolution (SRGAN)
+        layout="folders",  # paired folder: folders (path/A/x.png <-> path/B/x.png) | side_by_side (A|B files)
+        direction="AtoB",  # AtoB: condition = A, image = B | BtoA
+        jitter=False,  # paired / SR: resize to load_size, random resolution crop + mirror (pix2pix)
+        load_size=0,  # jitter: side before the random crop; 0 = round(resolution * 286 / 256)
+        scale=4,  # super_resolution: condition = PIL bicubic downsample of the image by this factor
     )
     # adversarial_weight: the generator's adversarial term next to its auxiliary terms (SRGAN: 1e-3)
     c.objective = dict(name="non_saturating", kwargs={}, adversarial_weight=1.0)

@@ -280,14 +280,18 @@ class ImageFolderSource:
     def __len__(self) -> int:
         return len(self.names)
 
-    def read_uint8(self, index: int) -> np.ndarray:
-        """Example ``index`` as a ``(res, res, C)`` uint8 array."""
+    def read_pil(self, index: int) -> Image.Image:
+        """Image ``index`` decoded at its own size, converted to this source's mode (``"L"``/``"RGB"``)."""
         name = self.names[index]
         try:
             img = _read_image(self._read(name), self._shown(name))
         except ValueError as err:
             raise ValueError(f"{err} (the file passed the check at start-up: was it changed?)") from err
-        arr = np.asarray(resize_to_square(_convert(img, self.mode), self.resolution, self.crop))
+        return _convert(img, self.mode)
+
+    def read_uint8(self, index: int) -> np.ndarray:
+        """Example ``index`` as a ``(res, res, C)`` uint8 array."""
+        arr = np.asarray(resize_to_square(self.read_pil(index), self.resolution, self.crop))
         return arr[..., None] if arr.ndim == 2 else arr
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:

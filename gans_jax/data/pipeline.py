@@ -35,7 +35,7 @@ import numpy as np
 
 __all__ = ["SOURCES", "ArraySource", "Dataset", "make_dataset", "make_source"]
 
-SOURCES = ("toy", "digits", "folder", "tfds:<name>")
+SOURCES = ("toy", "digits", "folder", "tfds:<name>", "offline:<task>")
 _REFERENCE_SEED = 0  # reference_arrays() order: the same for every training seed
 
 
@@ -44,7 +44,8 @@ class ArraySource:
 
     Args:
       arrays: ``"image"`` (float32 ready for the model, or uint8 in ``[0, 255]``, mapped to
-        ``[-1, 1]`` when read) and, for labelled data, ``"label"``.
+        ``[-1, 1]`` when read), for labelled data ``"label"``, and for image-to-image data
+        ``"condition"`` (the generator's input image, float32 or uint8 like ``"image"``).
       num_classes: number of classes, ``None`` when unlabelled.
     """
 
@@ -65,14 +66,20 @@ class ArraySource:
     def sample_shape(self) -> tuple[int, ...]:
         return tuple(self.arrays["image"].shape[1:])
 
+    @property
+    def condition_shape(self) -> tuple[int, ...] | None:
+        """The shape of one ``"condition"`` image, ``None`` when there is none."""
+        return tuple(self.arrays["condition"].shape[1:]) if "condition" in self.arrays else None
+
     def __len__(self) -> int:
         return len(self.arrays["image"])
 
     def _convert(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        if batch["image"].dtype == np.uint8:
-            from gans_jax.data.folder import uint8_to_unit_range
+        from gans_jax.data.folder import uint8_to_unit_range
 
-            batch["image"] = uint8_to_unit_range(batch["image"])
+        for key in ("image", "condition"):
+            if key in batch and batch[key].dtype == np.uint8:
+                batch[key] = uint8_to_unit_range(batch[key])
         return batch
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
@@ -94,6 +101,11 @@ def make_source(data: Mapping[str, Any], *, resolution: int | None, seed: int = 
     source = _option(data, "source", "")
     crop = _option(data, "crop", "center")
     num_threads = int(_option(data, "num_threads", 2))
+    translation = _option(data, "translation", "")
+    if translation or (isinstance(source, str) and source.startswith("offline:")):
+        from gans_jax.data.translation import make_translation_source
+
+        return make_translation_source(data, resolution=resolution, seed=seed)
     if source == "toy":
         from gans_jax.data.toy import MIXTURES, get_mixture
 
@@ -139,8 +151,8 @@ def make_source(data: Mapping[str, Any], *, resolution: int | None, seed: int = 
             crop=crop,
         )
     raise ValueError(
-        f"unknown data.source {source!r}; expected 'toy', 'digits', 'folder' or 'tfds:<name>' "
-        "(e.g. 'tfds:mnist')"
+        f"unknown data.source {source!r}; expected 'toy', 'digits', 'folder', 'tfds:<name>' "
+        "(e.g. 'tfds:mnist') or 'offline:<task>' (e.g. 'offline:edges2faces')"
     )
 
 
@@ -150,6 +162,8 @@ class Dataset:
     Attributes:
       source: the random-access source (``len``, ``source[i]``, ``source.read_batch(indices)``).
       sample_shape: the shape of one example, e.g. ``(16, 16, 1)`` or ``(2,)``.
+      condition_shape: for image-to-image data, the shape of one ``"condition"`` image (the
+        generator's input, see :mod:`gans_jax.data.translation`); ``None`` otherwise.
       num_classes: the number of classes, ``None`` when unlabelled.
       num_examples: ``len(source)``.
       batch_size: the global batch size; ``local_batch_size = batch_size // process_count``.
@@ -170,6 +184,8 @@ class Dataset:
             raise ValueError("the data source is empty")
         self.source = source
         self.sample_shape = tuple(int(d) for d in source.sample_shape)
+        condition_shape = getattr(source, "condition_shape", None)
+        self.condition_shape = None if condition_shape is None else tuple(int(d) for d in condition_shape)
         self.num_classes = source.num_classes
         self.num_examples = len(source)
         self.batch_size, self.seed = int(batch_size), int(seed)
@@ -189,12 +205,14 @@ class Dataset:
                 self._perms[epoch] = perm
             return perm
 
+    def positions(self, step: int) -> np.ndarray:
+        """The places in the endless stream of this process's share of global batch ``step``."""
+        start = int(step) * self.batch_size + self.process_index * self.local_batch_size
+        return np.arange(start, start + self.local_batch_size, dtype=np.int64)
+
     def indices(self, step: int) -> np.ndarray:
         """The source rows of this process's share of global batch ``step``."""
-        start = int(step) * self.batch_size + self.process_index * self.local_batch_size
-        epochs, offsets = np.divmod(
-            np.arange(start, start + self.local_batch_size, dtype=np.int64), self.num_examples
-        )
+        epochs, offsets = np.divmod(self.positions(step), self.num_examples)
         out = np.empty(self.local_batch_size, np.int64)
         for epoch in np.unique(epochs):
             mask = epochs == epoch
@@ -202,7 +220,14 @@ class Dataset:
         return out
 
     def batch(self, step: int) -> dict[str, np.ndarray]:
-        """This process's share of global batch ``step`` (what the iterator yields at ``step``)."""
+        """This process's share of global batch ``step`` (what the iterator yields at ``step``).
+
+        A source with ``reads_positions = True`` also gets the stream positions of its rows, from
+        which it draws per-example randomness (random crops, unpaired partners) as a function of
+        ``(seed, position)``: different in every epoch, the same on any number of processes and
+        after a resume."""
+        if getattr(self.source, "reads_positions", False):
+            return self.source.read_batch(self.indices(step), positions=self.positions(step))
         return self.source.read_batch(self.indices(step))
 
     def grain_dataset(self):
@@ -232,6 +257,8 @@ class Dataset:
         order = np.random.default_rng(_REFERENCE_SEED).permutation(self.num_examples)[: int(n)]
         if len(order) == 0:
             empty = {"image": np.zeros((0, *self.sample_shape), np.float32)}
+            if self.condition_shape is not None:
+                empty["condition"] = np.zeros((0, *self.condition_shape), np.float32)
             if self.num_classes is not None:
                 empty["label"] = np.zeros((0,), np.int32)
             return empty
@@ -281,8 +308,13 @@ def make_dataset(
       ``num_samples`` points drawn once with ``seed``), ``"digits"`` (scikit-learn 8x8 digits,
       ``split`` = ``train``/``test``/``all``, upsampled to ``resolution``, 8 if ``None``),
       ``"folder"`` (images under ``path``, a folder or ``.zip``; labels from class subfolders)
-      or ``"tfds:<name>"`` (a prepared TFDS dataset, ``path`` = its data_dir, ``split``,
-      ``image_key`` = ``"image"``, ``label_key`` = ``"label"`` or ``""`` for unlabelled).
+      ``"tfds:<name>"`` (a prepared TFDS dataset, ``path`` = its data_dir, ``split``,
+      ``image_key`` = ``"image"``, ``label_key`` = ``"label"`` or ``""`` for unlabelled) or
+      ``"offline:<task>"`` (``edges2faces``, ``gray2color``, ``sr_photos``: image-to-image tasks from
+      bundled images, ``split`` = ``train``/``test``; :mod:`gans_jax.data.offline`).
+    - ``translation``: ``""``, or ``"paired"``/``"unpaired"``/``"super_resolution"`` for
+      image-to-image batches ``{"image", "condition"}`` (with ``layout``, ``direction``,
+      ``jitter``, ``load_size``, ``scale``; see :mod:`gans_jax.data.translation`).
     - ``crop``: ``"center"`` (centre-crop to a square, then resize) or ``"none"`` (resize directly).
     - ``on_corrupt``: ``"error"`` or ``"skip"`` for unreadable image files (folders).
     - ``num_threads``: grain threads reading batches ahead of the step (default 2; 0 reads in the

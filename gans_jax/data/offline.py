@@ -1,0 +1,186 @@
+"""Small image-to-image tasks from images bundled with scikit-image and scikit-learn (no download).
+
+``data.source="offline:<task>"``, ``data.split`` = ``"train"`` or ``"test"``:
+
+- ``edges2faces`` (paired, as pix2pix's edges2* tasks): the 100 faces of
+  ``skimage.data.lfw_subset()`` (25x25 grey), BICUBIC-resized to ``resolution``; ``"image"`` is
+  the face, ``"condition"`` its Canny edge map (``skimage.feature.canny`` with sigma
+  ``1.5 * resolution / 32``, the same edges at any resolution) drawn as black lines (-1) on white
+  (+1). Train: faces 0-79; test: faces 80-99.
+- ``gray2color`` (unpaired, as CycleGAN): domain X = grey crops of three bundled colour photos
+  (astronaut, chelsea, china), domain Y = colour crops of three others (coffee, rocket, flower),
+  so no Y image is the colour version of an X image.
+- ``sr_photos`` (super-resolution, as SRGAN): colour crops of all six photos; ``"condition"`` is the
+  BICUBIC x``data.scale`` downsample of ``"image"``.
+
+Crops. Each photo of height ``H`` is cut at row ``floor(0.7 H)``: train crops lie wholly in the
+rows above, test crops in the rows below, so the splits share no pixel. A crop is a square of side
+``U{round(0.15 S), ..., round(0.3 S)}`` (``S`` = the photo's shorter side) at a uniform position in
+its region, drawn from a generator seeded by ``(photo, split)`` only (the same crops for every
+training seed), BICUBIC-resized to ``resolution``; :data:`CROPS_PER_PHOTO` per photo and split.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from gans_jax.data.pipeline import ArraySource
+
+__all__ = [
+    "CROPS_PER_PHOTO",
+    "PHOTOS",
+    "TASKS",
+    "edges2faces_arrays",
+    "make_offline_task",
+    "photo_crops",
+    "write_task_folder",
+]
+
+TASKS = {"edges2faces": "paired", "gray2color": "unpaired", "sr_photos": "super_resolution"}
+SPLITS = ("train", "test")
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "china", "flower")
+GRAY_PHOTOS, COLOR_PHOTOS = ("astronaut", "chelsea", "china"), ("coffee", "rocket", "flower")
+CROPS_PER_PHOTO = 128
+TRAIN_ROWS = 0.7  # photos: rows above this fraction are train, below test
+EDGE_SIGMA_AT_32 = 1.5  # Canny's Gaussian sigma for 32x32 faces, scaled with the resolution
+NUM_FACES, NUM_TRAIN_FACES = 100, 80  # lfw_subset: the first 100 of its 200 images are faces
+
+
+def _skimage_data():
+    try:
+        import skimage.data
+    except ImportError as err:
+        raise ImportError(
+            "data.source='offline:...' needs scikit-image for its bundled images: pip install "
+            "'gans-jax[offline]' (or scikit-image)"
+        ) from err
+    return skimage.data
+
+
+@functools.lru_cache(maxsize=1)
+def _photos() -> dict[str, np.ndarray]:
+    """The bundled colour photos, ``name -> (H, W, 3) uint8``."""
+    from sklearn.datasets import load_sample_images
+
+    data = _skimage_data()
+    sample = load_sample_images()
+    photos = {name: getattr(data, name)() for name in ("astronaut", "coffee", "chelsea", "rocket")}
+    for fname, img in zip(sample.filenames, sample.images, strict=True):
+        photos[fname.replace("\\", "/").rsplit("/", 1)[-1].split(".")[0]] = img
+    return {name: np.asarray(photos[name], np.uint8) for name in PHOTOS}
+
+
+def _check_split(split: str) -> int:
+    if split not in SPLITS:
+        raise ValueError(f"unknown data.split {split!r} for an offline task; expected one of {list(SPLITS)}")
+    return SPLITS.index(split)
+
+
+def photo_crops(
+    names, split: str, resolution: int, *, grey: bool = False, per_photo: int = CROPS_PER_PHOTO
+) -> tuple[np.ndarray, np.ndarray]:
+    """Crops of the photos ``names`` (module docstring): ``(images (N, res, res, C) uint8 with C = 1
+    if grey else 3, boxes (N, 4) int64 rows (photo index in PHOTOS, top, left, side))``."""
+    split_index = _check_split(split)
+    photos = _photos()
+    images, boxes = [], []
+    for name in names:
+        photo = photos[name]
+        h, w = photo.shape[:2]
+        cut = int(np.floor(TRAIN_ROWS * h))
+        top0, bottom = (0, cut) if split == "train" else (cut, h)
+        s = min(h, w)
+        lo, hi = round(0.15 * s), min(round(0.3 * s), bottom - top0)
+        rng = np.random.default_rng([PHOTOS.index(name), split_index])
+        pil = Image.fromarray(photo, "RGB")
+        if grey:
+            pil = pil.convert("L")
+        for _ in range(per_photo):
+            side = int(rng.integers(lo, hi + 1))
+            top = int(rng.integers(top0, bottom - side + 1))
+            left = int(rng.integers(0, w - side + 1))
+            crop = pil.crop((left, top, left + side, top + side))
+            arr = np.asarray(crop.resize((resolution, resolution), Image.Resampling.BICUBIC))
+            images.append(arr[..., None] if grey else arr)
+            boxes.append((PHOTOS.index(name), top, left, side))
+    return np.stack(images), np.asarray(boxes, np.int64)
+
+
+def edges2faces_arrays(split: str, resolution: int) -> dict[str, np.ndarray]:
+    """``{"image": faces (N, res, res, 1) uint8, "condition": edges (N, res, res, 1) float32 in
+    {-1, 1}}`` of the split (module docstring)."""
+    from skimage.feature import canny
+
+    split_index = _check_split(split)
+    faces = _skimage_data().lfw_subset()[:NUM_FACES]
+    faces = faces[:NUM_TRAIN_FACES] if split_index == 0 else faces[NUM_TRAIN_FACES:]
+    faces = np.clip(np.rint(np.asarray(faces, np.float64) * 255.0), 0, 255).astype(np.uint8)
+    size = (resolution, resolution)
+    big = np.stack(
+        [np.asarray(Image.fromarray(f, "L").resize(size, Image.Resampling.BICUBIC)) for f in faces]
+    )
+    edges = np.stack([canny(f / 255.0, sigma=EDGE_SIGMA_AT_32 * resolution / 32) for f in big])
+    return {"image": big[..., None], "condition": np.where(edges, -1.0, 1.0).astype(np.float32)[..., None]}
+
+
+def make_offline_task(
+    task: str, *, split: str, resolution: int, translation: str = "", scale: int = 4, seed: int = 0
+):
+    """The source of ``data.source="offline:<task>"`` (tasks in :data:`TASKS`; module docstring).
+    ``translation`` must be empty or the task's own kind."""
+    if task not in TASKS:
+        raise ValueError(
+            f"unknown offline task {task!r} (data.source='offline:{task}'); expected one of {list(TASKS)}"
+        )
+    if translation and translation != TASKS[task]:
+        raise ValueError(
+            f"data.source='offline:{task}' is a {TASKS[task]} task, but data.translation={translation!r}; "
+            "leave data.translation empty or set it to match"
+        )
+    if not isinstance(resolution, (int, np.integer)) or resolution < 8:
+        raise ValueError(f"offline tasks need model.resolution >= 8, got {resolution!r}")
+    from gans_jax.data.translation import SuperResolutionSource, UnpairedSource
+
+    if task == "edges2faces":
+        return ArraySource(edges2faces_arrays(split, resolution))
+    if task == "gray2color":
+        x = ArraySource({"image": photo_crops(GRAY_PHOTOS, split, resolution, grey=True)[0]})
+        y = ArraySource({"image": photo_crops(COLOR_PHOTOS, split, resolution)[0]})
+        return UnpairedSource(x, y, seed=seed)
+    crops = ArraySource({"image": photo_crops(PHOTOS, split, resolution)[0]})
+    return SuperResolutionSource(crops, resolution, scale, seed=seed)
+
+
+def write_task_folder(task: str, path, *, split: str = "train", resolution: int = 32, limit: int = 0) -> Path:
+    """Writes an offline task's images as PNG files, in the layout its folder source reads back:
+    ``edges2faces`` -> ``path/A/<i>.png`` (edge maps) and ``path/B/<i>.png`` (faces), paired by
+    name (``data.translation="paired"``, ``data.source="folder"``); ``gray2color`` ->
+    ``path/A/`` (grey crops) and ``path/B/`` (colour crops), ``data.translation="unpaired"``;
+    ``sr_photos`` -> ``path/<i>.png`` (the high-resolution crops, ``data.translation=
+    "super_resolution"``). ``limit`` > 0 writes at most that many images per folder. Read back at
+    the same ``model.resolution`` (and seed) the folder gives the same batches as the task.
+    Returns ``path``."""
+    from gans_jax.data.translation import unit_range_to_uint8
+
+    source = make_offline_task(task, split=split, resolution=resolution)
+    if task == "edges2faces":
+        folders = {"A": source.arrays["condition"], "B": source.arrays["image"]}
+    elif task == "gray2color":
+        folders = {"A": source.x.arrays["image"], "B": source.y.arrays["image"]}
+    else:
+        folders = {"": source.base.arrays["image"]}
+    root = Path(path)
+    for sub, images in folders.items():
+        images = images if images.dtype == np.uint8 else unit_range_to_uint8(images)
+        images = images[:limit] if limit > 0 else images
+        (root / sub).mkdir(parents=True, exist_ok=True)
+        width = len(str(len(images) - 1))
+        for i, img in enumerate(images):
+            Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img).save(
+                root / sub / f"{i:0{width}d}.png"
+            )
+    return root
