@@ -119,6 +119,7 @@ def default_config() -> ml_collections.ConfigDict:
         standing_stats=0,  # > 0: G's batch-norm statistics from this many train-mode batches (BigGAN)
         truncations=(),  # truncation thresholds to sweep in evaluation, e.g. (0.5, 1.0, 1.5)
         split="",  # image-to-image: held-out split for sample grids and metrics ("" = data.split)
+        path="",  # ... or held-out folder ("" = data.path)
     )
     return c
 

@@ -53,16 +53,23 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
 
 def build_optimizer(opt: Mapping[str, Any], total_steps: int) -> optax.GradientTransformation:
     """``opt``: ``name`` in :data:`OPTIMIZERS`, ``lr``, ``b1``/``b2`` (adam), ``decay``/``eps`` (rmsprop),
-    ``schedule`` (``constant``, ``cosine`` decay to 5% over ``total_steps``, or ``linear`` decay to 0
-    over ``total_steps`` as in SNGAN's ResNet runs), ``clip`` (WGAN weight clipping, 0 = off)."""
+    ``schedule`` (``constant``, ``cosine`` decay to 5% over ``total_steps``, ``linear`` decay to 0
+    over ``total_steps`` as in SNGAN's ResNet runs, or ``constant_then_linear``: constant for the first
+    half, then linear to 0, pix2pix's and CycleGAN's policy), ``clip`` (WGAN weight clipping, 0 = off)."""
     lr = opt["lr"]
     schedule = opt.get("schedule", "constant")
     if schedule == "cosine":
         lr = optax.cosine_decay_schedule(lr, max(total_steps, 1), alpha=0.05)
     elif schedule == "linear":
         lr = optax.linear_schedule(lr, 0.0, max(total_steps, 1))
+    elif schedule == "constant_then_linear":
+        half = max(total_steps // 2, 1)
+        lr = optax.join_schedules(
+            [optax.constant_schedule(lr), optax.linear_schedule(lr, 0.0, max(total_steps - half, 1))], [half]
+        )
     elif schedule != "constant":
-        raise ValueError(f"unknown lr schedule {schedule!r}; expected 'constant', 'cosine' or 'linear'")
+        expected = "'constant', 'cosine', 'linear' or 'constant_then_linear'"
+        raise ValueError(f"unknown lr schedule {schedule!r}; expected {expected}")
     name = opt["name"]
     if name == "adam":
         tx = optax.adam(lr, b1=opt.get("b1", 0.9), b2=opt.get("b2", 0.999))
@@ -234,11 +241,6 @@ def translation_networks(model: Mapping[str, Any], sample_shape):
     if name == "cyclegan":
         from gans_jax.models.cyclegan import CycleGANDiscriminator, CycleGANGenerator
 
-        if condition_shape[-1] != out_channels:
-            raise ValueError(
-                f"CycleGAN's generators share one architecture: X has {condition_shape[-1]} channels and Y "
-                f"{out_channels}; convert one domain (data.channels)"
-            )
         return (
             CycleGANGenerator(
                 out_channels,
@@ -246,6 +248,7 @@ def translation_networks(model: Mapping[str, Any], sample_shape):
                 model["residual_blocks"],
                 model["g_normalization"],
                 identity=model["identity_mapping"],
+                x_channels=condition_shape[-1],
             ),
             CycleGANDiscriminator(model["d_channels"], model["d_layers"], model["d_normalization"]),
         )
@@ -373,9 +376,11 @@ def held_out_examples(config, gan: GAN, num: int) -> dict[str, np.ndarray]:
     image-to-image experiment's data, in a fixed order."""
     from gans_jax.data.pipeline import make_source
 
-    data = dict(config.data)
+    data = {**dict(config.data), "jitter": False}
     if config.eval.get("split", ""):
         data["split"] = config.eval.split
+    if config.eval.get("path", ""):
+        data["path"] = config.eval.path
     source = make_source(data, resolution=config.model.get("resolution"), seed=config.seed)
     try:
         count = min(int(num), len(source))

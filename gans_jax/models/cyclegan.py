@@ -103,7 +103,8 @@ class CycleGANGenerator(nn.Module):
     Called as ``generator(z=None, labels={"x": x, "y": y}, train)``; returns ``{"x": F(y), "y": G(x),
     "rec_x": F(G(x)), "rec_y": G(F(y))}`` (fakes and the cycle reconstructions of Eq. 2) and, when
     ``identity``, ``"idt_x": F(x)`` and ``"idt_y": G(y)`` for the identity loss (Sec. 5.2). The output's
-    ``"x"``/``"y"`` are the fakes of each domain, ready for :class:`CycleGANDiscriminator`."""
+    ``"x"``/``"y"`` are the fakes of each domain, ready for :class:`CycleGANDiscriminator`.
+    ``out_channels`` are Y's channels (G's output), ``x_channels`` X's (F's output; ``None`` = the same)."""
 
     out_channels: int = 3
     base_channels: int = 64
@@ -111,13 +112,14 @@ class CycleGANGenerator(nn.Module):
     normalization: str = "instance"
     identity: bool = True
     axis_name: str | None = None
+    x_channels: int | None = None
 
     @nn.compact
     def __call__(self, z, labels=None, train: bool = True) -> dict[str, jax.Array]:
         domains = _domains(labels, "CycleGANGenerator")
         x, y = domains["x"], domains["y"]
         make = lambda name: ResnetGenerator(
-            self.out_channels,
+            self.out_channels if name == "G" else (self.x_channels or self.out_channels),
             self.base_channels,
             self.n_blocks,
             self.normalization,
@@ -128,6 +130,11 @@ class CycleGANGenerator(nn.Module):
         fake_y, fake_x = g(x, train=train), f(y, train=train)
         out = {"x": fake_x, "y": fake_y, "rec_x": f(fake_y, train=train), "rec_y": g(fake_x, train=train)}
         if self.identity:
+            if x.shape[-1] != y.shape[-1]:
+                raise ValueError(
+                    f"the identity loss maps each domain into the other: X has {x.shape[-1]} channels, Y "
+                    f"{y.shape[-1]}; set identity=False (model.identity_mapping)"
+                )
             out["idt_x"], out["idt_y"] = f(x, train=train), g(y, train=train)
         return out
 
