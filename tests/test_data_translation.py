@@ -423,8 +423,10 @@ def test_offline_photo_crops_splits_share_no_pixel():
 
 def test_offline_gray2color_and_sr_photos():
     g2c = make_dataset(config(source="offline:gray2color"), resolution=16, batch_size=8, seed=0)
-    assert (g2c.sample_shape, g2c.condition_shape, g2c.num_examples) == ((16, 16, 3), (16, 16, 1), 384)
+    assert (g2c.sample_shape, g2c.condition_shape, g2c.num_examples) == ((16, 16, 3), (16, 16, 3), 384)
     batch = g2c.batch(0)
+    grey = batch["condition"]
+    np.testing.assert_array_equal(grey, np.repeat(grey[..., :1], 3, -1))  # X: grey in 3 equal channels
     colour = u8(batch["image"]).astype(int)
     assert np.abs(colour[..., 0] - colour[..., 2]).mean() > 5  # Y is in colour
     sr = make_dataset(
