@@ -76,9 +76,9 @@ def default_config() -> ml_collections.ConfigDict:
         num_threads=2,
         # Image-to-image data (gans_jax.data.translation): batches {"image": target, "condition": input}.
         translation="",  # "" | paired (pix2pix) | unpaired (CycleGAN) | super_resolution (SRGAN)
-        layout="folders",  # paired folder: folders (path/A/x.png <-> path/B/x.png) | side_by_side (A|B files)
+        layout="folders",  # paired: folders (A/x.png <-> B/x.png; or <split>A/, <split>B/) | side_by_side
         direction="AtoB",  # AtoB: condition = A, image = B | BtoA
-        jitter=False,  # paired / SR: resize to load_size, random resolution crop + mirror (pix2pix)
+        jitter=False,  # resize to load_size, random resolution crop + mirror (pix2pix; also unpaired, SR)
         load_size=0,  # jitter: side before the random crop; 0 = round(resolution * 286 / 256)
         scale=4,  # super_resolution: condition = PIL bicubic downsample of the image by this factor
     )

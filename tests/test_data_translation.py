@@ -159,6 +159,64 @@ def test_paired_folder_errors_name_the_problem(tmp_path):
         make_dataset(config(source="digits", translation="pix2pix"), resolution=8, batch_size=2, seed=0)
 
 
+def test_split_subfolders_of_the_official_dataset_layouts(tmp_path):
+    """CycleGAN/pix2pix releases: trainA/ trainB/ testA/ testB/; facades: train/ test/ of A|B files."""
+    for split, value in (("train", 10), ("test", 200)):
+        for d, offset in (("A", 0), ("B", 1)):
+            for name in ("p", "q"):
+                save(tmp_path / "ab" / f"{split}{d}" / f"{name}.png", np.full((4, 4), value + offset))
+        save(
+            tmp_path / "sbs" / split / "x.png",
+            np.concatenate([np.full((4, 4), value), np.full((4, 4), value + 1)], 1),
+        )
+    for translation, layout, path in (
+        ("paired", "folders", "ab"),
+        ("unpaired", "folders", "ab"),
+        ("paired", "side_by_side", "sbs"),
+    ):
+        for split, value in (("train", 10), ("test", 200)):
+            cfg = config(
+                source="folder",
+                translation=translation,
+                layout=layout,
+                path=str(tmp_path / path),
+                split=split,
+            )
+            batch = make_dataset(cfg, resolution=4, batch_size=2, seed=0).batch(0)
+            np.testing.assert_array_equal(u8(batch["condition"]), value)
+            np.testing.assert_array_equal(u8(batch["image"]), value + 1)
+    with pytest.raises(FileNotFoundError, match=r"no valA/ and valB/ subfolders for data.split='val'"):
+        make_dataset(
+            config(source="folder", translation="paired", path=str(tmp_path / "ab"), split="val"),
+            resolution=4,
+            batch_size=2,
+            seed=0,
+        )
+    with pytest.raises(FileNotFoundError, match=r"sbs has no val/ subfolder"):
+        make_dataset(
+            config(
+                source="folder",
+                translation="paired",
+                layout="side_by_side",
+                path=str(tmp_path / "sbs"),
+                split="val",
+            ),
+            resolution=4,
+            batch_size=2,
+            seed=0,
+        )
+    root, _ = paired_folder(tmp_path / "plain")  # A/ and B/ only: no held-out split to give
+    with pytest.raises(
+        FileNotFoundError, match=r"no testA/ and testB/ subfolders.*A/ and B/ serve the train split only"
+    ):
+        make_dataset(
+            config(source="folder", translation="unpaired", path=str(root), split="test"),
+            resolution=4,
+            batch_size=2,
+            seed=0,
+        )
+
+
 # ----------------------------------------------------------------------------- unpaired (CycleGAN)
 
 
@@ -365,8 +423,10 @@ def test_offline_photo_crops_splits_share_no_pixel():
 
 def test_offline_gray2color_and_sr_photos():
     g2c = make_dataset(config(source="offline:gray2color"), resolution=16, batch_size=8, seed=0)
-    assert (g2c.sample_shape, g2c.condition_shape, g2c.num_examples) == ((16, 16, 3), (16, 16, 1), 384)
+    assert (g2c.sample_shape, g2c.condition_shape, g2c.num_examples) == ((16, 16, 3), (16, 16, 3), 384)
     batch = g2c.batch(0)
+    grey = batch["condition"]
+    np.testing.assert_array_equal(grey, np.repeat(grey[..., :1], 3, -1))  # X: grey in 3 equal channels
     colour = u8(batch["image"]).astype(int)
     assert np.abs(colour[..., 0] - colour[..., 2]).mean() > 5  # Y is in colour
     sr = make_dataset(

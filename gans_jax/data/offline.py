@@ -8,8 +8,10 @@
   ``1.5 * resolution / 32``, the same edges at any resolution) drawn as black lines (-1) on white
   (+1). Train: faces 0-79; test: faces 80-99.
 - ``gray2color`` (unpaired, as CycleGAN): domain X = grey crops of three bundled colour photos
-  (astronaut, chelsea, china), domain Y = colour crops of three others (coffee, rocket, flower),
-  so no Y image is the colour version of an X image.
+  (astronaut, chelsea, china), stored as three equal channels (CycleGAN's two generators share one
+  architecture, so both domains have 3 channels, as in the official code's grey inputs), domain
+  Y = colour crops of three others (coffee, rocket, flower), so no Y image is the colour version
+  of an X image.
 - ``sr_photos`` (super-resolution, as SRGAN): colour crops of all six photos; ``"condition"`` is the
   BICUBIC x``data.scale`` downsample of ``"image"``.
 
@@ -148,7 +150,8 @@ def make_offline_task(
     if task == "edges2faces":
         return ArraySource(edges2faces_arrays(split, resolution))
     if task == "gray2color":
-        x = ArraySource({"image": photo_crops(GRAY_PHOTOS, split, resolution, grey=True)[0]})
+        grey = photo_crops(GRAY_PHOTOS, split, resolution, grey=True)[0]
+        x = ArraySource({"image": np.repeat(grey, 3, axis=-1)})
         y = ArraySource({"image": photo_crops(COLOR_PHOTOS, split, resolution)[0]})
         return UnpairedSource(x, y, seed=seed)
     crops = ArraySource({"image": photo_crops(PHOTOS, split, resolution)[0]})

@@ -49,6 +49,7 @@ __all__ = [
     "SuperResolutionSource",
     "UnpairedSource",
     "bicubic_downsample",
+    "domain_folders",
     "make_translation_source",
     "paired_folder_source",
     "unit_range_to_uint8",
@@ -240,11 +241,43 @@ def _few(names: Sequence[str], k: int = 5) -> str:
     return ", ".join(repr(n) for n in names[:k]) + (f" and {len(names) - k} more" if len(names) > k else "")
 
 
+def domain_folders(root: Path, split: str, what: str = "paired") -> dict[str, Path]:
+    """The folders of domains A and B under ``root``: ``<split>A/`` and ``<split>B/`` (the layout of
+    the official CycleGAN/pix2pix datasets: ``trainA/``, ``testA/``, ...) when both exist, else,
+    for ``split="train"`` only, ``A/`` and ``B/``; errors say which are missing."""
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"{what} image folder {str(root)!r} is not a directory (expected A/ and B/ in it)"
+        )
+    named = {d: root / f"{split}{d}" for d in "AB"}
+    if all(p.is_dir() for p in named.values()):
+        return named
+    if split != "train":
+        raise FileNotFoundError(
+            f"{what} image folder {root} has no {split}A/ and {split}B/ subfolders for data.split={split!r} "
+            "(plain A/ and B/ serve the train split only)"
+        )
+    plain = {d: root / d for d in "AB"}
+    missing = [f"{d}/" for d, p in plain.items() if not p.is_dir()]
+    if missing:
+        raise FileNotFoundError(
+            f"{what} image folder {root} has no {' and no '.join(missing)} subfolder (nor trainA/ and "
+            "trainB/): put domain A's images in A/ and domain B's in B/"
+            + (
+                " with matching file names (or set data.layout='side_by_side' for A|B images)"
+                if what == "paired"
+                else ""
+            )
+        )
+    return plain
+
+
 def paired_folder_source(
     path: str | os.PathLike[str],
     resolution: int,
     *,
     layout: str = "folders",
+    split: str = "train",
     direction: str = "AtoB",
     channels: int | None = None,
     crop: str = "center",
@@ -254,9 +287,12 @@ def paired_folder_source(
     seed: int = 0,
     num_threads: int = 2,
 ) -> PairedImageSource:
-    """pix2pix pairs from disk (Isola et al. 2017): ``layout="folders"``: ``path/A/x.png`` pairs
-    with ``path/B/x.<any extension>`` (nested folders allowed); ``layout="side_by_side"``: every
-    image under ``path`` is ``A|B``, split at ``width // 2`` as in the official pix2pix code.
+    """pix2pix pairs from disk (Isola et al. 2017): ``layout="folders"``: ``A/x.png`` pairs
+    with ``B/x.<any extension>`` (nested folders allowed), the folders chosen by
+    :func:`domain_folders` (``<split>A/`` and ``<split>B/``, or ``A/`` and ``B/``);
+    ``layout="side_by_side"``: every image under ``path/<split>/`` (pix2pix's ``facades/train``,
+    ``facades/test``; ``path`` itself for ``split="train"`` when it has no such subfolder) is ``A|B``,
+    split at ``width // 2`` as in the official pix2pix code.
 
     Files are listed and checked once by :class:`gans_jax.data.folder.ImageFolderSource`
     (``on_corrupt="error"`` refuses a corrupt file, ``"skip"`` drops it and its partner with a
@@ -279,6 +315,12 @@ def paired_folder_source(
     )
     kw = dict(direction=direction, crop=crop, jitter=jitter, load_size=load_size, seed=seed)
     if layout == "side_by_side":
+        if (root / split).is_dir():
+            root = root / split
+        elif split != "train":
+            raise FileNotFoundError(
+                f"side-by-side image folder {root} has no {split}/ subfolder (data.split)"
+            )
         both = ImageFolderSource(root, resolution, **common)
 
         def read_side_by_side(index):
@@ -292,24 +334,14 @@ def paired_folder_source(
         source.names, source._close = list(both.names), both.close
         return source
 
-    if not root.is_dir():
-        raise FileNotFoundError(
-            f"paired image folder {str(path)!r} is not a directory (expected A/ and B/ in it)"
-        )
-    missing = [d for d in ("A", "B") if not (root / d).is_dir()]
-    if missing:
-        raise FileNotFoundError(
-            f"paired image folder {root} has no {' and no '.join(m + '/' for m in missing)} subfolder: "
-            "put the inputs in A/ and the targets in B/ with matching file names (or set "
-            "data.layout='side_by_side' for A|B images)"
-        )
-    listed = {d: _stems(list_images(root / d)[0], root / d) for d in ("A", "B")}
+    folders = domain_folders(root, split, "paired")
+    listed = {d: _stems(list_images(folders[d])[0], folders[d]) for d in ("A", "B")}
     only = {d: sorted(set(listed[d]) - set(listed[e])) for d, e in (("A", "B"), ("B", "A"))}
     if only["A"] or only["B"]:
-        parts = [f"{len(only[d])} only in {root / d}: {_few(only[d])}" for d in ("A", "B") if only[d]]
+        parts = [f"{len(only[d])} only in {folders[d]}: {_few(only[d])}" for d in ("A", "B") if only[d]]
         raise ValueError(f"image pairs do not match by name (without extension): {'; '.join(parts)}")
-    sources = {d: ImageFolderSource(root / d, resolution, **common) for d in ("A", "B")}
-    kept = {d: _stems(sources[d].names, root / d) for d in ("A", "B")}
+    sources = {d: ImageFolderSource(folders[d], resolution, **common) for d in ("A", "B")}
+    kept = {d: _stems(sources[d].names, folders[d]) for d in ("A", "B")}
     stems = sorted(set(kept["A"]) & set(kept["B"]))
     lost = sorted(set(listed["A"]) - set(stems))
     if lost:  # on_corrupt="skip" dropped one file of these pairs
@@ -540,6 +572,7 @@ def make_translation_source(data: Mapping[str, Any], *, resolution: int | None, 
             _get(data, "path", ""),
             resolution,
             layout=_get(data, "layout", "folders"),
+            split=split,
             direction=direction,
             jitter=jitter,
             load_size=load_size,
@@ -554,15 +587,14 @@ def make_translation_source(data: Mapping[str, Any], *, resolution: int | None, 
     else:
         crop_size = 0
     if source == "folder":
-        root = Path(os.path.expanduser(os.fspath(_get(data, "path", ""))))
-        missing = [d for d in ("A", "B") if not (root / d).is_dir()]
-        if missing:
-            raise FileNotFoundError(
-                f"unpaired image folder {str(root)!r} has no {' and no '.join(m + '/' for m in missing)} "
-                "subfolder: put domain A's images in A/ and domain B's in B/"
+        path = _get(data, "path", "")
+        if not path:
+            raise ValueError(
+                "no folder given: set data.path to a folder with A/ and B/ (or trainA/, trainB/)"
             )
+        folders = domain_folders(Path(os.path.expanduser(os.fspath(path))), split, "unpaired")
         domains = {
-            d: ImageFolderSource(root / d, resolution, labels_from_subfolders=False, **folder_options)
+            d: ImageFolderSource(folders[d], resolution, labels_from_subfolders=False, **folder_options)
             for d in ("A", "B")
         }
     elif isinstance(source, str) and source.startswith("tfds:"):
