@@ -56,23 +56,27 @@ def test_resnet_generator_is_invariant_to_input_shifts():
 
 
 def test_composite_generator_and_discriminator():
-    """CycleGANGenerator returns G(x), F(y), the cycle reconstructions and the identity mappings, each
-    equal to the stand-alone networks applied to the stand-alone parameters; CycleGANDiscriminator
-    stacks D_X(x) and D_Y(y) along the batch."""
+    """CycleGANGenerator returns G(x), F(y), the cycle reconstructions F(G(x)), G(F(y)) and the identity
+    mappings F(x), G(y), with G = params["G"]: X -> Y and F = params["F"]: Y -> X (checked by feeding
+    its own outputs back and by perturbing one network); CycleGANDiscriminator stacks D_X(x), D_Y(y)."""
     domains = {"x": X, "y": Y}
     cg = CycleGANGenerator(**SMALL)
     v = random_variables(cg, None, domains)
     assert sorted(v["params"]) == ["F", "G"]
-    out = jax.jit(lambda d: cg.apply(v, None, d, train=True))(domains)
+    run = jax.jit(lambda v, d: cg.apply(v, None, d, train=True))
+    out = run(v, domains)
     assert sorted(out) == ["idt_x", "idt_y", "rec_x", "rec_y", "x", "y"]
-    single = ResnetGenerator(**SMALL)
-    run = jax.jit(lambda p, x: single.apply({"params": p}, x, train=True))
-    G = lambda x: run(v["params"]["G"], x)
-    F = lambda y: run(v["params"]["F"], y)
-    expected = {"y": G(X), "x": F(Y), "idt_x": F(X), "idt_y": G(Y)}
-    expected.update(rec_x=F(expected["y"]), rec_y=G(expected["x"]))
-    for key, value in expected.items():
-        np.testing.assert_allclose(out[key], value, atol=1e-5, err_msg=key)
+    again = run(v, {"x": out["y"], "y": out["x"]})  # {"x": G(x), "y": F(y)}
+    np.testing.assert_allclose(again["idt_x"], out["rec_x"], atol=1e-5)  # F(G(x))
+    np.testing.assert_allclose(again["idt_y"], out["rec_y"], atol=1e-5)  # G(F(y))
+    swapped = run(v, {"x": Y, "y": X})
+    np.testing.assert_allclose(swapped["y"], out["idt_y"], atol=1e-5)  # G(y)
+    np.testing.assert_allclose(swapped["x"], out["idt_x"], atol=1e-5)  # F(x)
+    v_f = jax.tree.map(lambda a: a, v)
+    v_f["params"]["F"]["c7s1_out"]["bias"] = v_f["params"]["F"]["c7s1_out"]["bias"] + 0.5
+    changed = run(v_f, domains)
+    np.testing.assert_array_equal(changed["y"], out["y"])  # G(x) does not read F
+    assert not np.allclose(changed["x"], out["x"]) and not np.allclose(changed["rec_y"], out["rec_y"])
     no_identity = jax.eval_shape(
         lambda d: CycleGANGenerator(identity=False, **SMALL).apply(v, None, d), domains
     )
