@@ -98,7 +98,9 @@ class UNetGenerator(nn.Module):
 
     Called as ``generator(z, labels=condition, train)``; ``z`` is ignored (``None``): the noise is
     dropout, drawn from the ``"dropout"`` PRNG stream. ``condition`` is ``(B, H, W, C)`` with ``H = W`` a
-    multiple of ``2**num_downs``. The first ``dropout_layers`` decoder layers use dropout ``dropout_rate``.
+    multiple of ``2**num_downs``. The first ``dropout_layers`` decoder layers use dropout ``dropout_rate``,
+    as the paper lists them (``CD512-CD512-CD512-C512``); the authors' code instead puts them in decoder
+    layers 2-4 (not after the innermost up-convolution). Parameter counts are the same.
     """
 
     out_channels: int = 3
