@@ -32,6 +32,7 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 from gans_jax.layers.conv import conv_general_dilated_cpu
 from gans_jax.layers.normalization import instance_norm
@@ -61,9 +62,17 @@ def image_norm(kind: str, train: bool, axis_name: str | None = None, name: str |
     raise ValueError(f"unknown normalization {kind!r}; expected one of {NORMALIZATIONS}")
 
 
+def conv_impl(kernel: int):
+    """The convolution primitive for a ``kernel x kernel`` layer: up to 4x4 the matrix-product form on
+    CPU (:mod:`gans_jax.layers.conv`, fast gradients); larger kernels (CycleGAN's 7x7, SRGAN's 9x9) use
+    ``lax.conv_general_dilated``, as im2col would materialise ``kernel**2`` copies of the input (0.8 GB
+    per 256x256x64 image for 7x7) and compiles several times slower."""
+    return conv_general_dilated_cpu if kernel <= 4 else lax.conv_general_dilated
+
+
 def conv(features: int, kernel: int, stride: int, padding, use_bias: bool, name: str | None = None):
-    """``nn.Conv`` (NHWC/HWIO) with N(0, 0.02) weights, computed on CPU as a matrix product
-    (:mod:`gans_jax.layers.conv`); ``padding`` is an int or a flax padding spec."""
+    """``nn.Conv`` (NHWC/HWIO) with N(0, 0.02) weights and the primitive of :func:`conv_impl`;
+    ``padding`` is an int or a flax padding spec."""
     if isinstance(padding, int):
         padding = ((padding, padding), (padding, padding))
     return nn.Conv(
@@ -73,7 +82,7 @@ def conv(features: int, kernel: int, stride: int, padding, use_bias: bool, name:
         padding=padding,
         use_bias=use_bias,
         kernel_init=pix2pix_init,
-        conv_general_dilated=conv_general_dilated_cpu,
+        conv_general_dilated=conv_impl(kernel),
         name=name,
     )
 
@@ -89,7 +98,9 @@ class UNetGenerator(nn.Module):
 
     Called as ``generator(z, labels=condition, train)``; ``z`` is ignored (``None``): the noise is
     dropout, drawn from the ``"dropout"`` PRNG stream. ``condition`` is ``(B, H, W, C)`` with ``H = W`` a
-    multiple of ``2**num_downs``. The first ``dropout_layers`` decoder layers use dropout ``dropout_rate``.
+    multiple of ``2**num_downs``. The first ``dropout_layers`` decoder layers use dropout ``dropout_rate``,
+    as the paper lists them (``CD512-CD512-CD512-C512``); the authors' code instead puts them in decoder
+    layers 2-4 (not after the innermost up-convolution). Parameter counts are the same.
     """
 
     out_channels: int = 3
@@ -196,6 +207,8 @@ class PatchDiscriminator(nn.Module):
 __all__ = [
     "PatchDiscriminator",
     "UNetGenerator",
+    "conv",
+    "conv_impl",
     "image_norm",
     "patch_layers",
     "receptive_field",

@@ -25,9 +25,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gans_jax.layers.conv import conv_general_dilated_cpu
 from gans_jax.layers.image import PReLU
 from gans_jax.layers.resample import pixel_shuffle
+from gans_jax.models.pix2pix import conv_impl
 
 torch_default_init = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
 OUTPUTS = ("tanh", "linear")
@@ -41,7 +41,7 @@ def _conv(features: int, kernel: int, stride: int = 1, name: str | None = None) 
         (stride, stride),
         padding=((pad, pad), (pad, pad)),
         kernel_init=torch_default_init,
-        conv_general_dilated=conv_general_dilated_cpu,
+        conv_general_dilated=conv_impl(kernel),
         name=name,
     )
 
