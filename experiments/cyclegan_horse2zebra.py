@@ -4,9 +4,10 @@ Cycle-Consistent Adversarial Networks").
 - Generators G: X -> Y and F: Y -> X: the ResNet of App. 7.2 (c7s1-64, d128, d256, 9 residual blocks,
   u128, u64, c7s1-3; reflection padding, instance norm). Discriminators D_X, D_Y: 70x70 PatchGANs.
 - Least-squares adversarial loss (Sec. 4), cycle consistency lambda = 10 (Eq. 2) and identity loss
-  0.5 lambda (Sec. 5.2). Our adversarial terms average over the two discriminators where the paper sums
-  them, so the weights here are halved (5 and 2.5): the same objective up to a factor 1/2, which
-  leaves Adam's updates unchanged.
+  0.5 lambda (Sec. 5.2). Our generator's adversarial term is 1/4 of the reference's: it averages over
+  the two discriminators where the reference sums them, and the LSGAN loss carries Mao et al.'s 1/2. So
+  the weights here are lambda / 4 = 2.5 and 1.25: the reference objective times 1/4, which leaves
+  Adam's updates unchanged.
 - A history of the 50 last generated images per domain for the discriminators (Sec. 4).
 - Adam 2e-4, (0.5, 0.999), batch 1, 200 epochs (1334 steps each): constant for 100, then linear to 0.
   One compiled step updates all four networks.
@@ -38,7 +39,7 @@ def get_config(arg: str | None = None):
     )
     c.data.update(source="tfds:cycle_gan/horse2zebra", translation="unpaired", split="train", jitter=True)
     c.objective.name = "least_squares"
-    c.auxiliary_losses = {"cycle_consistency": dict(weight=5.0), "identity": dict(weight=2.5)}
+    c.auxiliary_losses = {"cycle_consistency": dict(weight=2.5), "identity": dict(weight=1.25)}
     c.optim.g = adam(2e-4, b1=0.5, b2=0.999, schedule="constant_then_linear")
     c.optim.d = adam(2e-4, b1=0.5, b2=0.999, schedule="constant_then_linear")
     c.train.update(
@@ -54,7 +55,7 @@ def get_config(arg: str | None = None):
         c.model.update(resolution=32, g_channels=16, d_channels=16, residual_blocks=2)
         c.data.update(source="offline:gray2color", jitter=False)
         c.model.identity_mapping = False  # grey X and colour Y: no identity mapping between them
-        c.auxiliary_losses = {"cycle_consistency": dict(weight=5.0)}
+        c.auxiliary_losses = {"cycle_consistency": dict(weight=2.5)}
         c.optim.g = adam(2e-4, b1=0.5, b2=0.999)
         c.optim.d = adam(2e-4, b1=0.5, b2=0.999)
         c.train.update(steps=300, batch_size=4, log_every=50, sample_every=100, checkpoint_every=100)

@@ -12,7 +12,8 @@ One compiled train step updates all four networks through the generic step facto
 :class:`CycleGANGenerator` holds ``G: X -> Y`` and ``F: Y -> X`` and returns every image the losses need
 (translations, reconstructions, identity mappings); :class:`CycleGANDiscriminator` holds ``D_X`` and
 ``D_Y`` (PatchGANs, :class:`gans_jax.models.pix2pix.PatchDiscriminator` with ``conditional=False``) and
-judges a dict of ``x`` and ``y`` images at once. :func:`cycle_consistency_loss` is Eq. 2's term.
+judges a dict of ``x`` and ``y`` images at once. Eq. 2's cycle term is the step's auxiliary loss
+``"cycle_consistency"`` (:func:`gans_jax.training.step.auxiliary_loss`).
 """
 
 from __future__ import annotations
@@ -170,19 +171,9 @@ class CycleGANDiscriminator(nn.Module):
         return logits
 
 
-def cycle_consistency_loss(real: jax.Array, reconstructed: jax.Array) -> jax.Array:
-    """Cycle-consistency loss (Zhu et al. 2017, Eq. 2), one direction: ``E ||F(G(x)) - x||_1`` as the
-    mean absolute error over all pixels (PyTorch's ``L1Loss``); add both directions times lambda = 10.
-    Also the identity loss (Sec. 5.2) with ``reconstructed = F(x)``."""
-    if real.shape != reconstructed.shape:
-        raise ValueError(f"cycle loss needs equal shapes, got {real.shape} and {reconstructed.shape}")
-    return jnp.mean(jnp.abs(real.astype(jnp.float32) - reconstructed.astype(jnp.float32)))
-
-
 __all__ = [
     "CycleGANDiscriminator",
     "CycleGANGenerator",
     "ResnetBlock",
     "ResnetGenerator",
-    "cycle_consistency_loss",
 ]
