@@ -4,6 +4,7 @@
     python benchmarks/train_step.py --model mlp --batch 256 --no-torch
     python benchmarks/train_step.py --model sngan_resnet --batch 64 --steps 2 --repeats 1
     python benchmarks/train_step.py --model biggan --resolution 128 --batch 2048 --dtype bfloat16
+    python benchmarks/train_step.py --model pix2pix --resolution 256 --batch 1   # also cyclegan, srgan (96)
 
 ``dcgan`` is the DCGAN of the PyTorch examples (nz=100, ngf=ndf=64, nc=3, BCE loss, Adam lr 2e-4,
 beta1 0.5), built with the library (``gans_jax.models.dcgan``) and trained by the library's step
@@ -40,7 +41,9 @@ import time
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", choices=("dcgan", "mlp", "sngan_resnet", "biggan"), default="dcgan")
+    p.add_argument(
+        "--model", choices=("dcgan", "mlp", "sngan_resnet", "biggan", *TRANSLATION), default="dcgan"
+    )
     p.add_argument("--ch", type=int, default=96, help="BigGAN channel multiplier")
     p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="BigGAN compute")
     p.add_argument("--accumulation", type=int, default=1, help="BigGAN micro-batches per update")
@@ -227,15 +230,68 @@ def time_jax_step(train_step, state, batch, warmup: int) -> tuple:
     }
 
 
-def bench_biggan(args) -> tuple:
-    """BigGAN's train step built from ``experiments/biggan_imagenet.py`` (the library's own path)."""
+def bench_config(config, sample_shape, batch, warmup: int, num_classes=None, condition_shape=None) -> tuple:
+    """The train step of an experiment ``config`` (the library's own path: build_gan, build_train_step),
+    compiled for ``batch`` and timed; also its XLA FLOP count per step."""
     import time
 
     import jax
-    import numpy as np
 
     from gans_jax import experiment
     from gans_jax.training.sharding import compile_train_step
+
+    gan = experiment.build_gan(config, sample_shape, num_classes, condition_shape)
+    state = jax.jit(lambda k: gan.init_state(k, sample_shape, ema=bool(config.train.ema_decay)))(
+        jax.random.PRNGKey(0)
+    )
+    batch = jax.device_put(batch)
+    start = time.perf_counter()
+    train_step = compile_train_step(experiment.build_train_step(config, gan)).lower(state, batch).compile()
+    lower_compile_s = time.perf_counter() - start
+    cost = train_step.cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    timer, info = time_jax_step(train_step, state, batch, warmup)
+    info["compile_s"] += lower_compile_s
+    return timer, {**info, "flops_per_step": float(cost.get("flops", float("nan")))}
+
+
+# --model -> (experiment file, its network width overrides); the image side is --resolution.
+TRANSLATION = {
+    "pix2pix": "pix2pix_facades.py",
+    "cyclegan": "cyclegan_horse2zebra.py",
+    "srgan": "srgan_folder.py",
+}
+
+
+def bench_translation(args) -> tuple:
+    """pix2pix, CycleGAN or SRGAN at ``--resolution`` with the papers' networks (their experiment
+    files), on a random batch of ``--batch`` (target, source) pairs."""
+    import numpy as np
+
+    from gans_jax import experiment
+
+    res = args.resolution
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    config = experiment.load_config(
+        os.path.join(root, "experiments", TRANSLATION[args.model]),
+        {"model.resolution": res, "train.batch_size": args.batch},
+    )
+    source_res = res // config.data.scale if args.model == "srgan" else res
+    rng = np.random.default_rng(0)
+    pixels = lambda side: (
+        rng.integers(0, 256, size=(args.batch, side, side, NC)).astype(np.float32) / 127.5 - 1
+    )
+    batch = {"image": pixels(res), "condition": pixels(source_res)}
+    return bench_config(
+        config, (res, res, NC), batch, args.warmup, condition_shape=(source_res, source_res, NC)
+    )
+
+
+def bench_biggan(args) -> tuple:
+    """BigGAN's train step built from ``experiments/biggan_imagenet.py`` (the library's own path)."""
+    import numpy as np
+
+    from gans_jax import experiment
 
     res = args.resolution
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -251,27 +307,20 @@ def bench_biggan(args) -> tuple:
             "train.accumulation_steps": args.accumulation,
         },
     )
-    gan = experiment.build_gan(config, (res, res, NC), 1000)
-    state = jax.jit(lambda k: gan.init_state(k, (res, res, NC), ema=True))(jax.random.PRNGKey(0))
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, size=(2 * args.batch, res, res, NC), dtype=np.uint8)
     batch = {
-        "image": jax.device_put(pixels.astype(np.float32) / 127.5 - 1.0),
-        "label": jax.device_put(rng.integers(0, 1000, 2 * args.batch).astype(np.int32)),
+        "image": pixels.astype(np.float32) / 127.5 - 1.0,
+        "label": rng.integers(0, 1000, 2 * args.batch).astype(np.int32),
     }
-    start = time.perf_counter()
-    train_step = compile_train_step(experiment.build_train_step(config, gan)).lower(state, batch).compile()
-    lower_compile_s = time.perf_counter() - start
-    cost = train_step.cost_analysis()
-    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    timer, info = time_jax_step(train_step, state, batch, args.warmup)
-    info["compile_s"] += lower_compile_s
-    return timer, {**info, "flops_per_step": float(cost.get("flops", float("nan")))}
+    return bench_config(config, (res, res, NC), batch, args.warmup, num_classes=1000)
 
 
 def bench_jax(args) -> dict:
     if args.model == "biggan":
         return bench_biggan(args)
+    if args.model in TRANSLATION:
+        return bench_translation(args)
     import jax
     import optax
 
@@ -446,9 +495,11 @@ def main(argv=None) -> dict:
 
     summary = {
         "model": args.model,
-        "resolution": {"dcgan": args.resolution, "sngan_resnet": 32, "biggan": args.resolution}.get(
-            args.model
-        ),
+        "resolution": 32
+        if args.model == "sngan_resnet"
+        else None
+        if args.model == "mlp"
+        else args.resolution,
         "batch": args.batch,
         "compile_s": round(jax_info["compile_s"], 3),
         "steps_per_s": round(jax_rate, 4),
@@ -469,18 +520,22 @@ def main(argv=None) -> dict:
         "load_avg_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "jax_metrics": jax_info["metrics"](),
     }
-    if args.model == "biggan":
+    if "flops_per_step" in jax_info:
         peak, source = peak_flops()
         flops = jax_info["flops_per_step"]
+        per_step = 2 * args.batch if args.model == "biggan" else args.batch
         summary.update(
-            ch=args.ch,
-            dtype=args.dtype,
-            accumulation=args.accumulation,
-            images_per_s=round(2 * args.batch * jax_rate, 3),
+            images_per_s=round(per_step * jax_rate, 3),
             flops_per_step=flops,
             peak_flops=peak,
             peak_source=source,
             mfu=round(flops * jax_rate / peak, 4),
+        )
+    if args.model == "biggan":
+        summary.update(
+            ch=args.ch,
+            dtype=args.dtype,
+            accumulation=args.accumulation,
             s_per_iteration_at_2048=round(2048 / args.batch / jax_rate, 3),
         )
     rows = [("JAX (gans_jax)", jax_info["compile_s"], jax_rate, jax_others)]
@@ -493,13 +548,14 @@ def main(argv=None) -> dict:
     for name, first, rate, others in rows:
         others = "n/a" if others is None else f"{others:.0%}"
         print(f"{name:<24}{first:>14.2f}{rate:>10.3f}{others:>12}")
-    if args.model == "biggan":
+    if "mfu" in summary:
         print(
             f"{summary['images_per_s']} images/s, {summary['flops_per_step'] / 1e9:.1f} GFLOP/step, "
             f"MFU {summary['mfu']:.1%} of {summary['peak_flops'] / 1e12:.2f} TFLOP/s "
-            f"({summary['peak_source']}), "
-            f"{summary['s_per_iteration_at_2048']} s per batch-2048 iteration"
+            f"({summary['peak_source']})"
         )
+    if args.model == "biggan":
+        print(f"{summary['s_per_iteration_at_2048']} s per batch-2048 iteration")
     if summary["ratio"] is not None:
         print(f"ratio jax/torch: {summary['ratio']:.2f}")
     elif not args.no_torch:
