@@ -5,8 +5,10 @@ Super-Resolution Using a Generative Adversarial Network").
 - Discriminator: the eight 3x3 conv layers (64 -> 512) + Dense 1024 + Dense 1 of Fig. 4.
 - Perceptual loss (Eq. 3): content loss + 1e-3 x adversarial loss (``objective.adversarial_weight``).
   The paper's content loss is the MSE of VGG19 features (VGG54), which cannot be downloaded here: this
-  config uses the pixel-wise MSE (Eq. 4, the paper's SRGAN-MSE). ``content`` takes any feature
-  extractor through :func:`gans_jax.training.step.auxiliary_loss` (``features=phi``) in library use.
+  config uses the pixel-wise MSE (Eq. 4, the paper's SRGAN-MSE); ``auxiliary_losses.content.features=
+  "inception"`` takes the MSE of the FID Inception port's pool3 features instead (offline weights), and
+  library users pass any extractor (e.g. VGG19 with their weights) as ``auxiliary_loss("content", w,
+  features=phi)``. The metrics name the choice: ``g_aux_content`` with ``content.features`` in config.json.
 - HR crops of 96x96, LR = PIL bicubic downsample x4 (``data.translation="super_resolution"``), Adam
   1e-4, (0.9, 0.999), batch 16; 10^5 updates at 1e-4 then 10^5 at 1e-5 in the paper (here: 2 x 10^5
   with a constant rate; use a schedule override for the step).
@@ -39,7 +41,7 @@ def get_config(arg: str | None = None):
         channels=3,
     )
     c.objective.update(name="non_saturating", adversarial_weight=1e-3)
-    c.auxiliary_losses = {"content": dict(weight=1.0)}
+    c.auxiliary_losses = {"content": dict(weight=1.0, features="pixel")}
     c.optim.g = adam(1e-4, b1=0.9, b2=0.999)
     c.optim.d = adam(1e-4, b1=0.9, b2=0.999)
     c.train.update(steps=200_000, batch_size=16, ema_decay=0.0, sample_every=5000, checkpoint_every=5000)

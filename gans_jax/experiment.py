@@ -305,13 +305,35 @@ def _compute_dtype(name: str):
     return COMPUTE_DTYPES[name]
 
 
+CONTENT_FEATURES = ("pixel", "inception")
+
+
+def _auxiliary_kwargs(config, name: str, spec: dict) -> dict:
+    """A config's auxiliary-loss spec as :func:`auxiliary_loss` arguments: SRGAN's ``content`` takes
+    ``features`` = ``"pixel"`` (MSE on pixels) or ``"inception"`` (MSE on FID Inception pool3
+    features, weights from ``eval.fid_weights`` or looked up)."""
+    if name != "content" or "features" not in spec:
+        return spec
+    features = spec.pop("features")
+    if features not in CONTENT_FEATURES:
+        raise ValueError(
+            f"unknown auxiliary_losses.content.features {features!r}; expected {CONTENT_FEATURES}"
+        )
+    if features == "inception":
+        from gans_jax.metrics.features import inception_feature_fn
+
+        spec["features"] = inception_feature_fn(config.eval.get("fid_weights", "") or None)
+    return spec
+
+
 def build_train_step(config, gan: GAN, axis_name: str | None = None):
     objective = get_objective(config.objective.name, **dict(config.objective.get("kwargs", {})))
     penalties = [
         regularizer(name, **dict(spec)) for name, spec in dict(config.get("regularizers", {})).items()
     ]
     auxiliary = [
-        auxiliary_loss(name, **dict(spec)) for name, spec in dict(config.get("auxiliary_losses", {})).items()
+        auxiliary_loss(name, **_auxiliary_kwargs(config, name, dict(spec)))
+        for name, spec in dict(config.get("auxiliary_losses", {})).items()
     ]
     train = config.train
     return make_train_step(

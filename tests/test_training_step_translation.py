@@ -11,7 +11,7 @@ import pytest
 from gans_jax import auxiliary_losses as aux
 from gans_jax.losses import get_objective
 from gans_jax.training.state import GAN
-from gans_jax.training.step import auxiliary_loss, make_train_step
+from gans_jax.training.step import AuxiliaryInputs, auxiliary_loss, make_train_step
 
 NS = get_objective("non_saturating")
 LSGAN = get_objective("least_squares")
@@ -219,3 +219,26 @@ def test_image_pool_lives_in_the_state_and_feeds_the_discriminator():
             condition_shape=(4, 4, 3),
             image_pool_size=50,
         )
+
+
+def test_content_loss_on_features_and_the_inception_extractor():
+    """SRGAN's content loss: MSE of phi(G(x)) and phi(y) for a feature map phi (hand value), pixels
+    without one; the config's ``features="inception"`` builds the FID Inception port as phi."""
+    from gans_jax.experiment import _auxiliary_kwargs
+    from tests.helpers import experiment_config
+    from tests.test_metrics_inception import _weights_path
+
+    pool = lambda v: v.reshape(v.shape[0], 2, 2, 2, 2, -1).mean(axis=(2, 4))  # 4x4 -> 2x2 mean pool
+    fake, real = paired_batch()["image"], paired_batch(8)["condition"][..., :2]
+    loss = auxiliary_loss("content", 1.0, features=pool)
+    inputs = AuxiliaryInputs(None, {}, None, None, None, None, "generator", fake, real)
+    np.testing.assert_allclose(loss.fn(inputs), jnp.mean(jnp.square(pool(fake) - pool(real))), rtol=1e-6)
+    pixel = auxiliary_loss("content", 1.0).fn(inputs)
+    np.testing.assert_allclose(pixel, jnp.mean(jnp.square(fake - real)), rtol=1e-6)
+
+    config = experiment_config("srgan_folder:tiny", **{"eval.fid_weights": _weights_path()})
+    spec = _auxiliary_kwargs(config, "content", {"weight": 1.0, "features": "inception"})
+    out = jax.eval_shape(spec["features"], jax.ShapeDtypeStruct((2, 32, 32, 1), jnp.float32))
+    assert out.shape == (2, 2048)
+    with pytest.raises(ValueError, match="'vgg'"):
+        _auxiliary_kwargs(config, "content", {"weight": 1.0, "features": "vgg"})

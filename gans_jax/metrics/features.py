@@ -334,3 +334,22 @@ def collect_features(
     if num is not None and seen < num:
         raise ValueError(f"asked for {num} images, the source gave only {seen}")
     return {k: np.concatenate(v) for k, v in parts.items()}
+
+
+def inception_feature_fn(weights: InceptionWeights | str | os.PathLike[str] | None = None):
+    """A differentiable feature map ``phi``: NHWC float images in [-1, 1] (1 or 3 channels, any size) ->
+    ``(N, 2048)`` FID Inception pool3 features (bilinear resize to 299 as ``legacy_tf``). SRGAN's content
+    loss over it (Ledig et al. 2017, Eq. 5) stands in for VGG19 features, which cannot be downloaded
+    here: ``auxiliary_losses.content.features = "inception"``."""
+    if not isinstance(weights, InceptionWeights):
+        weights = load_inception_weights(weights)
+    model = InceptionV3()
+    params = jax.tree.map(jnp.asarray, prepare_params(weights))
+
+    def phi(images: jax.Array) -> jax.Array:
+        if images.ndim != 4 or images.shape[-1] not in (1, 3):
+            raise ValueError(f"expected NHWC images with 1 or 3 channels, got shape {images.shape}")
+        rgb = jnp.broadcast_to(images, (*images.shape[:3], 3)).astype(jnp.float32)
+        return model.apply(params, preprocess((rgb + 1.0) * 127.5))["pool3"]
+
+    return phi
