@@ -102,11 +102,21 @@ def _validate(config, num_devices: int) -> None:
             raise ValueError(f"train.{key} must be >= 1, got {config.train[key]}")
 
 
-def train(config, workdir: str, *, progress: bool = True, devices=None) -> tuple[GANState, dict[str, Any]]:
+def train(
+    config,
+    workdir: str,
+    *,
+    progress: bool = True,
+    devices=None,
+    initial_state: GANState | None = None,
+    wrap_step=None,
+) -> tuple[GANState, dict[str, Any]]:
     """Train (or resume) the experiment ``config`` in ``workdir``; returns the final state and metrics.
 
     ``devices`` (default: all devices of all processes) form the data-parallel mesh; with one device
-    the step is compiled without shardings.
+    the step is compiled without shardings. ``initial_state`` replaces the freshly initialised state
+    when ``workdir`` has no checkpoint (a grown Progressive GAN stage starts from the previous stage's
+    state and step); ``wrap_step(train_step) -> train_step`` adapts the step before it is compiled.
     """
     devices = jax.devices() if devices is None else list(devices)
     _validate(config, len(devices))
@@ -128,6 +138,8 @@ def train(config, workdir: str, *, progress: bool = True, devices=None) -> tuple
         raise ValueError(f"model.conditional is set but data.source={config.data.source!r} has no labels")
     gan = experiment.build_gan(config, dataset.sample_shape, dataset.num_classes)
     train_step = experiment.build_train_step(config, gan)  # bad objective/regulariser names fail here
+    if wrap_step is not None:
+        train_step = wrap_step(train_step)
     fid = None
     if config.eval.get("fid_every", 0):
         if not config.eval.fid_stats:
@@ -144,7 +156,10 @@ def train(config, workdir: str, *, progress: bool = True, devices=None) -> tuple
 
     key = jax.random.PRNGKey(config.seed)
     k_init, k_fixed, k_eval = jax.random.split(key, 3)
-    state = gan.init_state(k_init, dataset.sample_shape, ema=bool(config.train.ema_decay))
+    if initial_state is None or resuming:
+        state = gan.init_state(k_init, dataset.sample_shape, ema=bool(config.train.ema_decay))
+    else:
+        state = initial_state
     mesh = sharding.data_mesh(devices) if len(devices) > 1 else None
     state_sharding = None
     if mesh is not None:
