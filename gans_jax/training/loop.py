@@ -114,9 +114,10 @@ def train(
     """Train (or resume) the experiment ``config`` in ``workdir``; returns the final state and metrics.
 
     ``devices`` (default: all devices of all processes) form the data-parallel mesh; with one device
-    the step is compiled without shardings. ``initial_state`` replaces the freshly initialised state
-    when ``workdir`` has no checkpoint (a grown Progressive GAN stage starts from the previous stage's
-    state and step); ``wrap_step(train_step) -> train_step`` adapts the step before it is compiled.
+    the step is compiled without shardings. ``initial_state`` replaces the freshly initialised state:
+    training starts from it when ``workdir`` has no checkpoint (a grown Progressive GAN stage starts
+    from the previous stage's state and step), else it is the template the checkpoint is restored
+    into; ``wrap_step(train_step) -> train_step`` adapts the step before it is compiled.
     """
     devices = jax.devices() if devices is None else list(devices)
     _validate(config, len(devices))
@@ -156,7 +157,7 @@ def train(
 
     key = jax.random.PRNGKey(config.seed)
     k_init, k_fixed, k_eval = jax.random.split(key, 3)
-    if initial_state is None or resuming:
+    if initial_state is None:
         state = gan.init_state(k_init, dataset.sample_shape, ema=bool(config.train.ema_decay))
     else:
         state = initial_state

@@ -192,12 +192,18 @@ def graft(new, old):
     return old
 
 
+def _init_state(gan: GAN, key: jax.Array, sample_shape, ema: bool) -> GANState:
+    """``gan.init_state`` compiled as one program (op-by-op initialisation of the equalized layers
+    compiles hundreds of small programs)."""
+    return jax.jit(lambda k: gan.init_state(k, tuple(sample_shape), ema=ema))(key)
+
+
 def grow_state(gan: GAN, previous: GANState, key: jax.Array, sample_shape, *, reset_optimizer: bool = True):
     """The state of the grown ``gan`` (next stage): fresh initialisation from ``key`` for the new layers,
     the previous stage's parameters, collections and EMA copied exactly, its step and run key kept; Adam
     moments fresh (``reset_optimizer``) or carried over."""
     previous = jax.device_get(previous)
-    fresh = gan.init_state(key, sample_shape, ema=previous.ema_params is not None)
+    fresh = _init_state(gan, key, sample_shape, previous.ema_params is not None)
     state = fresh.replace(
         step=previous.step,
         key=previous.key,
@@ -267,17 +273,19 @@ def train_progressive(config, workdir: str, *, progress: bool = True, devices=No
         if latest is not None and latest >= stage.end_step and i < len(stages) - 1:
             state = None  # finished; the next stage restores it only if it must grow from it
             continue
-        initial = None
+        cfg = stage_config(config, stage)
+        sample_shape = make_dataset(
+            cfg.data, resolution=stage.resolution, batch_size=stage.batch_size, seed=cfg.seed
+        ).sample_shape
+        gan = experiment.build_gan(cfg, sample_shape, None)
         if latest is None and i > 0:
             if state is None:
                 _, _, state = experiment.load_run(stage_dir(workdir, stages[i - 1]), stages[i - 1].end_step)
-            cfg = stage_config(config, stage)
-            sample_shape = make_dataset(
-                cfg.data, resolution=stage.resolution, batch_size=stage.batch_size, seed=cfg.seed
-            ).sample_shape
-            gan = experiment.build_gan(cfg, sample_shape, None)
             key = jax.random.fold_in(jax.random.PRNGKey(config.seed), stage.resolution)
             initial = grow_state(gan, state, key, sample_shape, reset_optimizer=reset)
+        else:  # the first stage's start (the loop's own initialisation key), or a template to resume into
+            k_init = jax.random.split(jax.random.PRNGKey(config.seed), 3)[0]
+            initial = _init_state(gan, k_init, sample_shape, bool(cfg.train.ema_decay))
         state, results = loop.train(
             stage_config(config, stage),
             directory,
