@@ -1,4 +1,4 @@
-"""Progressive GAN (Karras et al. 2018): fade-in, Table 2 sizes, growing, the stage driver, resume, learning."""
+"""Progressive GAN (Karras et al. 2018): fade-in, Table 2 sizes, growing, stage driver, resume, learning."""
 
 import jax
 import jax.numpy as jnp
@@ -89,7 +89,7 @@ def test_paper_stage_schedule():
     assert stages[0].fade_steps == 0 and stages[0].stabilize_steps == 50_000
     assert stages[6].fade_steps == stages[6].stabilize_steps == 57_143  # ceil(800k / 14)
     assert stages[1].start_step == stages[0].end_step == 50_000
-    assert all(a.end_step == b.start_step for a, b in zip(stages, stages[1:]))
+    assert all(a.end_step == b.start_step for a, b in zip(stages[:-1], stages[1:], strict=True))
 
 
 def test_fade_alpha_and_real_crossfade():
