@@ -8,7 +8,9 @@ Quality, Stability, and Variation", Table 2 and Appendix A.1.
 - Each new resolution fades in over 800k real images, then stabilises for 800k (the 4x4 stage only
   stabilises); batch 16 up to 128x128, then 14, 6 and 3 at 256, 512 and 1024
   (``gans_jax.training.progressive``).
-- WGAN-GP loss with n_critic = 1, lambda = 10, plus the drift term 0.001 E[D(x)^2]; Adam lr 0.001,
+- WGAN-GP loss with n_critic = 1, lambda = 10, plus the drift term 0.001 E[D(x)^2] (the penalty's input
+  gradients are those of sum_b D(x_hat)_b, through the minibatch-stddev layer, as the authors' code);
+  Adam lr 0.001,
   betas (0, 0.99), eps 1e-8 for both; generator EMA with decay 0.999. Adam moments reset when a
   fade starts and ends (the authors' ``reset_opt_for_new_lod``).
 - Data: TFDS ``celeb_a_hq/1024`` (must be prepared manually, see its TFDS page), or any image folder with

@@ -18,7 +18,7 @@ SMALL = dict(fmap_base=128, fmap_max=16)
 
 
 def _init(module, x):
-    return module.init(jax.random.PRNGKey(0), x)
+    return jax.jit(module.init)(jax.random.PRNGKey(0), x)  # one program, not hundreds of op-by-op ones
 
 
 def _set_alpha(variables, alpha):
@@ -34,18 +34,19 @@ def test_generator_fade_in_endpoints():
     big = _init(Generator(16, out_channels=2, **SMALL), z)
     g8 = Generator(8, out_channels=2, **SMALL)
     small_params = pg.graft(_init(g8, z)["params"], big["params"])  # stage 8 = stage 16's shared layers
-    small = g8.apply(_set_alpha({"params": small_params}, 1.0), z)
+    small = jax.jit(g8.apply)(_set_alpha({"params": small_params}, 1.0), z)
     g16 = Generator(16, out_channels=2, **SMALL)
-    at0 = g16.apply(_set_alpha(big, 0.0), z)
+    g16_apply = jax.jit(g16.apply)
+    at0 = g16_apply(_set_alpha(big, 0.0), z)
     np.testing.assert_allclose(
         at0, nearest_upsample(small), rtol=1e-6, atol=1e-6
     )  # previous stage, upsampled
-    at1 = g16.apply(_set_alpha(big, 1.0), z)
+    at1 = g16_apply(_set_alpha(big, 1.0), z)
     # alpha = 1: the new block alone -- the previous toRGB no longer matters.
     other = {**big["params"], "to_rgb_8": jax.tree.map(lambda w: w + 5.0, big["params"]["to_rgb_8"])}
-    np.testing.assert_array_equal(at1, g16.apply(_set_alpha({**big, "params": other}, 1.0), z))
+    np.testing.assert_array_equal(at1, g16_apply(_set_alpha({**big, "params": other}, 1.0), z))
     assert not np.allclose(at1, at0, atol=1e-3)
-    half = g16.apply(_set_alpha(big, 0.25), z)
+    half = g16_apply(_set_alpha(big, 0.25), z)
     np.testing.assert_allclose(half, 0.75 * at0 + 0.25 * at1, rtol=1e-5, atol=1e-5)
     assert "alpha" in big["progress"] and float(big["progress"]["alpha"]) == 1.0  # default: grown network
 
@@ -55,14 +56,15 @@ def test_discriminator_fade_in_endpoints():
     big = _init(Discriminator(16, **SMALL), x)
     d8 = Discriminator(8, **SMALL)
     small_params = pg.graft(_init(d8, mean_pool(x))["params"], big["params"])
-    small = d8.apply(_set_alpha({"params": small_params}, 1.0), mean_pool(x))
+    small = jax.jit(d8.apply)(_set_alpha({"params": small_params}, 1.0), mean_pool(x))
     d16 = Discriminator(16, **SMALL)
-    at0 = d16.apply(_set_alpha(big, 0.0), x)
+    d16_apply = jax.jit(d16.apply)
+    at0 = d16_apply(_set_alpha(big, 0.0), x)
     assert at0.shape == (4,)
     np.testing.assert_allclose(at0, small, rtol=1e-5, atol=1e-5)  # previous stage on pooled images
-    at1 = d16.apply(_set_alpha(big, 1.0), x)
+    at1 = d16_apply(_set_alpha(big, 1.0), x)
     other = {**big["params"], "from_rgb_8": jax.tree.map(lambda w: w * 3.0, big["params"]["from_rgb_8"])}
-    np.testing.assert_array_equal(at1, d16.apply(_set_alpha({**big, "params": other}, 1.0), x))
+    np.testing.assert_array_equal(at1, d16_apply(_set_alpha({**big, "params": other}, 1.0), x))
     assert not np.allclose(at1, at0, atol=1e-4)
 
 
@@ -197,19 +199,19 @@ def _digits_fd(images) -> float:
 
 @pytest.mark.slow
 def test_tiny_recipe_learns_digits(tmp_path):
-    """4 -> 8 -> 16 on digits: the pixel-space Frechet distance to real digits drops well below the
-    untrained generator's."""
+    """4 -> 8 on digits, 1,600 images per phase (300 steps): the Frechet distance of the EMA generator's
+    samples to the real digits (64-d pixel space) falls below a third of the untrained generator's
+    (measured: 4514 -> 1023; 513 with twice the images)."""
     from gans_jax import experiment
 
-    config = experiment_config(
-        "pggan_celebahq:tiny",
-        **{"progressive.fade_images": 1600, "progressive.stabilize_images": 1600, "train.sample_every": 1000},
-    )
+    overrides = {"model.resolution": 8, "progressive.fade_images": 1600, "progressive.stabilize_images": 1600}
+    overrides.update({"train.sample_every": 10_000, "eval.num_samples": 64})
+    config = experiment_config("pggan_celebahq:tiny", **overrides)
     state, _ = pg.train_progressive(config, str(tmp_path), progress=False, devices=ONE_DEVICE)
-    gan = experiment.build_gan(config, (16, 16, 1), None)
+    gan = experiment.build_gan(config, (8, 8, 1), None)
     z = gan.sample_latents(jax.random.PRNGKey(3), 1000)
-    untrained = gan.init_state(jax.random.PRNGKey(0), (16, 16, 1), ema=True)
+    untrained = pg._init_state(gan, jax.random.PRNGKey(0), (8, 8, 1), ema=True)
     before = _digits_fd(gan.generate(untrained, z))
     after = _digits_fd(gan.generate(state, z))
     print(f"digits pixel FD: untrained {before:.1f}, trained {after:.1f}")
-    assert after < 0.5 * before, (before, after)
+    assert after < before / 3, (before, after)
