@@ -202,7 +202,9 @@ def grow_state(gan: GAN, previous: GANState, key: jax.Array, sample_shape, *, re
     """The state of the grown ``gan`` (next stage): fresh initialisation from ``key`` for the new layers,
     the previous stage's parameters, collections and EMA copied exactly, its step and run key kept; Adam
     moments fresh (``reset_optimizer``) or carried over."""
-    previous = jax.device_get(previous)
+    from gans_jax.training.sharding import host_local
+
+    previous = jax.device_get(host_local(previous))  # multi-host: this process's replica
     fresh = _init_state(gan, key, sample_shape, previous.ema_params is not None)
     state = fresh.replace(
         step=previous.step,
