@@ -159,8 +159,9 @@ def test_grow_state_carries_parameters_moments_and_ema_exactly(tmp_path):
 
 
 def test_driver_trains_stages_and_resumes_mid_fade_bit_identically(tmp_path, monkeypatch):
-    """4x4 (4 steps) then 8x8 (8 fade + 4 stabilise steps); an interrupted run stops at step 7 (mid-fade,
-    alpha 3/8, checkpointed), the rerun resumes there and must end bit-identical."""
+    """4x4 (4 steps) then 8x8 (8 fade + 4 stabilise steps); a run interrupted at the stage boundary,
+    then at step 7 (mid-fade, alpha 3/8, checkpointed), and rerun ends bit-identical to an uninterrupted
+    one."""
     config = _tiny()
     stages = pg.schedule_from_config(config)
     assert [(s.resolution, s.fade_steps, s.stabilize_steps) for s in stages] == [(4, 0, 4), (8, 8, 4)]
@@ -170,17 +171,21 @@ def test_driver_trains_stages_and_resumes_mid_fade_bit_identically(tmp_path, mon
     assert jax.tree.leaves(full.g_params["to_rgb_8"])[0].shape[-1] == 1
 
     real_stage_config = pg.stage_config
+    resumed_dir = str(tmp_path / "resumed")
+    # Killed at the stage boundary (step 4: the 8x8 stage grows from the 4x4 checkpoint on rerun), then
+    # mid-fade (step 7, checkpointed).
+    for stop in (4, 7):
 
-    def interrupted(config, stage):  # the run is killed after global step 7
-        c = real_stage_config(config, stage)
-        c.train.steps = min(c.train.steps, 7)
-        return c
+        def interrupted(config, stage, stop=stop):
+            c = real_stage_config(config, stage)
+            c.train.steps = min(c.train.steps, stop)
+            return c
 
-    monkeypatch.setattr(pg, "stage_config", interrupted)
-    _, partial = pg.train_progressive(config, str(tmp_path / "resumed"), progress=False, devices=ONE_DEVICE)
-    assert partial["step"] == 7
+        monkeypatch.setattr(pg, "stage_config", interrupted)
+        _, partial = pg.train_progressive(config, resumed_dir, progress=False, devices=ONE_DEVICE)
+        assert partial["step"] == stop
     monkeypatch.setattr(pg, "stage_config", real_stage_config)
-    resumed, _ = pg.train_progressive(config, str(tmp_path / "resumed"), progress=False, devices=ONE_DEVICE)
+    resumed, _ = pg.train_progressive(config, resumed_dir, progress=False, devices=ONE_DEVICE)
     for a, b in zip(jax.tree.leaves(full), jax.tree.leaves(resumed), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     logged = (tmp_path / "resumed" / "stage_0008" / "metrics.jsonl").read_text().splitlines()
