@@ -5,13 +5,16 @@
     python benchmarks/train_step.py --model sngan_resnet --batch 64 --steps 2 --repeats 1
     python benchmarks/train_step.py --model biggan --resolution 128 --batch 2048 --dtype bfloat16
     python benchmarks/train_step.py --model pix2pix --resolution 256 --batch 1   # also cyclegan, srgan (96)
+    python benchmarks/train_step.py --model pggan --resolution 64 --batch 16 --steps 5 --repeats 1
 
 ``dcgan`` is the DCGAN of the PyTorch examples (nz=100, ngf=ndf=64, nc=3, BCE loss, Adam lr 2e-4,
 beta1 0.5), built with the library (``gans_jax.models.dcgan``) and trained by the library's step
 (``make_train_step`` + ``compile_train_step``); ``mlp`` is the original GAN's MLP pair on 2-D data;
 ``sngan_resnet`` is SNGAN's 32x32 ResNet pair (Miyato et al. 2018; ``experiments/sngan_cifar10.py``:
 hinge loss, Adam 2e-4 betas (0, 0.9), n_dis = 5, ``--batch`` reals per discriminator update, so one
-step consumes ``5 * batch`` real images; no PyTorch reference).
+step consumes ``5 * batch`` real images; no PyTorch reference). ``pggan`` is the Progressive GAN stage
+at ``--resolution`` of ``experiments/pggan_celebahq.py`` (the paper's networks, WGAN-GP + drift), in the
+middle of its fade-in (``gans_jax.training.progressive.fade_in_step`` around the library's step).
 The PyTorch reference (run when ``import torch`` works, unless ``--no-torch``) is the same
 architecture written here in plain PyTorch with the examples' training iteration: D on reals, D on
 ``fake.detach()``, step D; D on the same fakes with real labels, step G.
@@ -42,7 +45,7 @@ import time
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
-        "--model", choices=("dcgan", "mlp", "sngan_resnet", "biggan", *TRANSLATION), default="dcgan"
+        "--model", choices=("dcgan", "mlp", "sngan_resnet", "biggan", "pggan", *TRANSLATION), default="dcgan"
     )
     p.add_argument("--ch", type=int, default=96, help="BigGAN channel multiplier")
     p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="BigGAN compute")
@@ -316,11 +319,46 @@ def bench_biggan(args) -> tuple:
     return bench_config(config, (res, res, NC), batch, args.warmup, num_classes=1000)
 
 
+def bench_pggan(args) -> tuple:
+    """The Progressive GAN stage at ``args.resolution`` of ``experiments/pggan_celebahq.py``, mid-fade."""
+    import time
+
+    import jax
+    import numpy as np
+
+    from gans_jax import experiment
+    from gans_jax.training import progressive
+    from gans_jax.training.sharding import compile_train_step
+
+    res = args.resolution
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    config = experiment.load_config(os.path.join(root, "experiments", "pggan_celebahq.py"))
+    config.model.resolution = res
+    config.train.batch_size = args.batch
+    gan = experiment.build_gan(config, (res, res, NC), None)
+    state = jax.jit(lambda k: gan.init_state(k, (res, res, NC), ema=True))(jax.random.PRNGKey(0))
+    # A stage whose fade is half done at step 0 and never ends during the benchmark.
+    half = 10**6
+    stage = progressive.Stage(res, args.batch, 2 * half * args.batch, 2 * half, 1, -half)
+    step = progressive.fade_in_step(experiment.build_train_step(config, gan), stage)
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, size=(args.batch, res, res, NC), dtype=np.uint8)
+    batch = {"image": jax.device_put(pixels.astype(np.float32) / 127.5 - 1.0)}
+    start = time.perf_counter()
+    train_step = compile_train_step(step).lower(state, batch).compile()
+    lower_compile_s = time.perf_counter() - start
+    timer, info = time_jax_step(train_step, state, batch, args.warmup)
+    info["compile_s"] += lower_compile_s
+    return timer, info
+
+
 def bench_jax(args) -> dict:
     if args.model == "biggan":
         return bench_biggan(args)
     if args.model in TRANSLATION:
         return bench_translation(args)
+    if args.model == "pggan":
+        return bench_pggan(args)
     import jax
     import optax
 
@@ -538,6 +576,8 @@ def main(argv=None) -> dict:
             accumulation=args.accumulation,
             s_per_iteration_at_2048=round(2048 / args.batch / jax_rate, 3),
         )
+    if args.model == "pggan":
+        summary.update(images_per_s=round(args.batch * jax_rate, 3), alpha=summary["jax_metrics"]["alpha"])
     rows = [("JAX (gans_jax)", jax_info["compile_s"], jax_rate, jax_others)]
     if torch_timer:
         rows.append(

@@ -90,6 +90,8 @@ def train_main(argv: list[str], default_config: str | None = None) -> None:
         initialize_distributed(fv)
     from gans_jax.training.loop import train
 
+    if fv.config.model.name == "progressive":  # grown stage by stage, each stage a run of `train`
+        from gans_jax.training.progressive import train_progressive as train
     _, results = train(fv.config, fv.workdir, progress=fv.progress)
     print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in results.items()})
 

@@ -61,6 +61,10 @@ def default_config() -> ml_collections.ConfigDict:
         residual_blocks=9,  # CycleGAN ResNet generator (6 at 128x128, 9 at 256x256); SRResNet (16)
         identity_mapping=True,  # CycleGAN: also compute F(x), G(y) for the identity loss
         d_pool_size=0,  # SRGAN D: average the last map to k x k before the dense head (0 = flatten, paper)
+        # Progressive GAN (Karras et al. 2018, gans_jax.models.progressive); resolution = the final one:
+        fmap_base=16384,  # feature maps at resolution r: min(fmap_base // r, fmap_max)
+        fmap_max=512,
+        mbstd_group_size=4,  # minibatch standard deviation group size (0 = no such layer)
     )
     c.data = dict(
         source="digits",  # toy | digits | folder | tfds:<name> | offline:edges2faces|gray2color|sr_photos
@@ -108,6 +112,17 @@ def default_config() -> ml_collections.ConfigDict:
         keep_checkpoints=3,
         nonfinite_retries=0,  # > 0: restore the last checkpoint and lower the learning rates
         nonfinite_lr_factor=0.5,
+    )
+    # Progressive growing (Karras et al. 2018, App. A.1; gans_jax.training.progressive), used when
+    # model.name == "progressive": stages from start_resolution to model.resolution, each fading its new
+    # block in over fade_images real images, then stabilising for stabilize_images (train.steps and
+    # train.batch_size are then set per stage).
+    c.progressive = dict(
+        start_resolution=4,
+        fade_images=800_000,
+        stabilize_images=800_000,
+        batch_sizes=(16, 16, 16, 16, 16, 16, 14, 6, 3),  # at 4, 8, 16, ...; the last entry for the rest
+        reset_optimizer=True,  # Adam moments reset when a fade starts and ends (authors' code)
     )
     c.eval = dict(
         num_samples=1000,

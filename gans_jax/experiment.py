@@ -23,7 +23,18 @@ from gans_jax.training.checkpoint import Checkpointer
 from gans_jax.training.state import GAN, GANState, standing_statistics
 from gans_jax.training.step import auxiliary_loss, make_train_step, regularizer
 
-MODELS = ("mlp", "dcgan", "infogan", "sngan_cnn", "sngan_resnet", "biggan", "pix2pix", "cyclegan", "srgan")
+MODELS = (
+    "mlp",
+    "dcgan",
+    "infogan",
+    "sngan_cnn",
+    "sngan_resnet",
+    "biggan",
+    "progressive",
+    "pix2pix",
+    "cyclegan",
+    "srgan",
+)
 
 
 def load_config(path: str, overrides: Mapping[str, Any] | None = None):
@@ -211,6 +222,16 @@ def build_networks(model: Mapping[str, Any], sample_shape, num_classes: int | No
                 **common,
             ),
             biggan.Discriminator(ch=model["d_channels"], **common),
+        )
+    if name == "progressive":
+        from gans_jax.models import progressive
+
+        if num_classes is not None:
+            raise ValueError("the progressive GAN is unconditional: set model.conditional=False")
+        common = {k: model[k] for k in ("resolution", "fmap_base", "fmap_max")}
+        return (
+            progressive.Generator(out_channels=sample_shape[-1], **common),
+            progressive.Discriminator(mbstd_group_size=model["mbstd_group_size"], **common),
         )
     if name in ("pix2pix", "cyclegan", "srgan"):
         return translation_networks(model, sample_shape)

@@ -82,6 +82,15 @@ def r2_penalty(critic_fn: CriticFn, fake: jax.Array) -> jax.Array:
     return jnp.mean(_squared_norms(_input_gradients(critic_fn, fake)))
 
 
+def drift_penalty(critic_fn: CriticFn, real: jax.Array) -> jax.Array:
+    """Drift penalty E_x[D(x)^2] on real data, which keeps the critic's output near zero.
+
+    Karras et al. 2018, "Progressive Growing of GANs", App. A.1: L' = L + eps_drift E_{x~Pr}[D(x)^2]
+    with eps_drift = 0.001 added to the WGAN-GP critic loss; the caller multiplies by eps_drift.
+    """
+    return jnp.mean(jnp.square(critic_fn(real).astype(jnp.float32)))
+
+
 def _is_kernel(path: tuple[Any, ...]) -> bool:
     last = path[-1] if path else None
     return getattr(last, "key", getattr(last, "name", None)) == "kernel"

@@ -22,6 +22,14 @@ def test_eight_is_original_pixels():
     np.testing.assert_array_equal(d["label"], labels)
 
 
+def test_four_is_two_by_two_block_means():
+    raw, _ = load_digits_8x8("all")
+    d = load_digits_dataset(4, split="all")["image"][..., 0]
+    expected = (raw[:, 0:2, 0:2].mean((1, 2)) / 16 * 2 - 1).astype(np.float32)
+    np.testing.assert_allclose(d[:, 0, 0], expected, atol=1e-6)
+    assert d.shape == (1797, 4, 4)
+
+
 def test_bilinear_matches_hand_computed_filter():
     # Half-pixel bilinear x2 with edge clamping, then 2x2 block averaging, is the separable
     # filter [1/8, 3/4, 1/8] with edge replication.
@@ -62,7 +70,7 @@ def test_splits_are_disjoint():
     assert not any(r.tobytes() in train_rows for r in test.reshape(len(test), -1))
 
 
-@pytest.mark.parametrize("resolution", [0, 4, 12, 20, 16.0])
+@pytest.mark.parametrize("resolution", [0, 2, 12, 20, 16.0])
 def test_bad_resolution(resolution):
     with pytest.raises(ValueError, match=f"multiple of 8.*{resolution}"):
         load_digits_dataset(resolution)

@@ -84,14 +84,18 @@ def load_digits_dataset(
     """Digits as ``{"image": (N, res, res, 1) float32 in [-1, 1], "label": (N,) int32}``.
 
     Args:
-      resolution: output side, a multiple of 8 (8 keeps the original pixels).
+      resolution: output side, a multiple of 8 (8 keeps the original pixels), or 4 (2x2 block means).
       split: ``"train"``, ``"test"`` or ``"all"``.
       test_fraction: fraction of each class held out as the test split.
       seed: ``random_state`` of the stratified split.
     """
-    if not isinstance(resolution, (int, np.integer)) or resolution < 8 or resolution % 8:
-        raise ValueError(f"resolution must be a multiple of 8 and >= 8, got {resolution!r}")
+    valid = resolution == 4 or (resolution >= 8 and resolution % 8 == 0)
+    if not isinstance(resolution, (int, np.integer)) or not valid:
+        raise ValueError(f"resolution must be 4 or a multiple of 8 and >= 8, got {resolution!r}")
     images, labels = load_digits_8x8(split, test_fraction, seed)
-    images = upsample_digits(images, resolution)
+    if resolution == 4:  # 2x2 block averages (a progressive GAN's first stage)
+        images = images.reshape(len(images), 4, 2, 4, 2).mean(axis=(2, 4))
+    else:
+        images = upsample_digits(images, resolution)
     images = np.clip(images / MAX_VALUE * 2.0 - 1.0, -1.0, 1.0).astype(np.float32)
     return {"image": images[..., None], "label": labels.astype(np.int32)}

@@ -122,11 +122,22 @@ def _validate(config, num_devices: int) -> None:
             raise ValueError(f"train.{key} must be >= 1, got {config.train[key]}")
 
 
-def train(config, workdir: str, *, progress: bool = True, devices=None) -> tuple[GANState, dict[str, Any]]:
+def train(
+    config,
+    workdir: str,
+    *,
+    progress: bool = True,
+    devices=None,
+    initial_state: GANState | None = None,
+    wrap_step=None,
+) -> tuple[GANState, dict[str, Any]]:
     """Train (or resume) the experiment ``config`` in ``workdir``; returns the final state and metrics.
 
     ``devices`` (default: all devices of all processes) form the data-parallel mesh; with one device
-    the step is compiled without shardings.
+    the step is compiled without shardings. ``initial_state`` replaces the freshly initialised state:
+    training starts from it when ``workdir`` has no checkpoint (a grown Progressive GAN stage starts
+    from the previous stage's state and step), else it is the template the checkpoint is restored
+    into; ``wrap_step(train_step) -> train_step`` adapts the step before it is compiled.
     """
     devices = jax.devices() if devices is None else list(devices)
     _validate(config, len(devices))
@@ -149,6 +160,8 @@ def train(config, workdir: str, *, progress: bool = True, devices=None) -> tuple
     condition_shape = getattr(dataset, "condition_shape", None)
     gan = experiment.build_gan(config, dataset.sample_shape, dataset.num_classes, condition_shape)
     train_step = experiment.build_train_step(config, gan)  # bad objective/regulariser names fail here
+    if wrap_step is not None:
+        train_step = wrap_step(train_step)
     fid = None
     if config.eval.get("fid_every", 0):
         if not config.eval.fid_stats:
@@ -168,7 +181,10 @@ def train(config, workdir: str, *, progress: bool = True, devices=None) -> tuple
 
     key = jax.random.PRNGKey(config.seed)
     k_init, k_fixed, k_eval = jax.random.split(key, 3)
-    state = gan.init_state(k_init, dataset.sample_shape, ema=bool(config.train.ema_decay))
+    if initial_state is None:
+        state = gan.init_state(k_init, dataset.sample_shape, ema=bool(config.train.ema_decay))
+    else:
+        state = initial_state
     mesh = sharding.data_mesh(devices) if len(devices) > 1 else None
     state_sharding = None
     if mesh is not None:

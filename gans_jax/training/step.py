@@ -98,6 +98,7 @@ _REGULARIZERS: dict[str, tuple[str, Callable[..., jax.Array]]] = {
     ),
     "r1": ("discriminator", lambda r: regs.r1_penalty(r.critic, r.real)),
     "r2": ("discriminator", lambda r: regs.r2_penalty(r.critic, r.fake)),
+    "drift": ("discriminator", lambda r: regs.drift_penalty(r.critic, r.real)),
     "orthogonal": ("generator", lambda r, **kw: regs.orthogonal_regularization(r.params, **kw)),
 }
 
@@ -106,7 +107,8 @@ def regularizer(
     name: str, weight: float, *, every: int = 1, player: str | None = None, **kwargs
 ) -> Regularizer:
     """Build a named regulariser for configs: ``gradient_penalty`` (lambda = 10 in WGAN-GP),
-    ``r1``/``r2`` (weight = gamma / 2), ``orthogonal`` (beta = 1e-4 in BigGAN; either player)."""
+    ``r1``/``r2`` (weight = gamma / 2), ``drift`` (eps_drift = 0.001 in Progressive GAN),
+    ``orthogonal`` (beta = 1e-4 in BigGAN; either player)."""
     if name not in _REGULARIZERS:
         raise ValueError(f"unknown regularizer {name!r}; expected one of {sorted(_REGULARIZERS)}")
     default_player, fn = _REGULARIZERS[name]
