@@ -23,12 +23,21 @@ COMMANDS: dict[str, str] = {
 }
 
 
+def _underscored(arg: str) -> str:
+    """``--truncation-psi=0.7`` -> ``--truncation_psi=0.7``: flags may be spelled with dashes."""
+    if not arg.startswith("--") or arg.startswith("--config"):
+        return arg
+    name, eq, value = arg.partition("=")
+    return "--" + name[2:].replace("-", "_") + eq + value
+
+
 def parse_flags(argv: list[str], define) -> object:
     """Parse absl flags defined by ``define(flag_values)``; bad flags exit with a one-line message."""
     from absl import flags
 
     flag_values = flags.FlagValues()
     define(flag_values)
+    argv = [argv[0], *(_underscored(arg) for arg in argv[1:])]
     if any(arg in ("--help", "-h", "--helpfull") for arg in argv[1:]):
         print(f"usage: {argv[0]} [flags]\n{flag_values.get_help()}")
         raise SystemExit(0)

@@ -23,6 +23,50 @@ def _define_run_flags(fv, *, num_default: int) -> None:
     flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).", flag_values=fv)
     flags.DEFINE_bool("ema", True, "Use the EMA generator when the run has one.", flag_values=fv)
     flags.DEFINE_float("truncation", 0.0, "Truncation threshold for z (0 = none).", flag_values=fv)
+    flags.DEFINE_float(
+        "truncation_psi", 1.0, "Style models: truncation in W, w_avg + psi (w - w_avg).", flag_values=fv
+    )
+    flags.DEFINE_integer(
+        "truncation_cutoff", None, "Style models: truncate only layers < cutoff.", flag_values=fv
+    )
+    flags.DEFINE_enum(
+        "noise_mode", "const", ["const", "random"], "Style models: per-pixel noise.", flag_values=fv
+    )
+
+
+def _style_options(fv, gan) -> dict:
+    """The style-model flags as :mod:`gans_jax.style_sampling` keywords; refused for other models."""
+    from gans_jax import style_sampling
+
+    used = fv.truncation_psi != 1.0 or fv.truncation_cutoff is not None or fv.noise_mode != "const"
+    if not style_sampling.is_style_generator(gan):
+        if used:
+            raise SystemExit(
+                "gans-jax: --truncation-psi/--truncation-cutoff/--noise-mode need a StyleGAN run"
+            )
+        return {}
+    return dict(
+        psi=fv.truncation_psi,
+        cutoff=fv.truncation_cutoff,
+        noise=fv.noise_mode,
+        key=jax.random.PRNGKey(fv.seed + 1),
+        use_ema=fv.ema,
+    )
+
+
+def _split_pair_flag(argv: list[str], name: str) -> list[str]:
+    """``--style-mix A B`` (two values after the flag) -> ``--style_mix=A:B``."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] in (f"--{name}", f"--{name.replace('_', '-')}"):
+            if i + 2 >= len(argv) or argv[i + 1].startswith("--") or argv[i + 2].startswith("--"):
+                raise SystemExit(f"gans-jax: --{name} takes two seed lists, e.g. --{name} 1,2,3 4,5")
+            out.append(f"--{name}={argv[i + 1]}:{argv[i + 2]}")
+            i += 3
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
 
 
 def _required(fv, *names):
@@ -51,12 +95,27 @@ def _labels(gan, key, num: int, labels: list[str] | None):
     return jnp.resize(jnp.asarray(values, jnp.int32), (num,))  # cycled to --num
 
 
-def generate_samples(workdir, num, *, seed=0, labels=None, truncation=0.0, use_ema=True, step=None):
-    """Samples of a trained run, deterministic in ``seed``: returns ``(samples, labels)``."""
+def generate_samples(
+    workdir, num, *, seed=0, labels=None, truncation=0.0, use_ema=True, step=None, style=None
+):
+    """Samples of a trained run, deterministic in ``seed``: returns ``(samples, labels)``. ``style``:
+    :mod:`gans_jax.style_sampling` options (truncation in W, noise) for style models."""
+    from gans_jax import style_sampling
+
     _, gan, state = experiment.load_run(workdir, step)
     k_z, k_y = jax.random.split(jax.random.PRNGKey(seed))
     z = _latents(gan, k_z, num, truncation)
     y = _labels(gan, k_y, num, labels)
+    if style:
+        options = {k: v for k, v in style.items() if k != "use_ema"}
+        noise_key = options.pop("key", None)
+        ws = style_sampling.mapping(
+            gan, state, z, y, psi=options["psi"], cutoff=options["cutoff"], use_ema=use_ema
+        )
+        images = style_sampling.synthesis(
+            gan, state, ws, noise=options["noise"], key=noise_key, use_ema=use_ema
+        )
+        return np.asarray(images), y
     return np.asarray(gan.generate(state, z, y, use_ema=use_ema)), y
 
 
@@ -80,16 +139,42 @@ def write_samples(out: str, samples: np.ndarray) -> str:
 
 
 def sample_main(argv: list[str]) -> None:
-    """``gans-jax sample --workdir DIR --num N --out PATH [--seed S] [--labels 1,2] [--truncation T]``."""
+    """``gans-jax sample --workdir DIR --num N --out PATH [--seed S] [--labels 1,2] [--truncation T]``;
+    style models also take ``--truncation-psi P [--truncation-cutoff L] [--noise-mode const|random]`` and
+    ``--style-mix SEEDS_A SEEDS_B [--mix-layers K]`` (the style-mixing grid, StyleGAN Fig. 3)."""
 
     def define(fv):
         from absl import flags
 
         _define_run_flags(fv, num_default=64)
         flags.DEFINE_list("labels", None, "Class labels, cycled to --num.", flag_values=fv)
+        flags.DEFINE_string(
+            "style_mix", None, "Style-mixing grid: row seeds and column seeds.", flag_values=fv
+        )
+        flags.DEFINE_integer(
+            "mix_layers", 4, "Style mixing: coarse layers taken from the column seed.", flag_values=fv
+        )
 
-    fv = parse_flags(argv, define)
+    fv = parse_flags(_split_pair_flag(argv, "style_mix"), define)
     _required(fv, "workdir", "out")
+    if fv.style_mix:
+        from gans_jax import style_sampling
+
+        rows, _, cols = fv.style_mix.partition(":")
+        seeds = [[int(s) for s in part.split(",") if s] for part in (rows, cols)]
+        if not all(seeds):
+            raise SystemExit(
+                f"gans-jax: --style-mix needs two comma-separated seed lists, got {fv.style_mix!r}"
+            )
+        _, gan, state = experiment.load_run(fv.workdir, fv.step)
+        options = _style_options(fv, gan)
+        if not options:
+            raise SystemExit("gans-jax: --style-mix needs a StyleGAN run")
+        grid = style_sampling.style_mixing_grid(gan, state, *seeds, mix_layers=fv.mix_layers, **options)
+        visualize.save_png(fv.out, visualize.image_grid(grid, len(seeds[1]) + 1))
+        print(f"wrote a {len(seeds[0]) + 1} x {len(seeds[1]) + 1} style-mixing grid to {fv.out}")
+        return
+    _, gan, _ = experiment.load_run(fv.workdir, fv.step)
     samples, _ = generate_samples(
         fv.workdir,
         fv.num,
@@ -98,6 +183,7 @@ def sample_main(argv: list[str]) -> None:
         truncation=fv.truncation,
         use_ema=fv.ema,
         step=fv.step,
+        style=_style_options(fv, gan),
     )
     print(f"wrote {len(samples)} samples to {write_samples(fv.out, samples)}")
 
@@ -112,7 +198,8 @@ def interpolation_latents(z0, z1, steps: int) -> jax.Array:
 
 
 def interpolate_main(argv: list[str]) -> None:
-    """``gans-jax interpolate --workdir DIR --out strip.png``: per pair of latents, a slerp and a lerp row."""
+    """``gans-jax interpolate --workdir DIR --out strip.png``: per pair of latents, a slerp and a lerp row;
+    for style models one row per pair, linear in W (with ``--truncation-psi`` and ``--noise-mode``)."""
 
     def define(fv):
         from absl import flags
@@ -127,6 +214,14 @@ def interpolate_main(argv: list[str]) -> None:
         raise SystemExit(f"gans-jax: interpolation needs a vector latent, got shape {gan.latent_shape}")
     k0, k1, k_y = jax.random.split(jax.random.PRNGKey(fv.seed), 3)
     z0, z1 = (_latents(gan, k, fv.num, fv.truncation) for k in (k0, k1))
+    style = _style_options(fv, gan)
+    if style:
+        from gans_jax import style_sampling
+
+        samples = style_sampling.interpolate_w(gan, state, z0, z1, fv.steps, **style)
+        visualize.save_png(fv.out, visualize.image_grid(samples, fv.steps))
+        print(f"wrote {fv.num} rows (linear in W) to {fv.out}")
+        return
     z = interpolation_latents(z0, z1, fv.steps)
     labels = None
     if gan.conditional:  # one class per pair, held along both of its rows
