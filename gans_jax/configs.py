@@ -53,6 +53,13 @@ def default_config() -> ml_collections.ConfigDict:
         minibatch_kernel_dim=5,  # ... and their dimension C
         g_normalization="batch",  # batch | virtual_batch (Salimans et al. 2016, Sec. 3.4)
         vbn_reference_size=64,  # virtual batch norm: examples in the fixed reference batch
+        # StyleGAN2 (gans_jax.models.stylegan2); latent_dim is z's size:
+        channel_base=32768,  # channels at resolution r: min(channel_base // r, channel_max)
+        channel_max=512,
+        w_dim=512,  # intermediate latent (W) size
+        mapping_layers=8,  # FC layers of the mapping network (lr multiplier 0.01)
+        style_mixing_prob=0.9,  # style-mixing regularisation probability (0 = off)
+        mbstd_group_size=4,  # minibatch standard deviation group
     )
     c.data = dict(
         source="digits",  # toy | digits | folder | tfds:<name>

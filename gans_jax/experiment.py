@@ -23,7 +23,7 @@ from gans_jax.training.checkpoint import Checkpointer
 from gans_jax.training.state import GAN, GANState, standing_statistics
 from gans_jax.training.step import auxiliary_loss, make_train_step, regularizer
 
-MODELS = ("mlp", "dcgan", "infogan", "sngan_cnn", "sngan_resnet", "biggan")
+MODELS = ("mlp", "dcgan", "infogan", "sngan_cnn", "sngan_resnet", "biggan", "stylegan2")
 
 
 def load_config(path: str, overrides: Mapping[str, Any] | None = None):
@@ -205,6 +205,26 @@ def build_networks(model: Mapping[str, Any], sample_shape, num_classes: int | No
             ),
             biggan.Discriminator(ch=model["d_channels"], **common),
         )
+    if name == "stylegan2":
+        from gans_jax.models import stylegan2
+
+        common = dict(
+            resolution=model["resolution"],
+            channel_base=model["channel_base"],
+            channel_max=model["channel_max"],
+            num_classes=num_classes,
+        )
+        return (
+            stylegan2.Generator(
+                z_dim=model["latent_dim"],
+                w_dim=model["w_dim"],
+                mapping_layers=model["mapping_layers"],
+                out_channels=sample_shape[-1],
+                style_mixing_prob=model["style_mixing_prob"],
+                **common,
+            ),
+            stylegan2.Discriminator(mbstd_group_size=model["mbstd_group_size"], **common),
+        )
     raise ValueError(f"unknown model.name {name!r}; expected one of {MODELS}")
 
 
@@ -222,6 +242,7 @@ def build_gan(config, sample_shape, num_classes: int | None) -> GAN:
         num_classes=num_classes,
         latent_distribution=config.model.get("latent_distribution", "normal"),
         latent_codes=codes if codes else None,
+        initial_extra={k: v for r in build_regularizers(config) for k, v in r.init_extra.items()},
     )
 
 
@@ -234,11 +255,14 @@ def _compute_dtype(name: str):
     return COMPUTE_DTYPES[name]
 
 
+def build_regularizers(config):
+    """The config's ``regularizers`` (name -> dict(weight=..., every=..., **kwargs))."""
+    return [regularizer(name, **dict(spec)) for name, spec in dict(config.get("regularizers", {})).items()]
+
+
 def build_train_step(config, gan: GAN, axis_name: str | None = None):
     objective = get_objective(config.objective.name, **dict(config.objective.get("kwargs", {})))
-    penalties = [
-        regularizer(name, **dict(spec)) for name, spec in dict(config.get("regularizers", {})).items()
-    ]
+    penalties = build_regularizers(config)
     auxiliary = [
         auxiliary_loss(name, **dict(spec)) for name, spec in dict(config.get("auxiliary_losses", {})).items()
     ]

@@ -59,6 +59,8 @@ class GAN:
     num_classes: int | None = None
     latent_distribution: str = "normal"
     latent_codes: LatentCodes | None = None
+    # initial GANState.extra entries (regulariser state such as StyleGAN2's pl_mean)
+    initial_extra: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def conditional(self) -> bool:
@@ -96,6 +98,7 @@ class GAN:
             d_collections=d_coll,
             d_opt_state=self.d_optimizer.init(d_params),
             ema_params=jax.tree.map(jnp.copy, g_params) if ema else None,
+            extra={k: jnp.asarray(v, jnp.float32) for k, v in self.initial_extra.items()},
         )
 
     def generate(
@@ -106,9 +109,11 @@ class GAN:
         *,
         use_ema: bool = True,
         train: bool = False,
+        **kwargs,
     ) -> jax.Array:
         """Samples ``G(z, y)``; the EMA generator when it exists and ``use_ema``; running BN statistics
-        unless ``train`` (then batch statistics, without updating any state)."""
+        unless ``train`` (then batch statistics, without updating any state). ``kwargs`` go to the
+        generator (e.g. StyleGAN's ``truncation_psi``, ``truncation_cutoff``)."""
         params = state.ema_params if use_ema and state.ema_params is not None else state.g_params
         out = self.generator.apply(
             {"params": params, **state.g_collections},
@@ -117,6 +122,7 @@ class GAN:
             train=train,
             mutable=list(state.g_collections) if train else False,
             rngs={"dropout": jax.random.PRNGKey(0)},
+            **kwargs,
         )
         return out[0] if train else out
 
