@@ -4,13 +4,17 @@
     python benchmarks/train_step.py --model mlp --batch 256 --no-torch
     python benchmarks/train_step.py --model sngan_resnet --batch 64 --steps 2 --repeats 1
     python benchmarks/train_step.py --model biggan --resolution 128 --batch 2048 --dtype bfloat16
+    python benchmarks/train_step.py --model stylegan2 --resolution 256 --batch 4 --steps 2 --repeats 1
 
 ``dcgan`` is the DCGAN of the PyTorch examples (nz=100, ngf=ndf=64, nc=3, BCE loss, Adam lr 2e-4,
 beta1 0.5), built with the library (``gans_jax.models.dcgan``) and trained by the library's step
 (``make_train_step`` + ``compile_train_step``); ``mlp`` is the original GAN's MLP pair on 2-D data;
 ``sngan_resnet`` is SNGAN's 32x32 ResNet pair (Miyato et al. 2018; ``experiments/sngan_cifar10.py``:
 hinge loss, Adam 2e-4 betas (0, 0.9), n_dis = 5, ``--batch`` reals per discriminator update, so one
-step consumes ``5 * batch`` real images; no PyTorch reference).
+step consumes ``5 * batch`` real images; no PyTorch reference). ``stylegan2`` is config F from
+``experiments/stylegan2_ffhq.py`` at ``--resolution`` (lazy R1 every 16 and path length every 4 steps:
+the timed steps average over the schedule only when ``--steps`` covers it; ``s_per_kimg`` is the
+seconds per thousand real images, the unit of StyleGAN2-ADA's tables).
 The PyTorch reference (run when ``import torch`` works, unless ``--no-torch``) is the same
 architecture written here in plain PyTorch with the examples' training iteration: D on reals, D on
 ``fake.detach()``, step D; D on the same fakes with real labels, step G.
@@ -40,7 +44,9 @@ import time
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", choices=("dcgan", "mlp", "sngan_resnet", "biggan"), default="dcgan")
+    p.add_argument(
+        "--model", choices=("dcgan", "mlp", "sngan_resnet", "biggan", "stylegan2"), default="dcgan"
+    )
     p.add_argument("--ch", type=int, default=96, help="BigGAN channel multiplier")
     p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="BigGAN compute")
     p.add_argument("--accumulation", type=int, default=1, help="BigGAN micro-batches per update")
@@ -229,6 +235,31 @@ def time_jax_step(train_step, state, batch, warmup: int) -> tuple:
 
 def bench_biggan(args) -> tuple:
     """BigGAN's train step built from ``experiments/biggan_imagenet.py`` (the library's own path)."""
+    overrides = {
+        "model.resolution": args.resolution,
+        "model.g_channels": args.ch,
+        "model.d_channels": args.ch,
+        "model.attention": min(64, args.resolution // 2),
+        "train.batch_size": 2 * args.batch,
+        "train.compute_dtype": args.dtype,
+        "train.accumulation_steps": args.accumulation,
+    }
+    return bench_experiment(args, "biggan_imagenet.py", overrides, 2 * args.batch, 1000)
+
+
+def bench_stylegan2(args) -> tuple:
+    """StyleGAN2 config F's train step built from ``experiments/stylegan2_ffhq.py``."""
+    overrides = {
+        "model.resolution": args.resolution,
+        "train.batch_size": args.batch,
+        "train.compute_dtype": args.dtype,
+    }
+    return bench_experiment(args, "stylegan2_ffhq.py", overrides, args.batch, None)
+
+
+def bench_experiment(args, filename: str, overrides: dict, batch_size: int, num_classes) -> tuple:
+    """The compiled train step of ``experiments/<filename>`` on one fixed random batch: a
+    :class:`Timer` and ``compile_s`` (lowering + compilation + first step), ``flops_per_step`` (XLA)."""
     import time
 
     import jax
@@ -239,26 +270,14 @@ def bench_biggan(args) -> tuple:
 
     res = args.resolution
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    config = experiment.load_config(
-        os.path.join(root, "experiments", "biggan_imagenet.py"),
-        {
-            "model.resolution": res,
-            "model.g_channels": args.ch,
-            "model.d_channels": args.ch,
-            "model.attention": min(64, res // 2),
-            "train.batch_size": 2 * args.batch,
-            "train.compute_dtype": args.dtype,
-            "train.accumulation_steps": args.accumulation,
-        },
-    )
-    gan = experiment.build_gan(config, (res, res, NC), 1000)
+    config = experiment.load_config(os.path.join(root, "experiments", filename), overrides)
+    gan = experiment.build_gan(config, (res, res, NC), num_classes)
     state = jax.jit(lambda k: gan.init_state(k, (res, res, NC), ema=True))(jax.random.PRNGKey(0))
     rng = np.random.default_rng(0)
-    pixels = rng.integers(0, 256, size=(2 * args.batch, res, res, NC), dtype=np.uint8)
-    batch = {
-        "image": jax.device_put(pixels.astype(np.float32) / 127.5 - 1.0),
-        "label": jax.device_put(rng.integers(0, 1000, 2 * args.batch).astype(np.int32)),
-    }
+    pixels = rng.integers(0, 256, size=(batch_size, res, res, NC), dtype=np.uint8)
+    batch = {"image": jax.device_put(pixels.astype(np.float32) / 127.5 - 1.0)}
+    if num_classes:
+        batch["label"] = jax.device_put(rng.integers(0, num_classes, batch_size).astype(np.int32))
     start = time.perf_counter()
     train_step = compile_train_step(experiment.build_train_step(config, gan)).lower(state, batch).compile()
     lower_compile_s = time.perf_counter() - start
@@ -272,6 +291,8 @@ def bench_biggan(args) -> tuple:
 def bench_jax(args) -> dict:
     if args.model == "biggan":
         return bench_biggan(args)
+    if args.model == "stylegan2":
+        return bench_stylegan2(args)
     import jax
     import optax
 
@@ -446,9 +467,12 @@ def main(argv=None) -> dict:
 
     summary = {
         "model": args.model,
-        "resolution": {"dcgan": args.resolution, "sngan_resnet": 32, "biggan": args.resolution}.get(
-            args.model
-        ),
+        "resolution": {
+            "dcgan": args.resolution,
+            "sngan_resnet": 32,
+            "biggan": args.resolution,
+            "stylegan2": args.resolution,
+        }.get(args.model),
         "batch": args.batch,
         "compile_s": round(jax_info["compile_s"], 3),
         "steps_per_s": round(jax_rate, 4),
@@ -469,20 +493,24 @@ def main(argv=None) -> dict:
         "load_avg_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "jax_metrics": jax_info["metrics"](),
     }
-    if args.model == "biggan":
+    if args.model in ("biggan", "stylegan2"):
+        images = 2 * args.batch if args.model == "biggan" else args.batch
         peak, source = peak_flops()
         flops = jax_info["flops_per_step"]
         summary.update(
             ch=args.ch,
             dtype=args.dtype,
             accumulation=args.accumulation,
-            images_per_s=round(2 * args.batch * jax_rate, 3),
+            images_per_s=round(images * jax_rate, 3),
             flops_per_step=flops,
             peak_flops=peak,
             peak_source=source,
             mfu=round(flops * jax_rate / peak, 4),
-            s_per_iteration_at_2048=round(2048 / args.batch / jax_rate, 3),
         )
+        if args.model == "biggan":
+            summary["s_per_iteration_at_2048"] = round(2048 / args.batch / jax_rate, 3)
+        else:
+            summary["s_per_kimg"] = round(1000 / (images * jax_rate), 1)
     rows = [("JAX (gans_jax)", jax_info["compile_s"], jax_rate, jax_others)]
     if torch_timer:
         rows.append(
@@ -493,12 +521,16 @@ def main(argv=None) -> dict:
     for name, first, rate, others in rows:
         others = "n/a" if others is None else f"{others:.0%}"
         print(f"{name:<24}{first:>14.2f}{rate:>10.3f}{others:>12}")
-    if args.model == "biggan":
+    if args.model in ("biggan", "stylegan2"):
+        last = (
+            f"{summary['s_per_iteration_at_2048']} s per batch-2048 iteration"
+            if args.model == "biggan"
+            else f"{summary['s_per_kimg']} s/kimg"
+        )
         print(
             f"{summary['images_per_s']} images/s, {summary['flops_per_step'] / 1e9:.1f} GFLOP/step, "
             f"MFU {summary['mfu']:.1%} of {summary['peak_flops'] / 1e12:.2f} TFLOP/s "
-            f"({summary['peak_source']}), "
-            f"{summary['s_per_iteration_at_2048']} s per batch-2048 iteration"
+            f"({summary['peak_source']}), {last}"
         )
     if summary["ratio"] is not None:
         print(f"ratio jax/torch: {summary['ratio']:.2f}")

@@ -66,12 +66,12 @@ def get_config(arg: str | None = None):
         c.model.update(resolution=256)
     if preset == "tiny":
         c.model.update(
-            resolution=16, latent_dim=64, w_dim=64, mapping_layers=2, channel_base=512, channel_max=64
+            resolution=16, latent_dim=32, w_dim=32, mapping_layers=2, channel_base=256, channel_max=32
         )
         c.data.update(source="digits", path="", channels=0)
         c.regularizers.r1.weight = 0.1 / 2  # gamma 0.1 for 16x16 digits
         c.train.update(
-            steps=400, batch_size=32, ema_decay=0.99, log_every=50, sample_every=200, checkpoint_every=200
+            steps=300, batch_size=32, ema_decay=0.99, log_every=50, sample_every=150, checkpoint_every=150
         )
         c.eval.update(num_samples=500)
     return c

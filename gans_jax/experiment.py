@@ -23,7 +23,7 @@ from gans_jax.training.checkpoint import Checkpointer
 from gans_jax.training.state import GAN, GANState, standing_statistics
 from gans_jax.training.step import auxiliary_loss, make_train_step, regularizer
 
-MODELS = ("mlp", "dcgan", "infogan", "sngan_cnn", "sngan_resnet", "biggan", "stylegan2")
+MODELS = ("mlp", "dcgan", "infogan", "sngan_cnn", "sngan_resnet", "biggan", "stylegan", "stylegan2")
 
 
 def load_config(path: str, overrides: Mapping[str, Any] | None = None):
@@ -205,8 +205,10 @@ def build_networks(model: Mapping[str, Any], sample_shape, num_classes: int | No
             ),
             biggan.Discriminator(ch=model["d_channels"], **common),
         )
-    if name == "stylegan2":
-        from gans_jax.models import stylegan2
+    if name in ("stylegan", "stylegan2"):
+        from gans_jax.models import stylegan, stylegan2
+
+        family = stylegan if name == "stylegan" else stylegan2
 
         common = dict(
             resolution=model["resolution"],
@@ -215,7 +217,7 @@ def build_networks(model: Mapping[str, Any], sample_shape, num_classes: int | No
             num_classes=num_classes,
         )
         return (
-            stylegan2.Generator(
+            family.Generator(
                 z_dim=model["latent_dim"],
                 w_dim=model["w_dim"],
                 mapping_layers=model["mapping_layers"],
@@ -223,7 +225,7 @@ def build_networks(model: Mapping[str, Any], sample_shape, num_classes: int | No
                 style_mixing_prob=model["style_mixing_prob"],
                 **common,
             ),
-            stylegan2.Discriminator(mbstd_group_size=model["mbstd_group_size"], **common),
+            family.Discriminator(mbstd_group_size=model["mbstd_group_size"], **common),
         )
     raise ValueError(f"unknown model.name {name!r}; expected one of {MODELS}")
 
