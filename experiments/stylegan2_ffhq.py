@@ -7,6 +7,8 @@ weight gamma / 2 = 5, every 16 D steps), path length (weight 2, every 4 G steps,
 batch), Adam lr 0.002, betas (0, 0.99), both adjusted for lazy regularisation as in App. B
 (``lr * c``, ``beta ** c`` with ``c = k / (k + 1)``), batch 32, EMA half-life 10 kimg, 25,000 kimg.
 Data: a folder (or zip) of FFHQ images (``data.path``), or any ``tfds:<name>`` data source.
+Presets ``512`` ... ``32``: the same recipe at that resolution (config F channels, R1 gamma from
+StyleGAN2-ADA's heuristic ``0.0002 res^2 / batch``).
 
     python experiments/stylegan2_ffhq.py --workdir=runs/stylegan2_ffhq --config.data.path=/data/ffhq1024
     # tiny: digits at 16x16 on a CPU in minutes
@@ -15,7 +17,7 @@ Data: a folder (or zip) of FFHQ images (``data.path``), or any ``tfds:<name>`` d
 
 from gans_jax.configs import adam, default_config
 
-PRESETS = ("1024", "256", "tiny")
+PRESETS = ("1024", "512", "256", "128", "64", "32", "tiny")
 
 
 def lazy_adam(lr: float, every: int, b1: float = 0.0, b2: float = 0.99) -> dict:
@@ -62,8 +64,12 @@ def get_config(arg: str | None = None):
         checkpoint_every=2000,
     )
     c.eval.update(fid_num=50_000)
-    if preset == "256":  # the paper's 256x256 runs (LSUN), channel_base 16384 in ada's 'paper256'
-        c.model.update(resolution=256)
+    if preset not in ("1024", "tiny"):
+        # Other resolutions keep config F's schedule min(32768 // res, 512); R1 gamma from
+        # StyleGAN2-ADA's heuristic 0.0002 * res^2 / batch (the paper tunes gamma per dataset).
+        res = int(preset)
+        c.model.update(resolution=res)
+        c.regularizers.r1.weight = 0.0002 * res**2 / batch / 2
     if preset == "tiny":
         c.model.update(
             resolution=16, latent_dim=32, w_dim=32, mapping_layers=2, channel_base=256, channel_max=32

@@ -271,6 +271,10 @@ def test_experiment_configs_build():
     config = experiment_config("stylegan2_ffhq")
     assert config.model.resolution == 1024 and config.regularizers.r1.every == 16
     assert config.optim.d.lr == pytest.approx(0.002 * 16 / 17)
+    small = experiment_config("stylegan2_ffhq:64")
+    assert small.model.resolution == 64 and small.regularizers.r1.weight == pytest.approx(
+        0.0002 * 64**2 / 32 / 2
+    )
     tiny = experiment_config("stylegan2_ffhq:tiny")
     gan = experiment.build_gan(tiny, (16, 16, 1), None)
     assert isinstance(gan.generator, stylegan2.Generator) and gan.initial_extra == {"pl_mean": 0.0}
