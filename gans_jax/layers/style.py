@@ -10,10 +10,11 @@ GANs"; Karras et al. 2020, "Analyzing and Improving the Image Quality of StyleGA
   batched form: scale the input by the style, convolve with the shared weight, scale the output by
   the demodulation coefficient (exactly the per-sample weight ``w' = s w / sqrt(sum (s w)^2)``).
 - :class:`NoiseInjection`, :func:`adaptive_instance_norm` (StyleGAN's AdaIN, Eq. 1).
-- FIR ``[1, 3, 3, 1]`` resampling (bilinear-filtered, StyleGAN App. ...): :func:`upsample_2d`,
-  :func:`downsample_2d`, and upsampling / downsampling convolutions fused with the filter into ONE
-  ``6 x 6`` stride-2 (transposed) convolution, run by the library's fast exact layers
-  (:func:`gans_jax.layers.conv_transpose_subpixel`, :func:`gans_jax.layers.conv.conv_general_dilated_cpu`).
+- FIR ``[1, 3, 3, 1]`` resampling (StyleGAN's bilinear-filtered up/downsampling, StyleGAN2's
+  ``upfirdn2d``): :func:`upsample_2d`, :func:`downsample_2d`, and the resampling convolutions of
+  :func:`conv2d` in the official order and FLOPs (upsampling through the library's fast exact
+  transposed convolution :func:`gans_jax.layers.conv_transpose_subpixel`, strided convolutions through
+  :func:`gans_jax.layers.conv.conv_general_dilated_cpu`; no custom kernels).
 """
 
 from __future__ import annotations
@@ -82,47 +83,53 @@ def downsample_2d(x: jax.Array) -> jax.Array:
     return axis_down(axis_down(x, 1), 2)
 
 
-def _tap_matrix(kernel_size: int, up: bool) -> np.ndarray:
-    """``(k + 3, k)`` matrix ``T``: the per-axis kernel ``K = T w`` of a ``k``-tap convolution composed with
-    the FIR filter, for upsampling (zero insertion, filter ``[1, 3, 3, 1] / 4`` per axis, convolution) or
-    downsampling (filter ``[1, 3, 3, 1] / 8`` per axis, convolution, stride 2)."""
-    f = FIR / 4 if up else FIR / 8
-    if up:  # transposed form: y[2i - 2 + m] += x[i] K[m], K[m] = sum_{k - t + 2 = m} f[k] w[t] (k=3: 6 taps)
-        taps = len(f) + kernel_size - 1
-        t_mat = np.zeros((taps, kernel_size), np.float32)
-        for k in range(len(f)):
-            for t in range(kernel_size):
-                t_mat[k - t + kernel_size - 1, t] += f[k]
-        return t_mat
-    # correlation form: y[o] = sum_m x[2o - 2 + m] K[m], K[m] = sum_{k + t = m} f[k] w[t]
-    t_mat = np.zeros((len(f) + kernel_size - 1, kernel_size), np.float32)
-    for k in range(len(f)):
-        for t in range(kernel_size):
-            t_mat[k + t, t] += f[k]
-    return t_mat
+def _fir_valid(x: jax.Array, f: np.ndarray, axis: int, stride: int = 1) -> jax.Array:
+    """``y[o] = sum_m f[m] x[stride * o + m]`` along ``axis`` (valid correlation, depthwise)."""
+    n = (x.shape[axis] - len(f)) // stride + 1
+    taps = [
+        jax.lax.slice_in_dim(x, m, m + stride * (n - 1) + 1, stride=stride, axis=axis) * float(f[m])
+        for m in range(len(f))
+    ]
+    return sum(taps[1:], taps[0])
 
 
-def _fuse(kernel: jax.Array, up: bool) -> jax.Array:
-    t = jnp.asarray(_tap_matrix(kernel.shape[0], up), kernel.dtype)
-    return jnp.einsum("ai,bj,ijco->abco", t, t, kernel)
+def _fir_2d(x: jax.Array, f: np.ndarray, pad: int) -> jax.Array:
+    """Zero-pad H and W by ``pad`` and apply the separable filter ``f (x) f`` (valid correlation)."""
+    x = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    return _fir_valid(_fir_valid(x, f, 1), f, 2)
 
 
 def conv2d(x: jax.Array, kernel: jax.Array, up: bool = False, down: bool = False) -> jax.Array:
     """``'same'`` convolution of NHWC ``x`` with an HWIO ``k x k`` kernel (odd ``k``), or StyleGAN2's
-    resampling convolutions (``conv2d_resample``): ``up``: zero insertion, ``[1, 3, 3, 1]`` filter and
-    the convolution, output ``2H``; ``down``: filter, then the convolution with stride 2, output ``H/2``.
-    Filter and convolution fuse exactly into one ``(k + 3) x (k + 3)`` stride-2 (transposed)
-    convolution on the library's fast layers (no custom kernels, no slow transposed-conv gradient)."""
+    resampling convolutions (``conv2d_resample``), in the official order and FLOPs:
+
+    - ``up``: zero insertion, ``[1, 3, 3, 1] / 4`` filter per axis and the convolution, output ``2H``
+      (the full composition, cropped). Computed as the stride-2 transposed convolution with the
+      flipped kernel (the library's fast exact :func:`conv_transpose_subpixel`), then the filter.
+    - ``down``: ``[1, 3, 3, 1] / 8`` filter per axis (zero padding ``(k + 1) / 2``), then the convolution
+      with stride 2, output ``H / 2``.
+    """
     k = kernel.shape[0]
     kernel = kernel.astype(x.dtype)
+    if k % 2 == 0:
+        raise ValueError(f"conv2d needs an odd kernel size, got {kernel.shape}")
     if up and down:
         raise ValueError("conv2d: up and down are exclusive")
     if up:
-        return conv_transpose_subpixel(x, _fuse(kernel, True), 2, (k + 1) // 2)
+        if k == 1:  # a 1x1 convolution commutes with the upsampling
+            return upsample_2d(conv2d(x, kernel))
+        # Conv first (filter and convolution commute on the fine grid): v[2i - p + m] += x[i] W[m] with
+        # W = flip(w) zero-padded to k + 1 taps (so k + 1 - 2p = stride), x padded by one pixel so that v
+        # covers positions -2 .. 2H (stored at + 2); then z[o] = sum_m f[m] v[o + m - 2].
+        p = (k - 1) // 2
+        flipped = jnp.pad(kernel[::-1, ::-1], ((0, 1), (0, 1), (0, 0), (0, 0)))
+        v = conv_transpose_subpixel(jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0))), flipped, 2, p)
+        n = 2 * x.shape[1] + 3
+        v = v[:, :n, : 2 * x.shape[2] + 3]
+        return _fir_valid(_fir_valid(v, FIR / 4, 1), FIR / 4, 2)
     if down:
-        return conv_general_dilated_cpu(
-            x, _fuse(kernel, False), (2, 2), (((k + 1) // 2,) * 2,) * 2, dimension_numbers=_NHWC
-        )
+        y = _fir_2d(x, FIR / 8, (k + 1) // 2)
+        return conv_general_dilated_cpu(y, kernel, (2, 2), ((0, 0), (0, 0)), dimension_numbers=_NHWC)
     pad = (k - 1) // 2
     return conv_general_dilated_cpu(x, kernel, (1, 1), ((pad, pad), (pad, pad)), dimension_numbers=_NHWC)
 

@@ -5,9 +5,9 @@ Generator (Fig. 1b): the mapping network ``f`` (8 FC layers, lr x0.01, normalise
 StyleGAN2, :class:`gans_jax.layers.style.MappingNetwork`), a learned constant 4x4x512 input, and per
 resolution two 3x3 convolutions each followed by the "epilogue": per-pixel noise with learned
 per-channel scales ("B"), bias, leaky ReLU, and AdaIN with the style ``y = A(w)`` (Eq. 1, scale
-``y_s + 1``). Upsampling is bilinear-filtered (nearest 2x, conv, ``[1, 2, 1]`` blur = zero insertion and
-the ``[1, 3, 3, 1]`` filter, fused with the convolution into one fast exact transposed convolution,
-exact up to the border handling). Style mixing regularisation (probability 0.9, random crossover) and
+``y_s + 1``). Upsampling is bilinear-filtered (nearest 2x, conv, ``[1, 2, 1]`` blur, which is zero
+insertion, the ``[1, 3, 3, 1]`` filter and the conv: :func:`gans_jax.layers.style.conv2d` with ``up``,
+equal up to the border handling). Style mixing regularisation (probability 0.9, random crossover) and
 truncation in W (``w_avg`` EMA, ``psi``, cutoff) come from :class:`gans_jax.models.stylegan2.Generator`.
 Discriminator: fromRGB, per resolution conv, blur + conv + downsample (fused, stride 2), then
 minibatch stddev, conv, FC, FC. Channels ``min(16384 // res, 512)`` (16 at 1024x1024).
