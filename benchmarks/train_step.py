@@ -497,10 +497,10 @@ def main(argv=None) -> dict:
         images = 2 * args.batch if args.model == "biggan" else args.batch
         peak, source = peak_flops()
         flops = jax_info["flops_per_step"]
+        if args.model == "biggan":
+            summary.update(ch=args.ch, accumulation=args.accumulation)
         summary.update(
-            ch=args.ch,
             dtype=args.dtype,
-            accumulation=args.accumulation,
             images_per_s=round(images * jax_rate, 3),
             flops_per_step=flops,
             peak_flops=peak,
