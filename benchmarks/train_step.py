@@ -6,6 +6,7 @@
     python benchmarks/train_step.py --model biggan --resolution 128 --batch 2048 --dtype bfloat16
     python benchmarks/train_step.py --model pix2pix --resolution 256 --batch 1   # also cyclegan, srgan (96)
     python benchmarks/train_step.py --model pggan --resolution 64 --batch 16 --steps 5 --repeats 1
+    python benchmarks/train_step.py --model stylegan2 --resolution 256 --batch 4 --steps 2 --repeats 1
 
 ``dcgan`` is the DCGAN of the PyTorch examples (nz=100, ngf=ndf=64, nc=3, BCE loss, Adam lr 2e-4,
 beta1 0.5), built with the library (``gans_jax.models.dcgan``) and trained by the library's step
@@ -15,6 +16,10 @@ hinge loss, Adam 2e-4 betas (0, 0.9), n_dis = 5, ``--batch`` reals per discrimin
 step consumes ``5 * batch`` real images; no PyTorch reference). ``pggan`` is the Progressive GAN stage
 at ``--resolution`` of ``experiments/pggan_celebahq.py`` (the paper's networks, WGAN-GP + drift), in the
 middle of its fade-in (``gans_jax.training.progressive.fade_in_step`` around the library's step).
+``stylegan2`` is config F from
+``experiments/stylegan2_ffhq.py`` at ``--resolution`` (lazy R1 every 16 and path length every 4 steps:
+the timed steps average over the schedule only when ``--steps`` covers it; ``s_per_kimg`` is the
+seconds per thousand real images, the unit of StyleGAN2-ADA's tables).
 The PyTorch reference (run when ``import torch`` works, unless ``--no-torch``) is the same
 architecture written here in plain PyTorch with the examples' training iteration: D on reals, D on
 ``fake.detach()``, step D; D on the same fakes with real labels, step G.
@@ -45,7 +50,9 @@ import time
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument(
-        "--model", choices=("dcgan", "mlp", "sngan_resnet", "biggan", "pggan", *TRANSLATION), default="dcgan"
+        "--model",
+        choices=("dcgan", "mlp", "sngan_resnet", "biggan", "pggan", "stylegan2", *TRANSLATION),
+        default="dcgan",
     )
     p.add_argument("--ch", type=int, default=96, help="BigGAN channel multiplier")
     p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="BigGAN compute")
@@ -319,6 +326,23 @@ def bench_biggan(args) -> tuple:
     return bench_config(config, (res, res, NC), batch, args.warmup, num_classes=1000)
 
 
+def bench_stylegan2(args) -> tuple:
+    """StyleGAN2 config F's train step from ``experiments/stylegan2_ffhq.py`` at ``--resolution``."""
+    import numpy as np
+
+    from gans_jax import experiment
+
+    res = args.resolution
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    config = experiment.load_config(
+        os.path.join(root, "experiments", "stylegan2_ffhq.py"),
+        {"model.resolution": res, "train.batch_size": args.batch, "train.compute_dtype": args.dtype},
+    )
+    pixels = np.random.default_rng(0).integers(0, 256, size=(args.batch, res, res, NC), dtype=np.uint8)
+    batch = {"image": pixels.astype(np.float32) / 127.5 - 1.0}
+    return bench_config(config, (res, res, NC), batch, args.warmup)
+
+
 def bench_pggan(args) -> tuple:
     """The Progressive GAN stage at ``args.resolution`` of ``experiments/pggan_celebahq.py``, mid-fade."""
     import time
@@ -359,6 +383,8 @@ def bench_jax(args) -> dict:
         return bench_translation(args)
     if args.model == "pggan":
         return bench_pggan(args)
+    if args.model == "stylegan2":
+        return bench_stylegan2(args)
     import jax
     import optax
 
@@ -578,6 +604,8 @@ def main(argv=None) -> dict:
         )
     if args.model == "pggan":
         summary.update(images_per_s=round(args.batch * jax_rate, 3), alpha=summary["jax_metrics"]["alpha"])
+    if args.model == "stylegan2":
+        summary["s_per_kimg"] = round(1000 / (args.batch * jax_rate), 1)
     rows = [("JAX (gans_jax)", jax_info["compile_s"], jax_rate, jax_others)]
     if torch_timer:
         rows.append(
@@ -596,6 +624,8 @@ def main(argv=None) -> dict:
         )
     if args.model == "biggan":
         print(f"{summary['s_per_iteration_at_2048']} s per batch-2048 iteration")
+    if args.model == "stylegan2":
+        print(f"{summary['s_per_kimg']} s/kimg (StyleGAN2-ADA, one V100 at 256x256: about 22 s/kimg)")
     if summary["ratio"] is not None:
         print(f"ratio jax/torch: {summary['ratio']:.2f}")
     elif not args.no_torch:

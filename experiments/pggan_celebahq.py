@@ -30,7 +30,12 @@ def get_config(arg: str | None = None):
     presets = parse_presets(arg, ("tiny",))
     c = default_config()
     c.model.update(
-        name="progressive", resolution=1024, latent_dim=512, fmap_base=16384, fmap_max=512, mbstd_group_size=4
+        name="progressive",
+        resolution=1024,
+        latent_dim=512,
+        channel_base=16384,
+        channel_max=512,
+        mbstd_group_size=4,
     )
     c.data.update(source="tfds:celeb_a_hq/1024", split="train", label_key="")
     c.objective.name = "wasserstein"
@@ -46,7 +51,7 @@ def get_config(arg: str | None = None):
     )
     c.train.update(n_critic=1, ema_decay=0.999, log_every=1000, sample_every=10_000, checkpoint_every=10_000)
     if "tiny" in presets:
-        c.model.update(resolution=16, latent_dim=64, fmap_base=256, fmap_max=64)
+        c.model.update(resolution=16, latent_dim=64, channel_base=256, channel_max=64)
         c.data.update(source="digits", path="", label_key="label")
         c.progressive.update(fade_images=3200, stabilize_images=3200, batch_sizes=(16,))
         c.train.update(ema_decay=0.99, log_every=50, sample_every=200, checkpoint_every=200)

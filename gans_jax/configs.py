@@ -61,10 +61,14 @@ def default_config() -> ml_collections.ConfigDict:
         residual_blocks=9,  # CycleGAN ResNet generator (6 at 128x128, 9 at 256x256); SRResNet (16)
         identity_mapping=True,  # CycleGAN: also compute F(x), G(y) for the identity loss
         d_pool_size=0,  # SRGAN D: average the last map to k x k before the dense head (0 = flatten, paper)
-        # Progressive GAN (Karras et al. 2018, gans_jax.models.progressive); resolution = the final one:
-        fmap_base=16384,  # feature maps at resolution r: min(fmap_base // r, fmap_max)
-        fmap_max=512,
+        # Progressive GAN and StyleGAN/StyleGAN2 (gans_jax.models.progressive / stylegan / stylegan2);
+        # resolution is the final one, latent_dim the size of z:
+        channel_base=32768,  # channels at resolution r: min(channel_base // r, channel_max) (PGGAN: 16384)
+        channel_max=512,
         mbstd_group_size=4,  # minibatch standard deviation group size (0 = no such layer)
+        w_dim=512,  # StyleGAN: intermediate latent (W) size
+        mapping_layers=8,  # StyleGAN: FC layers of the mapping network (lr multiplier 0.01)
+        style_mixing_prob=0.9,  # StyleGAN: style-mixing regularisation probability (0 = off)
     )
     c.data = dict(
         source="digits",  # toy | digits | folder | tfds:<name> | offline:edges2faces|gray2color|sr_photos

@@ -31,6 +31,8 @@ MODELS = (
     "sngan_resnet",
     "biggan",
     "progressive",
+    "stylegan",
+    "stylegan2",
     "pix2pix",
     "cyclegan",
     "srgan",
@@ -228,13 +230,35 @@ def build_networks(model: Mapping[str, Any], sample_shape, num_classes: int | No
 
         if num_classes is not None:
             raise ValueError("the progressive GAN is unconditional: set model.conditional=False")
-        common = {k: model[k] for k in ("resolution", "fmap_base", "fmap_max")}
+        common = {k: model[k] for k in ("resolution", "channel_base", "channel_max")}
         return (
             progressive.Generator(out_channels=sample_shape[-1], **common),
             progressive.Discriminator(mbstd_group_size=model["mbstd_group_size"], **common),
         )
     if name in ("pix2pix", "cyclegan", "srgan"):
         return translation_networks(model, sample_shape)
+    if name in ("stylegan", "stylegan2"):
+        from gans_jax.models import stylegan, stylegan2
+
+        family = stylegan if name == "stylegan" else stylegan2
+
+        common = dict(
+            resolution=model["resolution"],
+            channel_base=model["channel_base"],
+            channel_max=model["channel_max"],
+            num_classes=num_classes,
+        )
+        return (
+            family.Generator(
+                z_dim=model["latent_dim"],
+                w_dim=model["w_dim"],
+                mapping_layers=model["mapping_layers"],
+                out_channels=sample_shape[-1],
+                style_mixing_prob=model["style_mixing_prob"],
+                **common,
+            ),
+            family.Discriminator(mbstd_group_size=model["mbstd_group_size"], **common),
+        )
     raise ValueError(f"unknown model.name {name!r}; expected one of {MODELS}")
 
 
@@ -314,6 +338,7 @@ def build_gan(config, sample_shape, num_classes: int | None, condition_shape=Non
         translation=translation,
         condition_shape=tuple(condition_shape) if translation else None,
         image_pool_size=config.train.get("image_pool_size", 0),
+        initial_extra={k: v for r in build_regularizers(config) for k, v in r.init_extra.items()},
     )
 
 
@@ -347,11 +372,14 @@ def _auxiliary_kwargs(config, name: str, spec: dict) -> dict:
     return spec
 
 
+def build_regularizers(config):
+    """The config's ``regularizers`` (name -> dict(weight=..., every=..., **kwargs))."""
+    return [regularizer(name, **dict(spec)) for name, spec in dict(config.get("regularizers", {})).items()]
+
+
 def build_train_step(config, gan: GAN, axis_name: str | None = None):
     objective = get_objective(config.objective.name, **dict(config.objective.get("kwargs", {})))
-    penalties = [
-        regularizer(name, **dict(spec)) for name, spec in dict(config.get("regularizers", {})).items()
-    ]
+    penalties = build_regularizers(config)
     auxiliary = [
         auxiliary_loss(name, **_auxiliary_kwargs(config, name, dict(spec)))
         for name, spec in dict(config.get("auxiliary_losses", {})).items()

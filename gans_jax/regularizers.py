@@ -91,6 +91,30 @@ def drift_penalty(critic_fn: CriticFn, real: jax.Array) -> jax.Array:
     return jnp.mean(jnp.square(critic_fn(real).astype(jnp.float32)))
 
 
+def path_length_penalty(
+    synthesis_fn: Callable[[jax.Array], jax.Array],
+    ws: jax.Array,
+    key: jax.Array,
+    pl_mean: jax.Array,
+    *,
+    decay: float = 0.01,
+) -> tuple[jax.Array, jax.Array]:
+    """StyleGAN2's path length regularisation (Karras et al. 2020, Sec. 3.2, Eq. 4).
+
+    For images ``g(w)`` of shape (B, H, W, C) and ``y ~ N(0, I) / sqrt(H W)``, the per-example length
+    ``a_b = sqrt(mean_layers sum_dims (J_w^T y)_b^2)`` with ``J_w^T y = grad_w sum(g(w) * y)`` (``ws`` of
+    shape (B, num_ws, w_dim)); ``pl_mean <- pl_mean + decay (mean_b a_b - pl_mean)`` and the penalty is
+    ``mean_b (a_b - pl_mean)^2`` with the updated (constant) ``pl_mean``. Returns ``(penalty, pl_mean)``;
+    the caller multiplies by the weight (2 in StyleGAN2, times the lazy interval)."""
+    images, vjp_fn = jax.vjp(synthesis_fn, ws)
+    h, w = images.shape[1], images.shape[2]
+    noise = jax.random.normal(key, images.shape, images.dtype) / jnp.sqrt(float(h * w))
+    (grads,) = vjp_fn(noise)
+    lengths = jnp.sqrt(jnp.mean(jnp.sum(jnp.square(grads), axis=2), axis=1))
+    new_mean = jax.lax.stop_gradient(pl_mean + decay * (jnp.mean(lengths) - pl_mean))
+    return jnp.mean(jnp.square(lengths - new_mean)), new_mean
+
+
 def _is_kernel(path: tuple[Any, ...]) -> bool:
     last = path[-1] if path else None
     return getattr(last, "key", getattr(last, "name", None)) == "kernel"

@@ -14,7 +14,7 @@ from gans_jax.models.progressive import Discriminator, Generator, channels
 from gans_jax.training import progressive as pg
 from tests.helpers import ONE_DEVICE, experiment_config
 
-SMALL = dict(fmap_base=128, fmap_max=16)
+SMALL = dict(channel_base=128, channel_max=16)
 
 
 def _init(module, x):
@@ -107,8 +107,8 @@ def _tiny(**overrides):
     base = {
         "model.resolution": 8,
         "model.latent_dim": 16,
-        "model.fmap_base": 64,
-        "model.fmap_max": 16,
+        "model.channel_base": 64,
+        "model.channel_max": 16,
         "progressive.fade_images": 64,
         "progressive.stabilize_images": 32,
         "progressive.batch_sizes": (8,),

@@ -17,8 +17,8 @@ the checkpointed state and a resumed run continues the fade exactly. Parameter n
 resolution (``block_8``, ``to_rgb_8``, ``from_rgb_8``), so stage ``R``'s parameters are stage
 ``R/2``'s plus the new block's and toRGB/fromRGB (stage ``R/2``'s ``R/4`` toRGB/fromRGB retire).
 
-Feature maps: ``channels(r) = min(fmap_base // r, fmap_max)`` (the authors' ``nf``), 512 up to 32x32
-then 256, 128, 64, 32, 16 for 64..1024 with the paper's ``fmap_base = 16384``, ``fmap_max = 512``:
+Feature maps: ``channels(r) = min(channel_base // r, channel_max)`` (the authors' ``nf``), 512 up to 32x32
+then 256, 128, 64, 32, 16 for 64..1024 with the paper's ``channel_base = 16384``, ``channel_max = 512``:
 23.1M parameters in each network at 1024x1024 (Table 2).
 """
 
@@ -36,9 +36,9 @@ from gans_jax.layers.resample import mean_pool, nearest_upsample
 PROGRESS = "progress"  # the Flax collection holding the fade-in alpha
 
 
-def channels(resolution: int, fmap_base: int = 16384, fmap_max: int = 512) -> int:
-    """Feature maps at ``resolution``: ``min(fmap_base // resolution, fmap_max)`` (Table 2)."""
-    return max(1, min(fmap_base // resolution, fmap_max))
+def channels(resolution: int, channel_base: int = 16384, channel_max: int = 512) -> int:
+    """Feature maps at ``resolution``: ``min(channel_base // resolution, channel_max)`` (Table 2)."""
+    return max(1, min(channel_base // resolution, channel_max))
 
 
 def check_resolution(resolution: int) -> int:
@@ -66,12 +66,12 @@ class Generator(nn.Module):
 
     resolution: int
     out_channels: int = 3
-    fmap_base: int = 16384
-    fmap_max: int = 512
+    channel_base: int = 16384
+    channel_max: int = 512
     normalize_latents: bool = True  # latents on the hypersphere of radius sqrt(latent_dim) (App. A.1)
 
     def nf(self, r: int) -> int:
-        return channels(r, self.fmap_base, self.fmap_max)
+        return channels(r, self.channel_base, self.channel_max)
 
     @nn.compact
     def __call__(self, z: jax.Array, labels=None, train: bool = False) -> jax.Array:
@@ -111,12 +111,12 @@ class Discriminator(nn.Module):
     """D of Table 2 at stage ``resolution``: ``(N, R, R, C)`` images -> ``(N,)`` critic values."""
 
     resolution: int
-    fmap_base: int = 16384
-    fmap_max: int = 512
+    channel_base: int = 16384
+    channel_max: int = 512
     mbstd_group_size: int = 4  # 0 = no minibatch standard deviation layer
 
     def nf(self, r: int) -> int:
-        return channels(r, self.fmap_base, self.fmap_max)
+        return channels(r, self.channel_base, self.channel_max)
 
     @nn.compact
     def __call__(self, x: jax.Array, labels=None, train: bool = False) -> jax.Array:

@@ -92,6 +92,9 @@ class GAN:
                 "it serves unconditional and unpaired GANs only"
             )
 
+    # initial GANState.extra entries (regulariser state such as StyleGAN2's pl_mean)
+    initial_extra: dict[str, float] = dataclasses.field(default_factory=dict)
+
     @property
     def conditional(self) -> bool:
         return self.num_classes is not None
@@ -162,7 +165,7 @@ class GAN:
             d_collections=d_coll,
             d_opt_state=self.d_optimizer.init(d_params),
             ema_params=jax.tree.map(jnp.copy, g_params) if ema else None,
-            extra=extra,
+            extra={**extra, **{k: jnp.asarray(v, jnp.float32) for k, v in self.initial_extra.items()}},
         )
 
     def generate(
@@ -173,9 +176,11 @@ class GAN:
         *,
         use_ema: bool = True,
         train: bool = False,
+        **kwargs,
     ) -> jax.Array:
         """Samples ``G(z, y)``; the EMA generator when it exists and ``use_ema``; running BN statistics
-        unless ``train`` (then batch statistics, without updating any state)."""
+        unless ``train`` (then batch statistics, without updating any state). ``kwargs`` go to the
+        generator (e.g. StyleGAN's ``truncation_psi``, ``truncation_cutoff``)."""
         params = state.ema_params if use_ema and state.ema_params is not None else state.g_params
         out = self.generator.apply(
             {"params": params, **state.g_collections},
@@ -184,6 +189,7 @@ class GAN:
             train=train,
             mutable=list(state.g_collections) if train else False,
             rngs={"dropout": jax.random.PRNGKey(0)},
+            **kwargs,
         )
         return out[0] if train else out
 

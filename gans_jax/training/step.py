@@ -46,13 +46,20 @@ CRITIC_BATCHES = ("split", "shared")
 
 class RegularizerInputs(NamedTuple):
     """What a regulariser may look at: the regularised player's parameters, the critic as a function of
-    samples (labels bound), the real and fake batch of this update, and a PRNG key."""
+    samples (labels bound), the real and fake batch of this update, and a PRNG key. Generator
+    regularisers also get ``generator(params, *args, method=None)`` (the train-mode generator, its
+    collection updates discarded; ``method`` names a module method such as StyleGAN2's ``"mapping"``),
+    the ``latents`` and ``labels`` that made ``fake``, and the state's ``extra`` (regulariser state)."""
 
     params: Any
     critic: Callable[[jax.Array], jax.Array] | None
     real: jax.Array | None
     fake: jax.Array | None
     key: jax.Array
+    generator: Callable[..., Any] | None = None
+    latents: jax.Array | None = None
+    labels: jax.Array | None = None
+    extra: Mapping[str, Any] = {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,29 +69,48 @@ class Regularizer:
     Lazy regularisation (Karras et al. 2020, App. B): with ``every = k > 1`` the penalty is evaluated
     only on that player's updates whose index is a multiple of ``k``, with weight ``k * weight`` so
     that its average strength is unchanged.
+
+    ``init_extra`` (generator regularisers only) makes it stateful: ``fn`` returns ``(value, updates)``,
+    ``updates`` new values of the ``GANState.extra`` entries named in ``init_extra`` (their initial
+    values, e.g. StyleGAN2's ``pl_mean``), kept unchanged on skipped updates.
     """
 
     name: str
-    fn: Callable[[RegularizerInputs], jax.Array]
+    fn: Callable[[RegularizerInputs], Any]
     weight: float
     player: str = "discriminator"
     every: int = 1
+    init_extra: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         if self.player not in PLAYERS:
             raise ValueError(f"regularizer {self.name!r}: player {self.player!r} not in {PLAYERS}")
         if self.every < 1:
             raise ValueError(f"regularizer {self.name!r}: every must be >= 1, got {self.every}")
+        if self.init_extra and self.player != "generator":
+            raise ValueError(f"regularizer {self.name!r}: only generator regularisers may keep state")
+
+    @property
+    def stateful(self) -> bool:
+        return bool(self.init_extra)
 
     def penalty(self, inputs: RegularizerInputs, update_index: jax.Array) -> jax.Array:
         """The unweighted value on active updates, 0 on skipped ones."""
+        return self.penalty_and_state(inputs, update_index)[0]
+
+    def penalty_and_state(self, inputs: RegularizerInputs, update_index: jax.Array):
+        """``(value, extra updates)``: the unweighted value (0 on skipped updates) and the new values of
+        the ``init_extra`` entries (unchanged on skipped updates; ``{}`` when stateless)."""
+
+        def active():
+            out = self.fn(inputs)
+            value, updates = out if self.stateful else (out, {})
+            return jnp.asarray(value, jnp.float32), {k: jnp.asarray(updates[k], jnp.float32) for k in updates}
+
         if self.every == 1:
-            return self.fn(inputs)
-        return lax.cond(
-            update_index % self.every == 0,
-            lambda: self.fn(inputs).astype(jnp.float32),
-            lambda: jnp.zeros((), jnp.float32),
-        )
+            return active()
+        kept = {k: jnp.asarray(inputs.extra[k], jnp.float32) for k in self.init_extra}
+        return lax.cond(update_index % self.every == 0, active, lambda: (jnp.zeros((), jnp.float32), kept))
 
     @property
     def effective_weight(self) -> float:
@@ -103,16 +129,43 @@ _REGULARIZERS: dict[str, tuple[str, Callable[..., jax.Array]]] = {
 }
 
 
+def _path_length(r: RegularizerInputs, *, decay: float = 0.01, batch_shrink: int = 2):
+    """StyleGAN2's path-length penalty on ``latents[: B // batch_shrink]``: ``w = G.mapping(z)`` (with
+    style mixing in train mode), the penalty on ``G.synthesis`` at ``w``, ``pl_mean`` updated."""
+    if r.generator is None or r.latents is None:
+        raise ValueError("path_length needs the generator and its latents (a generator regulariser)")
+    num = max(r.latents.shape[0] // batch_shrink, 1)
+    labels = None if r.labels is None else r.labels[:num]
+    ws = r.generator(r.params, r.latents[:num], labels, method="mapping")
+    value, pl_mean = regs.path_length_penalty(
+        lambda w: r.generator(r.params, w, method="synthesis"), ws, r.key, r.extra["pl_mean"], decay=decay
+    )
+    return value, {"pl_mean": pl_mean}
+
+
+_STATEFUL = {"path_length": {"pl_mean": 0.0}}
+_REGULARIZERS["path_length"] = ("generator", _path_length)
+
+
 def regularizer(
     name: str, weight: float, *, every: int = 1, player: str | None = None, **kwargs
 ) -> Regularizer:
     """Build a named regulariser for configs: ``gradient_penalty`` (lambda = 10 in WGAN-GP),
     ``r1``/``r2`` (weight = gamma / 2), ``drift`` (eps_drift = 0.001 in Progressive GAN),
-    ``orthogonal`` (beta = 1e-4 in BigGAN; either player)."""
+    ``orthogonal`` (beta = 1e-4 in BigGAN; either player),
+    ``path_length`` (StyleGAN2: weight 2, every 4, ``decay`` 0.01, ``batch_shrink`` 2; keeps ``pl_mean``
+    in ``GANState.extra``; the generator needs ``mapping`` and ``synthesis`` methods)."""
     if name not in _REGULARIZERS:
         raise ValueError(f"unknown regularizer {name!r}; expected one of {sorted(_REGULARIZERS)}")
     default_player, fn = _REGULARIZERS[name]
-    return Regularizer(name, functools.partial(fn, **kwargs), weight, player or default_player, every)
+    return Regularizer(
+        name,
+        functools.partial(fn, **kwargs),
+        weight,
+        player or default_player,
+        every,
+        dict(_STATEFUL.get(name, {})),
+    )
 
 
 class AuxiliaryInputs(NamedTuple):
@@ -420,6 +473,30 @@ def make_train_step(
     def cast(tree, dtype):
         return jax.tree.map(lambda a: a.astype(dtype) if jnp.issubdtype(a.dtype, jnp.floating) else a, tree)
 
+    def rngs(key):
+        """PRNG streams of a train-mode pass: ``dropout``, and ``noise``/``mixing`` (StyleGAN's noise
+        inputs and style mixing) folded in from the same key."""
+        key = replica_key(key)
+        return {"dropout": key, "noise": jax.random.fold_in(key, 1), "mixing": jax.random.fold_in(key, 2)}
+
+    def generator_call(collections, key):
+        """``fn(params, *args, method=None)``: G's train-mode pass (any method), updates discarded."""
+
+        def fn(params, *args, method=None):
+            if compute_dtype is not None:
+                params, args = cast(params, compute_dtype), cast(args, compute_dtype)
+            out, _ = generator.apply(
+                {"params": params, **collections},
+                *args,
+                train=True,
+                mutable=list(collections),
+                rngs=rngs(key),
+                method=method,
+            )
+            return out if compute_dtype is None else cast(out, jnp.float32)
+
+        return fn
+
     def apply(module, params, collections, x, labels, key):
         """Train-mode forward pass: (output, updated mutable collections)."""
         if compute_dtype is not None:
@@ -430,7 +507,7 @@ def make_train_step(
             labels,
             train=True,
             mutable=list(collections),
-            rngs={"dropout": replica_key(key)},
+            rngs=rngs(key),
         )
         if compute_dtype is not None:
             out = cast(out, jnp.float32)
@@ -598,15 +675,27 @@ def make_train_step(
             fake
         )
         (grads,) = vjp_fn(d_fake)
-        penalties = {}
+        penalties, updates = {}, {}
         if g_regs:
 
             def penalty_fn(g_params):
-                inputs = RegularizerInputs(g_params, None, None, fake, replica_key(k_reg))
-                values = {r.name: r.penalty(inputs, state.step) for r in g_regs}
-                return sum(r.effective_weight * values[r.name] for r in g_regs), values
+                inputs = RegularizerInputs(
+                    g_params,
+                    None,
+                    None,
+                    fake,
+                    replica_key(k_reg),
+                    generator_call(state.g_collections, jax.random.fold_in(k_reg, 1)),
+                    z,
+                    labels,
+                    state.extra,
+                )
+                out = {r.name: r.penalty_and_state(inputs, state.step) for r in g_regs}
+                values = {name: value for name, (value, _) in out.items()}
+                new_extra = {k: v for _, (_, upd) in out.items() for k, v in upd.items()}
+                return sum(r.effective_weight * values[r.name] for r in g_regs), (values, new_extra)
 
-            reg_grads, penalties = jax.grad(penalty_fn, has_aux=True)(state.g_params)
+            reg_grads, (penalties, updates) = jax.grad(penalty_fn, has_aux=True)(state.g_params)
             grads = jax.tree.map(jnp.add, grads, reg_grads)
         metrics = {
             "g_loss": adversarial,
@@ -614,17 +703,19 @@ def make_train_step(
             **{f"reg/{name}": value for name, value in penalties.items()},
             **{f"g_aux_{name}": value for name, value in terms.items()},
         }
-        return grads, metrics
+        return grads, metrics, updates
 
-    def g_apply(state: GANState, grads, g_coll, metrics):
+    def g_apply(state: GANState, grads, g_coll, metrics, updates=None):
         grads = cross_replica_mean(grads)
         params, opt_state = _optimizer_step(gan.g_optimizer, grads, state.g_opt_state, state.g_params)
         state = state.replace(g_params=params, g_collections=g_coll, g_opt_state=opt_state)
+        if updates:  # regulariser state (pl_mean), averaged across replicas
+            state = state.replace(extra={**state.extra, **cross_replica_mean(updates)})
         return state, {**metrics, "g_grad_norm": optax.tree.norm(grads)}
 
     def g_update(state: GANState, fake, labels, z, real, real_labels, vjp_fn, g_coll, key):
-        grads, metrics = g_gradients(state, fake, labels, z, real, real_labels, vjp_fn, key)
-        return g_apply(state, grads, g_coll, metrics)
+        grads, metrics, updates = g_gradients(state, fake, labels, z, real, real_labels, vjp_fn, key)
+        return g_apply(state, grads, g_coll, metrics, updates)
 
     def g_update_drawing_fakes(state: GANState, real, real_labels, k_fake, k_update, num):
         """One generator update on ``num`` fresh fakes, accumulated over micro-batches."""
@@ -634,11 +725,14 @@ def make_train_step(
             z_j, labels_j, real_j, real_labels_j = inputs
             k_gen, k_g = jax.random.split(k) if accumulation_steps > 1 else (k_drop, k_update)
             fake, vjp_fn, coll = generator_forward(state, z_j, labels_j, k_gen)
-            grads, metrics = g_gradients(state, fake, labels_j, z_j, real_j, real_labels_j, vjp_fn, k_g)
-            return grads, coll, metrics
+            grads, metrics, updates = g_gradients(
+                state, fake, labels_j, z_j, real_j, real_labels_j, vjp_fn, k_g
+            )
+            return grads, (coll, updates), metrics
 
         inputs = (micro(z), micro(labels), micro(real), micro(real_labels))
-        return g_apply(state, *accumulate(grad_fn, inputs, k_update))
+        grads, (coll, updates), metrics = accumulate(grad_fn, inputs, k_update)
+        return g_apply(state, grads, coll, metrics, updates)
 
     def train_step(state: GANState, batch: Batch) -> tuple[GANState, Metrics]:
         real, real_labels = gan.split_batch(batch)
