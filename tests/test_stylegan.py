@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from gans_jax import experiment
-from gans_jax.layers.style import EqualizedDense, MappingNetwork, NoiseInjection, adaptive_instance_norm
+from gans_jax.layers.equalized import EqualizedDense
+from gans_jax.layers.style import MappingNetwork, NoiseInjection, adaptive_instance_norm
 from gans_jax.models import stylegan
 from tests.helpers import experiment_config
 
@@ -52,7 +53,7 @@ def test_noise_inputs_have_learned_per_channel_scales():
 def test_mapping_network_lr_multiplier_and_normalised_z():
     """Equalized FC with lr multiplier 0.01: stored weights N(0, 100^2), effective ones N(0, 1/fan_in),
     and the gradient of the stored weight is 0.01x the effective weight's (so Adam steps 0.01x)."""
-    dense = EqualizedDense(256, lr_multiplier=0.01)
+    dense = EqualizedDense(256, gain=1.0, lr_multiplier=0.01)
     x = jnp.ones((1, 512))
     params = jax.jit(dense.init)(jax.random.PRNGKey(0), x)
     stored = np.asarray(params["params"]["kernel"])

@@ -8,15 +8,8 @@ import pytest
 
 from gans_jax import experiment
 from gans_jax import regularizers as regs
-from gans_jax.layers.style import (
-    FIR,
-    ModulatedConv,
-    conv2d,
-    downsample_2d,
-    style_mix,
-    truncate,
-    upsample_2d,
-)
+from gans_jax.layers.fir import FIR, conv2d, downsample_2d, upsample_2d
+from gans_jax.layers.style import ModulatedConv, style_mix, truncate
 from gans_jax.models import stylegan2
 from gans_jax.training.state import GAN
 from gans_jax.training.step import Regularizer, RegularizerInputs, regularizer

@@ -20,7 +20,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gans_jax.layers.conv import conv_general_dilated_cpu
+from gans_jax.layers.fir import conv2d
 
 HE_GAIN = math.sqrt(2.0)  # the gain for (leaky) ReLU layers
 
@@ -73,15 +73,18 @@ class EqualizedDense(nn.Module):
 
 
 class EqualizedConv(nn.Module):
-    """A stride-1 ``kernel_size x kernel_size`` 'same' convolution (NHWC) with the equalized learning
+    """A ``kernel_size x kernel_size`` 'same' convolution (NHWC, odd kernel) with the equalized learning
     rate (Karras et al. 2018, Sec. 4.1): the kernel (HWIO, ``N(0, 1) / lr_multiplier``) is scaled by
-    ``gain / sqrt(k * k * in_channels) * lr_multiplier`` at run time."""
+    ``gain / sqrt(k * k * in_channels) * lr_multiplier`` at run time. ``up`` / ``down``: StyleGAN2's
+    resampling convolutions with the FIR filter (:func:`gans_jax.layers.fir.conv2d`), output 2x / 0.5x."""
 
     features: int
     kernel_size: int = 3
     gain: float = HE_GAIN
     lr_multiplier: float = 1.0
     use_bias: bool = True
+    up: bool = False
+    down: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -94,10 +97,10 @@ class EqualizedConv(nn.Module):
         )
         scale = he_constant(k * k * cin, self.gain) * self.lr_multiplier
         w = (kernel * scale).astype(x.dtype)
-        if k == 1:
+        if k == 1 and not (self.up or self.down):
             y = x @ w[0, 0]
         else:
-            y = conv_general_dilated_cpu(x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+            y = conv2d(x, w, self.up, self.down)
         if self.use_bias:
             bias = self.param("bias", nn.initializers.zeros, (self.features,))
             y = y + (bias * self.lr_multiplier).astype(y.dtype)
@@ -122,23 +125,28 @@ def stddev_group_size(batch: int, group_size: int) -> int:
     return g
 
 
-def minibatch_stddev(x: jax.Array, group_size: int = 4, epsilon: float = 1e-8) -> jax.Array:
-    """Append the minibatch standard deviation as one extra feature map (Karras et al. 2018, Sec. 3).
+def minibatch_stddev(
+    x: jax.Array, group_size: int = 4, num_channels: int = 1, epsilon: float = 1e-8
+) -> jax.Array:
+    """Append the minibatch standard deviation as extra feature maps (Karras et al. 2018, Sec. 3).
 
     As the authors' code (``minibatch_stddev_layer``): the batch ``(N, H, W, C)`` is split into groups
     of ``G`` examples ``{i, i + N/G, i + 2N/G, ...}`` (:func:`stddev_group_size`); for each group the
     standard deviation over its ``G`` members (population form, ``sqrt(var + epsilon)``) is computed
-    for every feature and pixel and averaged over them into one value, which is replicated over
-    ``H x W`` as a new channel for the group's members. Returns ``(N, H, W, C + 1)``.
+    for every feature and pixel and averaged over them, per slice of ``C / num_channels`` features
+    (StyleGAN2's ``num_channels``), and replicated over ``H x W`` as ``num_channels`` new channels for
+    the group's members. Returns ``(N, H, W, C + num_channels)``.
     """
     n, h, w, c = x.shape
-    g = stddev_group_size(n, group_size)
-    y = x.astype(jnp.float32).reshape(g, n // g, h, w, c)
+    g, f = stddev_group_size(n, group_size), num_channels
+    if c % f:
+        raise ValueError(f"minibatch_stddev: {c} channels do not split into num_channels={f}")
+    y = x.astype(jnp.float32).reshape(g, n // g, h, w, f, c // f)
     y = y - jnp.mean(y, axis=0)
-    y = jnp.sqrt(jnp.mean(jnp.square(y), axis=0) + epsilon)  # (M, H, W, C)
-    y = jnp.mean(y, axis=(1, 2, 3))  # (M,)
-    y = jnp.tile(y, g)  # example i belongs to group i % M
-    feature = jnp.broadcast_to(y[:, None, None, None], (n, h, w, 1)).astype(x.dtype)
+    y = jnp.sqrt(jnp.mean(jnp.square(y), axis=0) + epsilon)  # (M, H, W, F, C / F)
+    y = jnp.mean(y, axis=(1, 2, 4))  # (M, F)
+    y = jnp.tile(y, (g, 1))  # example i belongs to group i % M
+    feature = jnp.broadcast_to(y[:, None, None, :], (n, h, w, f)).astype(x.dtype)
     return jnp.concatenate([x, feature], axis=-1)
 
 

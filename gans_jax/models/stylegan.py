@@ -19,14 +19,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gans_jax.layers.style import (
-    EqualizedConv,
-    EqualizedDense,
-    MappingNetwork,
-    NoiseInjection,
-    adaptive_instance_norm,
-    minibatch_stddev,
-)
+from gans_jax.layers.equalized import EqualizedConv, EqualizedDense, minibatch_stddev
+from gans_jax.layers.style import NoiseInjection, adaptive_instance_norm
 from gans_jax.models import stylegan2
 from gans_jax.models.stylegan2 import channels_at, log2_resolution, num_ws
 
@@ -45,7 +39,7 @@ class Epilogue(nn.Module):
         c = x.shape[-1]
         x = NoiseInjection(per_channel=True, name="noise")(x)
         x = lrelu(x + self.param("bias", nn.initializers.zeros, (c,)).astype(x.dtype))
-        style = EqualizedDense(2 * c, name="style")(w)  # A: y_s, y_b
+        style = EqualizedDense(2 * c, gain=1.0, name="style")(w)  # A: y_s, y_b
         return adaptive_instance_norm(x, style[:, :c] + 1.0, style[:, c:])
 
 
@@ -83,19 +77,7 @@ class Generator(stylegan2.Generator):
     psi = 0.7 on the first 8 layers)."""
 
     channel_base: int = 16384
-
-    def setup(self):
-        self.mapping_network = MappingNetwork(
-            self.w_dim,
-            self.mapping_layers,
-            self.w_dim,
-            num_ws(self.resolution),
-            self.num_classes,
-            self.mapping_lr_multiplier,
-        )
-        self.synthesis_network = SynthesisNetwork(
-            self.resolution, self.channel_base, self.channel_max, self.out_channels
-        )
+    synthesis_class = SynthesisNetwork  # AdaIN synthesis instead of StyleGAN2's modulated convolutions
 
 
 class Discriminator(nn.Module):
@@ -122,7 +104,7 @@ class Discriminator(nn.Module):
         x = minibatch_stddev(x, self.mbstd_group_size, 1)
         x = lrelu(EqualizedConv(ch(4), 3, SQRT2, name="b4_conv")(x))
         x = lrelu(EqualizedDense(ch(4), SQRT2, name="b4_fc")(x.reshape(x.shape[0], -1)))
-        out = EqualizedDense(max(self.num_classes or 1, 1), name="b4_out")(x)
+        out = EqualizedDense(max(self.num_classes or 1, 1), gain=1.0, name="b4_out")(x)
         if self.num_classes is None:
             return out[:, 0]
         if labels is None:

@@ -17,18 +17,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gans_jax.layers.style import (
-    EqualizedConv,
-    EqualizedDense,
-    MappingNetwork,
-    StyleLayer,
-    ToRGB,
-    lrelu_gain,
-    minibatch_stddev,
-    style_mix,
-    truncate,
-    upsample_2d,
-)
+from gans_jax.layers.equalized import EqualizedConv, EqualizedDense, minibatch_stddev
+from gans_jax.layers.fir import upsample_2d
+from gans_jax.layers.style import MappingNetwork, StyleLayer, ToRGB, lrelu_gain, style_mix, truncate
 
 
 def log2_resolution(resolution: int) -> int:
@@ -105,6 +96,7 @@ class Generator(nn.Module):
     num_classes: int | None = None
     style_mixing_prob: float = 0.9
     mapping_lr_multiplier: float = 0.01
+    synthesis_class = SynthesisNetwork  # a class attribute, not a field: StyleGAN (v1) swaps it
 
     def setup(self):
         self.mapping_network = MappingNetwork(
@@ -115,7 +107,7 @@ class Generator(nn.Module):
             self.num_classes,
             self.mapping_lr_multiplier,
         )
-        self.synthesis_network = SynthesisNetwork(
+        self.synthesis_network = self.synthesis_class(
             self.resolution, self.channel_base, self.channel_max, self.out_channels
         )
 
@@ -164,23 +156,25 @@ class Discriminator(nn.Module):
         if x.shape[1] != self.resolution or x.shape[2] != self.resolution:
             raise ValueError(f"discriminator for {self.resolution}x{self.resolution} got images {x.shape}")
         ch = lambda r: channels_at(r, self.channel_base, self.channel_max)
-        x = lrelu_gain(EqualizedConv(ch(self.resolution), 1, name=f"b{self.resolution}_fromrgb")(x))
+        x = lrelu_gain(EqualizedConv(ch(self.resolution), 1, 1.0, name=f"b{self.resolution}_fromrgb")(x))
         for log2 in range(top, 2, -1):
             r = 2**log2
-            skip = EqualizedConv(ch(r // 2), 1, use_bias=False, down=True, name=f"b{r}_skip")(x)
-            h = lrelu_gain(EqualizedConv(ch(r), 3, name=f"b{r}_conv0")(x))
-            h = lrelu_gain(EqualizedConv(ch(r // 2), 3, down=True, name=f"b{r}_conv1")(h))
+            skip = EqualizedConv(ch(r // 2), 1, 1.0, use_bias=False, down=True, name=f"b{r}_skip")(x)
+            h = lrelu_gain(EqualizedConv(ch(r), 3, 1.0, name=f"b{r}_conv0")(x))
+            h = lrelu_gain(EqualizedConv(ch(r // 2), 3, 1.0, down=True, name=f"b{r}_conv1")(h))
             x = (skip + h) * math.sqrt(0.5)
         x = minibatch_stddev(x, self.mbstd_group_size, 1)
-        x = lrelu_gain(EqualizedConv(ch(4), 3, name="b4_conv")(x))
-        x = lrelu_gain(EqualizedDense(ch(4), name="b4_fc")(x.reshape(x.shape[0], -1)))
+        x = lrelu_gain(EqualizedConv(ch(4), 3, 1.0, name="b4_conv")(x))
+        x = lrelu_gain(EqualizedDense(ch(4), gain=1.0, name="b4_fc")(x.reshape(x.shape[0], -1)))
         if self.num_classes is None:
-            return EqualizedDense(1, name="b4_out")(x)[:, 0]
+            return EqualizedDense(1, gain=1.0, name="b4_out")(x)[:, 0]
         if labels is None:
             raise ValueError(f"a conditional discriminator ({self.num_classes} classes) needs labels")
         cmap_dim = ch(4)
-        out = EqualizedDense(cmap_dim, name="b4_out")(x)
-        cmap = EqualizedDense(cmap_dim, name="embed")(jax.nn.one_hot(labels, self.num_classes, dtype=x.dtype))
+        out = EqualizedDense(cmap_dim, gain=1.0, name="b4_out")(x)
+        cmap = EqualizedDense(cmap_dim, gain=1.0, name="embed")(
+            jax.nn.one_hot(labels, self.num_classes, dtype=x.dtype)
+        )
         return jnp.sum(out * cmap, axis=-1) / math.sqrt(cmap_dim)
 
 
