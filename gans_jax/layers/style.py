@@ -96,10 +96,13 @@ def style_mix(ws: jax.Array, ws2: jax.Array, crossover: jax.Array) -> jax.Array:
 
 
 def random_noise(module: nn.Module, shape: Sequence[int], dtype) -> jax.Array:
-    """Per-pixel noise ``N(0, 1)`` from the ``noise`` PRNG stream when given (training), else a fixed
-    draw (StyleGAN2's ``noise_mode='const'``-like deterministic sampling)."""
-    key = module.make_rng("noise") if module.has_rng("noise") else jax.random.PRNGKey(0)
-    return jax.random.normal(key, tuple(shape), dtype)
+    """Per-pixel noise ``N(0, 1)`` of ``shape`` ``(B, H, W, 1)`` from the ``noise`` PRNG stream when given
+    (training, ``noise_mode='random'``), else one fixed ``(1, H, W, 1)`` draw shared by every image
+    (StyleGAN2-ADA's ``noise_mode='const'``: an image does not depend on the batch it is drawn in)."""
+    if module.has_rng("noise"):
+        return jax.random.normal(module.make_rng("noise"), tuple(shape), dtype)
+    const = jax.random.normal(jax.random.PRNGKey(0), (1, *tuple(shape)[1:]), dtype)
+    return jnp.broadcast_to(const, tuple(shape))
 
 
 class NoiseInjection(nn.Module):
