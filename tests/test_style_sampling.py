@@ -74,3 +74,36 @@ def test_flag_spelling():
     ]
     with pytest.raises(SystemExit, match="two seed lists"):
         _split_pair_flag(["x", "--style-mix", "1,2"], "style_mix")
+
+
+def test_sample_and_interpolate_commands_on_a_stylegan2_workdir(tmp_path):
+    """The CLI on a StyleGAN2 workdir (config, run.json and a checkpoint of the initial state)."""
+    import json
+
+    from PIL import Image
+
+    from gans_jax import experiment
+    from gans_jax.commands import interpolate_main, sample_main
+    from gans_jax.training.checkpoint import Checkpointer
+    from tests.helpers import experiment_config
+
+    config = experiment_config("stylegan2_ffhq:tiny", **{"model.channel_max": 16, "model.w_dim": 16})
+    shape = (config.model.resolution, config.model.resolution, 1)
+    gan = experiment.build_gan(config, shape, None)
+    state = gan.init_state(jax.random.PRNGKey(0), shape, ema=bool(config.train.ema_decay))
+    (tmp_path / "config.json").write_text(config.to_json_best_effort())
+    (tmp_path / "run.json").write_text(json.dumps({"sample_shape": list(shape), "num_classes": None}))
+    checkpointer = Checkpointer(str(tmp_path / "checkpoints"))
+    checkpointer.save(0, state, {"iterator": {}})
+    checkpointer.close()
+
+    run = ["gans-jax sample", f"--workdir={tmp_path}"]
+    sample_main([*run, "--style-mix", "1,2", "3,4,5", "--mix-layers", "2", f"--out={tmp_path / 'mix.png'}"])
+    side = shape[0] + 1
+    assert np.asarray(Image.open(tmp_path / "mix.png")).shape[:2] == (3 * side + 1, 4 * side + 1)
+    sample_main([*run, "--num=4", "--truncation-psi=0", f"--out={tmp_path / 'psi0.npy'}"])
+    psi0 = np.load(tmp_path / "psi0.npy")
+    np.testing.assert_allclose(psi0, np.broadcast_to(psi0[:1], psi0.shape), atol=1e-5)  # all = w_avg's image
+    interpolate_main(["gans-jax interpolate", f"--workdir={tmp_path}", "--num=2", "--steps=3",
+                      "--noise-mode=random", f"--out={tmp_path / 'strip.png'}"])  # fmt: skip
+    assert np.asarray(Image.open(tmp_path / "strip.png")).shape[:2] == (2 * side + 1, 3 * side + 1)
