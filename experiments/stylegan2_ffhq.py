@@ -13,6 +13,9 @@ StyleGAN2-ADA's heuristic ``0.0002 res^2 / batch``).
     python experiments/stylegan2_ffhq.py --workdir=runs/stylegan2_ffhq --config.data.path=/data/ffhq1024
     # tiny: digits at 16x16 on a CPU in minutes
     gans-jax train --config experiments/stylegan2_ffhq.py:tiny --workdir=runs/stylegan2_tiny
+    # the same on a folder of images (150 steps of 16x16 greyscale: about 1.5 min on 2 CPU cores)
+    gans-jax train --config experiments/stylegan2_ffhq.py:tiny --config.data.source=folder \
+        --config.data.path=my_images --config.data.channels=1 --workdir=runs/stylegan2_folder
 """
 
 from gans_jax.configs import adam, default_config
