@@ -156,6 +156,35 @@ def make_source(data: Mapping[str, Any], *, resolution: int | None, seed: int = 
     )
 
 
+class EpochPermutations:
+    """A fresh permutation of ``size`` rows per epoch, seeded by ``seed_words + (epoch,)``, cached for the
+    few neighbouring epochs that prefetch threads work on (thread-safe). :meth:`rows` maps stream
+    positions ``p`` to rows: row ``p mod size`` of epoch ``p // size``'s permutation."""
+
+    def __init__(self, size: int, seed_words: Sequence[int]):
+        self.size, self.seed_words = int(size), tuple(int(w) for w in seed_words)
+        self._perms: dict[int, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, epoch: int) -> np.ndarray:
+        with self._lock:
+            perm = self._perms.get(epoch)
+            if perm is None:
+                perm = np.random.default_rng([*self.seed_words, epoch]).permutation(self.size)
+                if len(self._perms) >= 4:  # prefetch threads work on neighbouring epochs only
+                    del self._perms[min(self._perms)]
+                self._perms[epoch] = perm
+            return perm
+
+    def rows(self, positions: Sequence[int]) -> np.ndarray:
+        epochs, offsets = np.divmod(np.asarray(positions, np.int64), self.size)
+        out = np.empty(len(epochs), np.int64)
+        for epoch in np.unique(epochs):
+            mask = epochs == epoch
+            out[mask] = self(int(epoch))[offsets[mask]]
+        return out
+
+
 class Dataset:
     """A random-access source, its shuffled endless order, and this process's share of each batch.
 
@@ -192,18 +221,7 @@ class Dataset:
         self.process_index, self.process_count = int(process_index), int(process_count)
         self.local_batch_size = self.batch_size // self.process_count
         self.num_threads = int(num_threads)
-        self._perms: dict[int, np.ndarray] = {}
-        self._lock = threading.Lock()
-
-    def _permutation(self, epoch: int) -> np.ndarray:
-        with self._lock:
-            perm = self._perms.get(epoch)
-            if perm is None:
-                perm = np.random.default_rng([self.seed, epoch]).permutation(self.num_examples)
-                if len(self._perms) >= 4:  # prefetch threads work on neighbouring epochs only
-                    del self._perms[min(self._perms)]
-                self._perms[epoch] = perm
-            return perm
+        self._permutations = EpochPermutations(self.num_examples, (self.seed,))
 
     def positions(self, step: int) -> np.ndarray:
         """The places in the endless stream of this process's share of global batch ``step``."""
@@ -212,12 +230,7 @@ class Dataset:
 
     def indices(self, step: int) -> np.ndarray:
         """The source rows of this process's share of global batch ``step``."""
-        epochs, offsets = np.divmod(self.positions(step), self.num_examples)
-        out = np.empty(self.local_batch_size, np.int64)
-        for epoch in np.unique(epochs):
-            mask = epochs == epoch
-            out[mask] = self._permutation(int(epoch))[offsets[mask]]
-        return out
+        return self._permutations.rows(self.positions(step))
 
     def batch(self, step: int) -> dict[str, np.ndarray]:
         """This process's share of global batch ``step`` (what the iterator yields at ``step``).

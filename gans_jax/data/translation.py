@@ -30,7 +30,6 @@ it changes every epoch, is the same on any number of processes, and a resumed ru
 from __future__ import annotations
 
 import os
-import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
@@ -40,6 +39,7 @@ import numpy as np
 from PIL import Image
 
 from gans_jax.data.folder import ImageFolderSource, list_images, resize_to_square, uint8_to_unit_range
+from gans_jax.data.pipeline import EpochPermutations
 
 __all__ = [
     "DIRECTIONS",
@@ -389,8 +389,7 @@ class UnpairedSource:
                     f"domain {name} images {s.sample_shape} are smaller than the crop {crop_size}"
                 )
         self.x, self.y, self.seed, self.crop_size = x, y, int(seed), int(crop_size)
-        self._perms: dict[int, np.ndarray] = {}
-        self._lock = threading.Lock()
+        self._permutations = EpochPermutations(len(self.y), (self.seed, _PARTNER_STREAM))
 
     def _shape(self, source) -> tuple[int, ...]:
         shape = tuple(source.sample_shape)
@@ -407,24 +406,9 @@ class UnpairedSource:
     def __len__(self) -> int:
         return len(self.x)
 
-    def _permutation(self, epoch: int) -> np.ndarray:
-        with self._lock:
-            perm = self._perms.get(epoch)
-            if perm is None:
-                perm = np.random.default_rng([self.seed, _PARTNER_STREAM, epoch]).permutation(len(self.y))
-                if len(self._perms) >= 4:
-                    del self._perms[min(self._perms)]
-                self._perms[epoch] = perm
-            return perm
-
     def partners(self, positions: Sequence[int]) -> np.ndarray:
         """The ``Y`` rows paired with stream positions ``positions``."""
-        epochs, offsets = np.divmod(np.asarray(positions, np.int64), len(self.y))
-        out = np.empty(len(epochs), np.int64)
-        for epoch in np.unique(epochs):
-            mask = epochs == epoch
-            out[mask] = self._permutation(int(epoch))[offsets[mask]]
-        return out
+        return self._permutations.rows(positions)
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
         return {k: v[0] for k, v in self.read_batch([index]).items()}
