@@ -8,7 +8,7 @@ from gans_jax import experiment
 from gans_jax.data.pipeline import make_dataset
 from gans_jax.metrics import evaluate
 from gans_jax.metrics.features import images_to_uint8
-from gans_jax.metrics.fid import FeatureStats, frechet_distance
+from gans_jax.metrics.fid import FeatureStats, frechet_distance, generator_batches
 from gans_jax.training import loop
 from tests.helpers import ONE_DEVICE, experiment_config
 
@@ -64,7 +64,7 @@ def test_evaluate_run_computes_every_metric_from_one_pass(run):
     # the FID equals the Frechet distance of the two feature sets computed directly
     extractor = PixelFeatures()
     fake = np.concatenate(
-        [extractor(images_to_uint8(b))["pool3"] for b in evaluate.sampled_batches(
+        [extractor(images_to_uint8(b))["pool3"] for b in generator_batches(
             evaluate.run_sampler(gan, state), 1000, 100)]
     )  # fmt: skip
     real = np.concatenate(

@@ -233,12 +233,13 @@ def fid_main(argv: list[str]) -> None:
                 continue
             if _is_workdir(Path(path)):  # sample the run's EMA generator
                 from gans_jax.experiment import load_run
-                from gans_jax.metrics.evaluate import run_sampler, sampled_batches
+                from gans_jax.metrics.evaluate import run_sampler
+                from gans_jax.metrics.fid import generator_batches
 
                 _, gan, state = load_run(path)
                 num = fv.num or 50_000
                 extractor = extractor or _extractor(fv)
-                batches = sampled_batches(run_sampler(gan, state), num, fv.batch_size)
+                batches = generator_batches(run_sampler(gan, state), num, fv.batch_size)
                 stats = compute_stats(batches, extractor, num=num, progress=fv.progress, desc=str(path))
                 results.append((stats.mu, stats.sigma, stats.num))
                 continue

@@ -15,8 +15,8 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
-from gans_jax.metrics.features import collect_features
-from gans_jax.metrics.fid import FeatureStats, frechet_distance
+from gans_jax.metrics.features import collect_features, process_batches
+from gans_jax.metrics.fid import FeatureStats, frechet_distance, generator_batches
 from gans_jax.metrics.inception_score import inception_score
 from gans_jax.metrics.kid import kernel_inception_distance
 from gans_jax.metrics.precision_recall import precision_recall
@@ -45,19 +45,21 @@ def run_sampler(gan, state, *, seed: int = 0, use_ema: bool = True) -> Callable[
     return sample_fn
 
 
-def sampled_batches(sample_fn: Callable[[int, int], np.ndarray], num: int, batch_size: int):
-    for index, start in enumerate(range(0, num, batch_size)):
-        yield sample_fn(index, min(batch_size, num - start))
-
-
 def dataset_batches(dataset, num: int):
-    """The dataset's images, one epoch in its shuffled order, at most ``num``."""
-    seen, step = 0, 0
-    limit = min(num, dataset.num_examples)
-    while seen < limit:
-        images = dataset.batch(step)["image"][: limit - seen]
-        seen, step = seen + len(images), step + 1
-        yield images
+    """The dataset's images, one epoch in its shuffled order, at most ``num``; with several processes,
+    this process's share of the batches (:func:`~gans_jax.metrics.features.process_batches`). The
+    dataset gives whole global batches (it is made without ``process_index``/``process_count``)."""
+    if dataset.process_count != 1:
+        raise ValueError(
+            f"dataset_batches needs a dataset of whole batches, got one split over {dataset.process_count} "
+            "processes; metrics split the batches between processes themselves"
+        )
+    limit, size = min(num, dataset.num_examples), dataset.batch_size
+
+    def batch(step: int) -> np.ndarray:
+        return dataset.batch(step)["image"][: limit - step * size]
+
+    return process_batches(batch, -(-limit // size))
 
 
 def evaluate_run(
@@ -70,7 +72,7 @@ def evaluate_run(
     needs_real = any(kind != "is" for kind, _, _ in parsed.values())
     keys = ("pool3", "logits_unbiased") if any(k == "is" for k, _, _ in parsed.values()) else ("pool3",)
     fake = collect_features(
-        sampled_batches(run_sampler(gan, state, seed=seed), num_fake, batch_size),
+        generator_batches(run_sampler(gan, state, seed=seed), num_fake, batch_size),
         extractor, num=num_fake, keys=keys, progress=progress, desc="generated",
     )  # fmt: skip
     real = None

@@ -19,6 +19,11 @@ Images of 299x299 are not resized in either mode. Greyscale images are repeated 
 devices along ``"data"`` (parameters replicated; ``jax.shard_map``, so each device computes its own
 rows), pads the last batch, and returns numpy arrays.
 Every sample's features depend on that sample only: the batch a sample lands in changes nothing.
+
+With several processes (a multi-host run) every extractor call is one collective program over all hosts:
+:func:`process_batches` gives each process its share of a sequence of batches (every process making the
+same number of calls), and :func:`gather_rows` puts the per-process features back in the global order,
+so KID, precision/recall and IS see the same features as one process would.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -41,7 +46,10 @@ from gans_jax.training import sharding
 __all__ = [
     "RESIZE_MODES",
     "InceptionExtractor",
+    "allgather_exact",
     "collect_features",
+    "gather_rows",
+    "process_batches",
     "bicubic_taps",
     "bilinear_taps",
     "images_to_uint8",
@@ -271,7 +279,10 @@ class InceptionExtractor:
     def __call__(self, images) -> dict[str, np.ndarray]:
         images = _as_rgb_uint8(images)
         step, parts, pending = self.local_batch_size, [], []
-        for i in range(0, len(images), step):
+        calls = -(-len(images) // step)
+        if jax.process_count() > 1:  # each call is a collective program: all processes make as many
+            calls = int(allgather_exact(np.array([calls], np.int64)).max())  # (padding-only ones too)
+        for i in range(0, calls * step, step):
             pending.append(self._dispatch(images[i : i + step]))
             if len(pending) > 1:  # the next batch is queued before waiting for this one
                 parts.append(self._gather(*pending.pop(0)))
@@ -286,6 +297,54 @@ class InceptionExtractor:
         """Features of each batch of an iterable of uint8 image batches, one result per batch."""
         for batch in batches:
             yield self(batch)
+
+
+def process_batches(get_batch: Callable[[int], np.ndarray], num_batches: int) -> Iterator[np.ndarray]:
+    """This process's share of ``num_batches`` global batches ``get_batch(0), get_batch(1), ...``:
+    batches ``p, p + P, p + 2P, ...`` for process ``p`` of ``P`` (all of them with one process).
+
+    Every process yields the same number of batches, ``ceil(num_batches / P)``, an empty one where its
+    share has run out, because each :class:`InceptionExtractor` call is one collective program over
+    all hosts. :func:`gather_rows` (used by :func:`collect_features`) undoes the interleaving."""
+    count, index = jax.process_count(), jax.process_index()
+    last = None
+    for b in range(index, -(-num_batches // count) * count, count):
+        if b < num_batches:
+            last = np.asarray(get_batch(b))
+        elif last is None:  # fewer batches than processes: only the shape of a batch is needed
+            last = np.asarray(get_batch(0))[:0]
+        yield last if b < num_batches else last[:0]
+
+
+def allgather_exact(x: np.ndarray) -> np.ndarray:
+    """``(process_count, *x.shape)``: every process's ``x`` (same shape everywhere), bit-exact for
+    64-bit dtypes too (sent as pairs of uint32, since JAX arrays are 32-bit by default)."""
+    from jax.experimental import multihost_utils
+
+    x = np.ascontiguousarray(x)
+    wide = x.dtype.itemsize == 8
+    sent = x.view(np.uint32) if wide else x
+    gathered = np.asarray(multihost_utils.process_allgather(sent, tiled=False))
+    return gathered.view(x.dtype) if wide else gathered
+
+
+def gather_rows(parts: Sequence[np.ndarray]) -> np.ndarray:
+    """Every process's per-batch rows in global batch order, the inverse of :func:`process_batches`:
+    batch ``r`` of process ``p`` is global batch ``r * P + p``. With one process, the concatenation."""
+    count = jax.process_count()
+    local = np.concatenate(parts)
+    if count == 1:
+        return local
+    sizes = allgather_exact(np.array([len(x) for x in parts], np.int64))  # (P, rounds)
+    longest = int(sizes.sum(axis=1).max())
+    padded = np.zeros((longest, *local.shape[1:]), local.dtype)
+    padded[: len(local)] = local
+    rows = allgather_exact(padded)
+    starts = np.cumsum(sizes, axis=1) - sizes
+    rounds = sizes.shape[1]
+    return np.concatenate(
+        [rows[p, starts[p, r] : starts[p, r] + sizes[p, r]] for r in range(rounds) for p in range(count)]
+    )
 
 
 def collect_features(
@@ -303,18 +362,21 @@ def collect_features(
     ``batches`` yields uint8 images (float images in [-1, 1] are converted with
     :func:`images_to_uint8`); ``extractor(images)`` returns a dict holding ``keys`` (an array is taken
     as ``"pool3"``). One pass gives several outputs, e.g. ``keys=("pool3", "logits_unbiased")``.
-    At most ``num`` images are used; fewer than ``num`` is an error."""
+    At most ``num`` images are used; fewer than ``num`` is an error. With several processes,
+    ``batches`` is this process's share (:func:`process_batches`) and every process gets all features,
+    in the global order (:func:`gather_rows`)."""
     from tqdm.auto import tqdm
 
+    multi = jax.process_count() > 1  # every batch goes through the (collective) extractor
     parts: dict[str, list[np.ndarray]] = {k: [] for k in keys}
     seen = 0
     with tqdm(total=num, desc=desc, unit="img", disable=not progress, leave=False) as bar:
         for batch in batches:
             batch = np.asarray(batch)
             batch = batch if batch.dtype == np.uint8 else images_to_uint8(batch)
-            if num is not None:
+            if num is not None and not multi:
                 batch = batch[: num - seen]
-            if len(batch) == 0:
+            if len(batch) == 0 and not multi:
                 break
             out = extractor(batch)
             out = out if isinstance(out, dict) else {"pool3": out}
@@ -327,13 +389,15 @@ def collect_features(
                 parts[k].append(np.asarray(out[k]))
             seen += len(batch)
             bar.update(len(batch))
-            if num is not None and seen >= num:
+            if num is not None and seen >= num and not multi:
                 break
+    features = {k: gather_rows(v) for k, v in parts.items() if v}
+    seen = len(features[keys[0]]) if features else 0
     if seen == 0:
         raise ValueError("no images were given")
     if num is not None and seen < num:
         raise ValueError(f"asked for {num} images, the source gave only {seen}")
-    return {k: np.concatenate(v) for k, v in parts.items()}
+    return {k: v[:num] for k, v in features.items()}
 
 
 def inception_feature_fn(weights: InceptionWeights | str | os.PathLike[str] | None = None):

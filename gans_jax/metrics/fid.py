@@ -6,7 +6,7 @@ pool3 features of two image sets.
 
 * :class:`FeatureStats` accumulates the mean and covariance batch by batch in float64 (Chan et al.'s
   pairwise update of mean and centred scatter), so 50k samples are never held in memory; statistics
-  of several processes merge exactly (:meth:`FeatureStats.merge`).
+  of several processes merge exactly (:meth:`FeatureStats.merge`, :meth:`FeatureStats.all_processes`).
 * :func:`frechet_distance` computes ``tr((S_1 S_2)^{1/2})`` as the sum of square roots of the
   eigenvalues of the symmetric PSD matrix ``S_1^{1/2} S_2 S_1^{1/2}`` (same eigenvalues as ``S_1 S_2``):
   no complex parts to discard and no ``sqrtm`` iteration to fail on singular covariances.
@@ -22,10 +22,11 @@ import dataclasses
 import os
 from collections.abc import Callable, Iterable
 
+import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from gans_jax.metrics.features import images_to_uint8
+from gans_jax.metrics.features import allgather_exact, images_to_uint8, process_batches
 
 __all__ = [
     "FeatureStats",
@@ -80,6 +81,19 @@ class FeatureStats:
         self.mean = self.mean + delta * (other.num / total)
         self.num = total
         return self
+
+    def all_processes(self) -> FeatureStats:
+        """The statistics of every process's features (each process passes its own), merged in process
+        order so that every process gets the same result; ``self`` with one process."""
+        if jax.process_count() == 1:
+            return self
+        d = self.dim
+        rows = allgather_exact(np.concatenate([[float(self.num)], self.mean, self.scatter.ravel()]))
+        merged = FeatureStats(d)
+        for row in rows:
+            mean, scatter = row[1 : 1 + d].copy(), row[1 + d :].reshape(d, d).copy()
+            merged.merge(FeatureStats(d, int(row[0]), mean, scatter))
+        return merged
 
     @property
     def mu(self) -> np.ndarray:
@@ -173,40 +187,50 @@ def compute_stats(
 
     ``batches`` yields uint8 ``(n, H, W, C)`` images (float images in [-1, 1] are converted with
     :func:`~gans_jax.metrics.features.images_to_uint8`); ``extractor(images)`` returns a dict with
-    ``key`` (or an array). At most ``num`` images are used when given."""
+    ``key`` (or an array). At most ``num`` images are used when given. With several processes,
+    ``batches`` is this process's share (:func:`~gans_jax.metrics.features.process_batches`, as
+    :func:`generator_batches` gives) and the statistics of all processes are merged."""
+    multi = jax.process_count() > 1  # every batch goes through the (collective) extractor
     stats = None
     bar = tqdm(total=num, desc=desc, unit="img", disable=not progress, leave=False)
     try:
         for batch in batches:
             batch = _as_uint8(batch)
-            if num is not None:
+            if num is not None and not multi:
                 batch = batch[: num - (stats.num if stats else 0)]
-            if len(batch) == 0:
+            if len(batch) == 0 and not multi:
                 break
             out = extractor(batch)
             feats = out[key] if isinstance(out, dict) else out
             stats = stats or FeatureStats(np.shape(feats)[1])
             stats.update(feats)
             bar.update(len(batch))
-            if num is not None and stats.num >= num:
+            if num is not None and stats.num >= num and not multi:
                 break
     finally:
         bar.close()
     if stats is None:
         raise ValueError("no images were given")
+    stats = stats.all_processes()
     if num is not None and stats.num < num:
         raise ValueError(f"asked for {num} images, the source gave only {stats.num}")
+    if num is not None and stats.num > num:  # several processes: their shares cannot be cut afterwards
+        raise ValueError(f"asked for {num} images, the processes' shares hold {stats.num}")
     return stats
 
 
 def generator_batches(sample_fn: Callable[[int, int], object], num: int, batch_size: int):
-    """Yields ``sample_fn(batch_index, n)`` for consecutive batches totalling ``num`` images."""
-    for index, start in enumerate(range(0, num, batch_size)):
-        n = min(batch_size, num - start)
+    """Yields ``sample_fn(batch_index, n)`` for consecutive batches totalling ``num`` images; with
+    several processes, this process's share of them (:func:`~gans_jax.metrics.features.process_batches`)."""
+
+    def batch(index: int):
+        n = min(batch_size, num - index * batch_size)
         images = sample_fn(index, n)
         if np.shape(images)[0] != n:
             raise ValueError(f"sample_fn({index}, {n}) returned {np.shape(images)[0]} images, expected {n}")
-        yield images
+        return images
+
+    return process_batches(batch, -(-num // batch_size))
 
 
 def fid_of_generator(

@@ -88,26 +88,16 @@ def inception_score(logits, num_splits: int = 10) -> dict[str, float | int]:
 
 def inception_score_of_batches(batches, extractor, num: int, num_splits: int = 10, *, progress: bool = True):
     """IS of the first ``num`` images of an iterable of uint8 batches (e.g.
-    :func:`gans_jax.metrics.fid.generator_batches`), streamed through ``extractor``; the extractor must
-    return ``"logits_unbiased"`` (weights with the output layer)."""
-    from tqdm.auto import tqdm
-
-    from gans_jax.metrics.features import images_to_uint8
+    :func:`gans_jax.metrics.fid.generator_batches`, which splits them between processes), through
+    ``extractor``; the extractor must return ``"logits_unbiased"`` (weights with the output layer)."""
+    from gans_jax.metrics.features import collect_features
 
     if getattr(extractor, "has_logits", True) is False:
         raise ValueError(NO_LOGITS)
-    acc = InceptionScoreAccumulator(num, num_splits)
-    with tqdm(total=num, desc="inception score", unit="img", disable=not progress, leave=False) as bar:
-        for batch in batches:
-            batch = np.asarray(batch)
-            batch = (batch if batch.dtype == np.uint8 else images_to_uint8(batch))[: num - acc.seen]
-            if len(batch) == 0:
-                break
-            out = extractor(batch)
-            if "logits_unbiased" not in out:
-                raise ValueError(NO_LOGITS)
-            acc.update(out["logits_unbiased"])
-            bar.update(len(batch))
-            if acc.seen >= num:
-                break
-    return acc.result()
+    try:
+        logits = collect_features(
+            batches, extractor, num=num, keys=("logits_unbiased",), progress=progress, desc="inception score"
+        )["logits_unbiased"]
+    except KeyError:
+        raise ValueError(NO_LOGITS) from None
+    return inception_score(logits, num_splits)
