@@ -125,23 +125,46 @@ def test_configs_follow_pacgan():
         mode_collapse.get_config("spiral")
 
 
-# 'It learns' on the ring: the fast preset with each loss's own recipe, 1,500 steps, one seed, through
-# build_train_step. Thresholds are what such short runs reach on this CPU (measured: GAN 4 modes / 1.1%,
-# minimax 8 / 23%, LSGAN 2 / 0.7%, WGAN-GP 2 / 0.9%, PacGAN2 4 / 5.0%); the untrained generator
-# puts every sample near the origin (0 modes, 0%). Hinge + SN (0 modes), and minimax and WGAN-GP as
-# one-seed runs, missed these thresholds in 1,500 steps: not tested yet.
-LEARNS = {
-    "gan": (3, 0.005),
-    "lsgan": (2, 0.003),
-    "pacgan2": (3, 0.02),
+# 'It learns' on the ring with each loss: the short recipe of tests/test_learns.py (LeakyReLU MLPs of
+# 128 without batch norm or maxout, batch 256 per critic step, cosine-decayed learning rates,
+# 3,000 generator steps, no EMA) with each variant's own objective, regulariser, n_critic and optimiser family
+# (PacGAN's full recipe needs 400k steps: benchmarks/mode_coverage.py). Learning rates and betas below are
+# the short runs' (measured on this CPU, seed 0; the untrained generator has 0.3% of its samples near
+# a mode): GAN 8 modes / 82% high quality, minimax 8 / 81%, LSGAN 7 / 82%, PacGAN2 8 / 78%,
+# WGAN 8 / 17%, WGAN-GP 8 / 68%, hinge + SN 8 / 78%. The PacGAN-recipe runs of the benchmark at 3,000
+# steps reach far less (benchmarks/RESULTS.md): the recipe, not the loss, sets the pace.
+SHORT_RECIPE = {
+    "model.g_hidden": (128, 128),
+    "model.d_hidden": (128, 128),
+    "model.g_batch_norm": False,
+    "model.d_maxout_pieces": 0,
+    "model.init_std": 0.0,
+    "train.ema_decay": 0.0,
+    "optim.g.schedule": "cosine",
+    "optim.d.schedule": "cosine",
 }
+ADAM_05 = {"lr": 1e-3, "b1": 0.5}
+LEARNS = {  # variant: (optimiser settings for both players, min modes, min high-quality fraction)
+    "gan": (ADAM_05, 8, 0.5),
+    "minimax_gan": (ADAM_05, 8, 0.5),
+    "lsgan": (ADAM_05, 7, 0.5),
+    "pacgan2": (ADAM_05, 7, 0.3),
+    "wgan": ({"lr": 1e-3}, 6, 0.08),  # RMSProp, clip 0.01
+    "wgan_gp": ({"lr": 3e-3}, 8, 0.35),  # Adam (0, 0.9)
+    "hinge_sn": ({"lr": 1e-3, "b1": 0.0, "b2": 0.9}, 8, 0.5),
+}
+STEPS = 3000
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", sorted(LEARNS))
 def test_ring_learns_with_each_loss(variant):
-    min_modes, min_hq = LEARNS[variant]
-    config = mode_collapse.get_config("ring8", variant, epochs=1.5, fast=True)
+    optim, min_modes, min_hq = LEARNS[variant]
+    config = mode_collapse.get_config("ring8", variant)
+    overrides = {**SHORT_RECIPE, "train.steps": STEPS}
+    overrides.update({f"optim.{p}.{k}": v for p in ("g", "d") for k, v in optim.items()})
+    config.update_from_flattened_dict(overrides)
+    config.train.batch_size = 256 * config.model.pack * config.train.n_critic
     gan = experiment.build_gan(config, (2,), None)
     step = experiment.build_train_step(config, gan)
     mixture = get_mixture("ring8")
@@ -150,13 +173,14 @@ def test_ring_learns_with_each_loss(variant):
         step,
         mixture.sample_jax,
         seeds=[0],
-        steps=config.train.steps,
+        steps=STEPS,
         batch_size=config.train.batch_size,
-        steps_per_call=config.train.steps,
+        steps_per_call=STEPS,
     )
     initial, _ = scan.init_states(gan, [0])
     key = jax.random.PRNGKey(0)
     before = mode_metrics(scan.generate_seeds(gan, initial, key, 2500)[0], mixture)
     after = mode_metrics(scan.generate_seeds(gan, states, key, 2500)[0], mixture)
-    assert before["modes_captured"] == 0 and before["high_quality_fraction"] == 0.0, before
+    assert before["high_quality_fraction"] < 0.01, before
+    print(variant, after)
     assert after["modes_captured"] >= min_modes and after["high_quality_fraction"] >= min_hq, (variant, after)
