@@ -1,12 +1,15 @@
 """Two processes on one machine through jax.distributed (Gloo on CPU): the run completes, both agree
 on the parameters, only process 0 writes logs, and the run resumes from its checkpoint."""
 
+import json
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
+
+import pytest
 
 from tests.helpers import ROOT
 
@@ -17,7 +20,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _run_pair(workdir, steps):
+def _run_pair(workdir, steps, name, overrides):
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": ROOT}
     procs = [
@@ -29,6 +32,8 @@ def _run_pair(workdir, steps):
                 str(i),
                 str(workdir),
                 str(steps),
+                name,
+                json.dumps(overrides),
             ],
             cwd=ROOT,
             env=env,
@@ -57,14 +62,34 @@ def _run_pair(workdir, steps):
     return results
 
 
-def test_two_process_run_agrees_and_resumes(tmp_path):
-    first = _run_pair(tmp_path, 20)
+# experiment -> config overrides of a short, cheap run (20 steps, then resumed to 30).
+RUNS = {
+    "gan_ring8": {},
+    # BigGAN's recipe at its smallest: hinge, 2 D steps on split batches, orthogonal regularisation, EMA
+    # (from step 5), spectral norm, conditional and cross-replica batch norm, self-attention, projection D.
+    "biggan_imagenet:tiny": {
+        "model.g_channels": 4,
+        "model.d_channels": 4,
+        "train.batch_size": 8,
+        "train.ema_decay": 0.9,
+        "train.ema_start": 5,
+        "eval.num_samples": 20,
+        "eval.standing_stats": 2,
+        "eval.truncations": (1.0,),
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(RUNS))
+def test_two_process_run_agrees_and_resumes(tmp_path, name):
+    overrides = RUNS[name]
+    first = _run_pair(tmp_path, 20, name, overrides)
     assert sorted(r[0] for r in first) == ["0", "1"]
     assert {r[1] for r in first} == {"20"}
     assert first[0][2] == first[1][2], "processes disagree on the parameters"
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 4  # steps 5, 10, 15, 20 logged once: only process 0 writes
 
-    resumed = _run_pair(tmp_path, 30)
+    resumed = _run_pair(tmp_path, 30, name, overrides)
     assert {r[1] for r in resumed} == {"30"} and resumed[0][2] == resumed[1][2]
     assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 6  # resumed at 20, not 0
