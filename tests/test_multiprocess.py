@@ -1,6 +1,9 @@
 """Two processes on one machine through jax.distributed (Gloo on CPU): the run completes, both agree
-on the parameters, only process 0 writes logs, and the run resumes from its checkpoint."""
+on the parameters, only process 0 writes logs, and the run resumes from its checkpoint. ../shared/STACK.md
+traps 1 and 3: one CPU device per process (no NPROC rendezvous deadlock), and SIGTERM is ignored after
+jax.distributed.initialize, so leftover workers are killed with SIGKILL."""
 
+import json
 import os
 import re
 import signal
@@ -17,7 +20,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _run_pair(workdir, steps):
+def _run_pair(workdir, steps, name, overrides):
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": ROOT}
     procs = [
@@ -29,6 +32,8 @@ def _run_pair(workdir, steps):
                 str(i),
                 str(workdir),
                 str(steps),
+                name,
+                json.dumps(overrides),
             ],
             cwd=ROOT,
             env=env,
@@ -42,7 +47,7 @@ def _run_pair(workdir, steps):
     outputs = []
     try:
         for p in procs:
-            out, err = p.communicate(timeout=240)
+            out, err = p.communicate(timeout=300)
             outputs.append((p.returncode, out, err))
     finally:
         for p in procs:  # SIGTERM is ignored after jax.distributed.initialize: kill hard
@@ -57,14 +62,39 @@ def _run_pair(workdir, steps):
     return results
 
 
-def test_two_process_run_agrees_and_resumes(tmp_path):
-    first = _run_pair(tmp_path, 20)
+# BigGAN's recipe at its smallest (20 steps, then resumed to 30): hinge, 2 D steps on split batches,
+# orthogonal regularisation, EMA (from step 5), spectral norm, class-conditional batch norm whose
+# statistics span both processes' halves of the batch, the projection discriminator.
+NAME = "biggan_imagenet:tiny"
+OVERRIDES = {
+    "model.g_channels": 4,
+    "model.d_channels": 4,
+    "model.attention": 0,
+    "train.batch_size": 8,
+    "train.ema_decay": 0.9,
+    "train.ema_start": 5,
+    "train.sample_every": 1000,  # one sample grid, at the end
+    "eval.num_samples": 20,
+    "eval.standing_stats": 0,
+    "eval.truncations": (),
+}
+
+
+def test_two_process_biggan_run_agrees_and_resumes(tmp_path):
+    """BigGAN only: it covers everything the former 2-process ring-of-8 GAN run did (completion, equal
+    parameters in both processes, logs from process 0 only, resuming from the checkpoint) and adds the
+    recipe's state (EMA, spectral-norm vectors, batch-norm statistics, two optimisers after n_critic D
+    steps) to what must agree and round-trip. Any experiment runs through the same worker
+    (``multiprocess_worker.py PORT ID WORKDIR STEPS EXPERIMENT[:PRESET] [OVERRIDES_JSON]``)."""
+    first = _run_pair(tmp_path, 20, NAME, OVERRIDES)
     assert sorted(r[0] for r in first) == ["0", "1"]
     assert {r[1] for r in first} == {"20"}
     assert first[0][2] == first[1][2], "processes disagree on the parameters"
-    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
-    assert len(lines) == 4  # steps 5, 10, 15, 20 logged once: only process 0 writes
+    logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logged] == [5, 10, 15, 20]  # logged once: only process 0 writes
+    assert all(r["reg/orthogonal"] > 0 for r in logged)
 
-    resumed = _run_pair(tmp_path, 30)
+    resumed = _run_pair(tmp_path, 30, NAME, OVERRIDES)
     assert {r[1] for r in resumed} == {"30"} and resumed[0][2] == resumed[1][2]
-    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 6  # resumed at 20, not 0
+    logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logged] == [5, 10, 15, 20, 25, 30]  # resumed at 20, not 0

@@ -36,6 +36,7 @@ ortho = nn.initializers.orthogonal()
 
 # resolution -> channel multipliers of ch: (G block inputs, G block outputs).
 G_ARCH: dict[int, tuple[Sequence[int], Sequence[int]]] = {
+    16: ((4, 4), (4, 4)),  # not in BigGAN-PyTorch: the 32x32 widths with one block fewer (CPU tests)
     32: ((4, 4, 4), (4, 4, 4)),
     64: ((16, 16, 8, 4), (16, 8, 4, 2)),
     128: ((16, 16, 8, 4, 2), (16, 8, 4, 2, 1)),
@@ -44,6 +45,7 @@ G_ARCH: dict[int, tuple[Sequence[int], Sequence[int]]] = {
 }
 # resolution -> (D block output multipliers, which blocks downsample); inputs are 3 then the outputs.
 D_ARCH: dict[int, tuple[Sequence[int], Sequence[bool]]] = {
+    16: ((4, 4, 4), (True, True, False)),  # not in BigGAN-PyTorch, like G_ARCH[16]
     32: ((4, 4, 4, 4), (True, True, False, False)),
     64: ((1, 2, 4, 8, 16), (True,) * 4 + (False,)),
     128: ((1, 2, 4, 8, 16, 16), (True,) * 5 + (False,)),
