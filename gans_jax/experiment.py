@@ -419,7 +419,8 @@ def evaluate(config, gan: GAN, state: GANState, key: jax.Array) -> dict[str, flo
     k_z, k_y = jax.random.split(key)
     z = gan.sample_latents(k_z, num)
     labels = gan.sample_labels(k_y, num)
-    samples = np.asarray(gan.generate(state, z, labels))
+    generate = jax.jit(gan.generate)  # compiled once: op-by-op, a large generator takes seconds per call
+    samples = np.asarray(generate(state, z, labels))
     if source == "toy":
         from gans_jax.data.toy import get_mixture
         from gans_jax.metrics.modes import mode_metrics
@@ -435,7 +436,7 @@ def evaluate(config, gan: GAN, state: GANState, key: jax.Array) -> dict[str, flo
             results["class_agreement"] = judge.class_agreement(samples, np.asarray(labels))
             for t in config.eval.get("truncations", ()):
                 z_t = sampling.truncated_latents(k_z, num, tuple(gan.latent_shape), float(t))
-                truncated = np.asarray(gan.generate(state, z_t, labels))
+                truncated = np.asarray(generate(state, z_t, labels))
                 results[f"class_agreement@{t:g}"] = judge.class_agreement(truncated, np.asarray(labels))
         if gan.latent_codes and gan.latent_codes.categorical:
             results.update(infogan_code_purity(gan, state, judge, jax.random.fold_in(key, 1), num))

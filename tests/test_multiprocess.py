@@ -4,60 +4,19 @@ traps 1 and 3: one CPU device per process (no NPROC rendezvous deadlock), and SI
 jax.distributed.initialize, so leftover workers are killed with SIGKILL."""
 
 import json
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 
-from tests.helpers import ROOT
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.helpers import run_two_processes
 
 
 def _run_pair(workdir, steps, name, overrides):
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": ROOT}
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                os.path.join(ROOT, "tests", "multiprocess_worker.py"),
-                str(port),
-                str(i),
-                str(workdir),
-                str(steps),
-                name,
-                json.dumps(overrides),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )  # fmt: skip
-        for i in range(2)
-    ]
-    outputs = []
-    try:
-        for p in procs:
-            out, err = p.communicate(timeout=300)
-            outputs.append((p.returncode, out, err))
-    finally:
-        for p in procs:  # SIGTERM is ignored after jax.distributed.initialize: kill hard
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGKILL)
+    outputs = run_two_processes(
+        "multiprocess_worker.py", workdir, steps, name, json.dumps(overrides), timeout=300
+    )
     results = []
-    for rc, out, err in outputs:
-        assert rc == 0, err[-3000:]
+    for out in outputs:
         match = re.search(r"RESULT process=(\d) of=2 step=(\d+) digest=(\w+)", out)
-        assert match, out + err[-2000:]
+        assert match, out
         results.append(match.groups())
     return results
 
