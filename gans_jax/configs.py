@@ -60,6 +60,7 @@ def default_config() -> ml_collections.ConfigDict:
         d_layers=3,  # PatchGAN: strided layers (3 = 70x70 patches)
         residual_blocks=9,  # CycleGAN ResNet generator (6 at 128x128, 9 at 256x256); SRResNet (16)
         identity_mapping=True,  # CycleGAN: also compute F(x), G(y) for the identity loss
+        g_output="tanh",  # SRResNet output: tanh | linear (unbounded; evaluation and samples clip)
         icnr=False,  # SRResNet: ICNR initialisation of the sub-pixel convolutions (Aitken et al. 2017)
         d_pool_size=0,  # SRGAN D: average the last map to k x k before the dense head (0 = flatten, paper)
         # Progressive GAN and StyleGAN/StyleGAN2 (gans_jax.models.progressive / stylegan / stylegan2);

@@ -310,6 +310,7 @@ def translation_networks(model: Mapping[str, Any], sample_shape):
             model["g_channels"],
             model["residual_blocks"],
             upscale_factor=factor,
+            output=model.get("g_output", "tanh"),
             icnr=model.get("icnr", False),
         ),
         SRGANDiscriminator(model["d_channels"], pool_size=model["d_pool_size"] or None),
@@ -506,7 +507,7 @@ def translation_evaluation(config, gan: GAN, state: GANState) -> dict[str, float
         baseline = uint8_to_unit_range(bicubic_upsample(unit_range_to_uint8(condition), scale))
         results.update(
             translation_metrics(
-                out,
+                np.clip(out, -1.0, 1.0),
                 real,
                 condition,
                 baseline=baseline,
