@@ -60,6 +60,8 @@ def default_config() -> ml_collections.ConfigDict:
         d_layers=3,  # PatchGAN: strided layers (3 = 70x70 patches)
         residual_blocks=9,  # CycleGAN ResNet generator (6 at 128x128, 9 at 256x256); SRResNet (16)
         identity_mapping=True,  # CycleGAN: also compute F(x), G(y) for the identity loss
+        g_output="tanh",  # SRResNet output: tanh | linear (unbounded; evaluation and samples clip)
+        icnr=False,  # SRResNet: ICNR initialisation of the sub-pixel convolutions (Aitken et al. 2017)
         d_pool_size=0,  # SRGAN D: average the last map to k x k before the dense head (0 = flatten, paper)
         # Progressive GAN and StyleGAN/StyleGAN2 (gans_jax.models.progressive / stylegan / stylegan2);
         # resolution is the final one, latent_dim the size of z:
@@ -90,8 +92,10 @@ def default_config() -> ml_collections.ConfigDict:
         load_size=0,  # jitter: side before the random crop; 0 = round(resolution * 286 / 256)
         scale=4,  # super_resolution: condition = PIL bicubic downsample of the image by this factor
     )
-    # adversarial_weight: the generator's adversarial term next to its auxiliary terms (SRGAN: 1e-3)
-    c.objective = dict(name="non_saturating", kwargs={}, adversarial_weight=1.0)
+    # adversarial_weight: the generator's adversarial term next to its auxiliary terms (SRGAN: 1e-3);
+    # adversarial_start: that weight is 0 before this step (content-only pretraining, SRGAN's SRResNet
+    # initialisation; D still trains), see gans_jax.training.step.make_train_step
+    c.objective = dict(name="non_saturating", kwargs={}, adversarial_weight=1.0, adversarial_start=0)
     c.optim = dict(g=adam(2e-4), d=adam(2e-4))
     c.regularizers = {}
     # name -> dict(weight=..., players=(...), replace_adversarial=..., **kwargs), see
@@ -139,6 +143,9 @@ def default_config() -> ml_collections.ConfigDict:
         truncations=(),  # truncation thresholds to sweep in evaluation, e.g. (0.5, 1.0, 1.5)
         split="",  # image-to-image: held-out split for sample grids and metrics ("" = data.split)
         path="",  # ... or held-out folder ("" = data.path)
+        # super-resolution metrics (Ledig et al. 2017, Sec. 3.1; gans_jax.experiment.translation_evaluation):
+        resolution=0,  # held-out HR crop side (G is fully convolutional); 0 = model.resolution
+        shave=0,  # border pixels removed before PSNR / L1 (SR papers: the scale factor)
     )
     return c
 

@@ -305,7 +305,14 @@ def translation_networks(model: Mapping[str, Any], sample_shape):
             f"SRGAN: image side {sample_shape[0]} is not a multiple of the source's {condition_shape[0]}"
         )
     return (
-        SRResNetGenerator(out_channels, model["g_channels"], model["residual_blocks"], upscale_factor=factor),
+        SRResNetGenerator(
+            out_channels,
+            model["g_channels"],
+            model["residual_blocks"],
+            upscale_factor=factor,
+            output=model.get("g_output", "tanh"),
+            icnr=model.get("icnr", False),
+        ),
         SRGANDiscriminator(model["d_channels"], pool_size=model["d_pool_size"] or None),
     )
 
@@ -394,6 +401,7 @@ def build_train_step(config, gan: GAN, axis_name: str | None = None):
         regularizers=penalties,
         auxiliary_losses=auxiliary,
         adversarial_weight=config.objective.get("adversarial_weight", 1.0),
+        adversarial_start=config.objective.get("adversarial_start", 0),
         ema_decay=train.ema_decay or None,
         ema_start=train.get("ema_start", 0),
         accumulation_steps=train.get("accumulation_steps", 1),
@@ -443,9 +451,9 @@ def evaluate(config, gan: GAN, state: GANState, key: jax.Array) -> dict[str, flo
     return results
 
 
-def held_out_examples(config, gan: GAN, num: int) -> dict[str, np.ndarray]:
+def held_out_examples(config, gan: GAN, num: int, resolution: int | None = None) -> dict[str, np.ndarray]:
     """The first ``num`` examples of the evaluation split (``eval.split``, else ``data.split``) of an
-    image-to-image experiment's data, in a fixed order."""
+    image-to-image experiment's data, in a fixed order, at ``resolution`` (default ``model.resolution``)."""
     from gans_jax.data.pipeline import make_source
 
     data = {**dict(config.data), "jitter": False}
@@ -453,7 +461,7 @@ def held_out_examples(config, gan: GAN, num: int) -> dict[str, np.ndarray]:
         data["split"] = config.eval.split
     if config.eval.get("path", ""):
         data["path"] = config.eval.path
-    source = make_source(data, resolution=config.model.get("resolution"), seed=config.seed)
+    source = make_source(data, resolution=resolution or config.model.get("resolution"), seed=config.seed)
     try:
         count = min(int(num), len(source))
         batch = source.read_batch(np.arange(count))
@@ -476,14 +484,40 @@ def translate(gan: GAN, state: GANState, condition, *, batch_size: int = 32, use
 def translation_evaluation(config, gan: GAN, state: GANState) -> dict[str, float]:
     """Held-out metrics of an image-to-image GAN on ``eval.num_samples`` examples of the evaluation
     split: L1 and PSNR of ``G(source)`` against the target next to the bicubic/identity baseline
-    (paired, :mod:`gans_jax.metrics.translation`); the cycle-consistency L1 in both directions (unpaired)."""
+    (paired, :mod:`gans_jax.metrics.translation`); the cycle-consistency L1 in both directions (unpaired).
+
+    Super-resolution (``data.translation="super_resolution"`` or ``offline:sr_photos``) is evaluated as
+    in Ledig et al. 2017, Sec. 3.1: on ``eval.resolution`` crops (0 = ``model.resolution``; the
+    generator is fully convolutional), without an ``eval.shave``-pixel border, with the PSNR also on
+    BT.601 luma (``psnr_y``) for colour images, and against Pillow bicubic upsampling of the
+    low-resolution input (the filter that made it)."""
+    from gans_jax.data.folder import uint8_to_unit_range
+    from gans_jax.data.translation import bicubic_upsample, unit_range_to_uint8
     from gans_jax.metrics.translation import l1_distance, translation_metrics
 
-    batch = held_out_examples(config, gan, config.eval.num_samples)
+    super_resolution = config.data.get("translation", "") == "super_resolution" or str(
+        config.data.source
+    ).startswith("offline:sr_")
+    resolution = config.eval.get("resolution", 0) if super_resolution else 0
+    batch = held_out_examples(config, gan, config.eval.num_samples, resolution or None)
     real, condition = gan.split_batch(batch)
     out = translate(gan, state, condition)
     results = {"num_samples": int(len(batch["image"]))}
-    if gan.translation == "paired":
+    if gan.translation == "paired" and super_resolution:
+        scale = real.shape[1] // condition.shape[1]
+        baseline = uint8_to_unit_range(bicubic_upsample(unit_range_to_uint8(condition), scale))
+        results.update(
+            translation_metrics(
+                np.clip(out, -1.0, 1.0),
+                real,
+                condition,
+                baseline=baseline,
+                shave=int(config.eval.get("shave", 0)),
+                luma=real.shape[-1] == 3,
+            )
+        )
+        results["eval_resolution"] = int(real.shape[1])
+    elif gan.translation == "paired":
         results.update(translation_metrics(out, real, condition))
     else:
         results["cycle_l1_x"] = l1_distance(out["rec_x"], real["x"])

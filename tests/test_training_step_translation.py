@@ -101,6 +101,36 @@ def test_adversarial_weight_scales_only_the_adversarial_term():
         np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-6)
 
 
+def test_adversarial_start_is_content_only_before_and_the_given_weight_after():
+    """``adversarial_start=2``: steps 0 and 1 update G as ``adversarial_weight=0`` does, step 2 as the
+    given weight does (SRResNet pretraining, then SRGAN); D trains in both phases."""
+    gan, batch = paired_gan(), paired_batch()
+    state = gan.init_state(jax.random.PRNGKey(0), (4, 4, 2))
+    l1 = [auxiliary_loss("l1_reconstruction", 1.0)]
+
+    def run(state, **kwargs):
+        return jax.jit(make_train_step(gan, NS, auxiliary_losses=l1, **kwargs))(state, batch)
+
+    delayed = dict(adversarial_weight=0.5, adversarial_start=2)
+    for step, weight in ((0, 0.0), (1, 0.0), (2, 0.5), (7, 0.5)):
+        at = state.replace(step=jnp.asarray(step, state.step.dtype))
+        got, metrics = run(at, **delayed)
+        want, _ = run(at, adversarial_weight=weight)
+        assert float(metrics["g_adversarial_weight"]) == weight
+        for a, b in zip(
+            jax.tree.leaves((got.g_params, got.d_params)),
+            jax.tree.leaves((want.g_params, want.d_params)),
+            strict=True,
+        ):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    before, _ = run(state, **delayed)
+    after, _ = run(state, adversarial_weight=0.5)
+    assert not np.allclose(before.g_params["Conv_0"]["kernel"], after.g_params["Conv_0"]["kernel"])
+    assert "g_adversarial_weight" not in run(state, adversarial_weight=0.5)[1]
+    with pytest.raises(ValueError, match="adversarial_start must be >= 0, got -1"):
+        make_train_step(gan, NS, adversarial_start=-1)
+
+
 class Scale(nn.Module):
     """``x -> a x`` with a learnable scalar ``a``, or its inverse ``x -> x / a`` sharing ``a``."""
 

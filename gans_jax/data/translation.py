@@ -49,6 +49,7 @@ __all__ = [
     "SuperResolutionSource",
     "UnpairedSource",
     "bicubic_downsample",
+    "bicubic_upsample",
     "domain_folders",
     "make_translation_source",
     "paired_folder_source",
@@ -90,10 +91,24 @@ def bicubic_downsample(images: np.ndarray, scale: int) -> np.ndarray:
     n, h, w, c = images.shape
     if h % scale or w % scale:
         raise ValueError(f"image size {h}x{w} is not divisible by the scale {scale}")
-    size = (w // scale, h // scale)
-    out = np.empty((n, h // scale, w // scale, c), np.uint8)
+    return _pil_bicubic(images, (h // scale, w // scale))
+
+
+def bicubic_upsample(images: np.ndarray, scale: int) -> np.ndarray:
+    """``(N, h, w, C)`` uint8 -> ``(N, scale h, scale w, C)`` uint8 with Pillow's BICUBIC filter: the
+    bicubic baseline of super-resolution, made with the same filter as the low-resolution inputs
+    (:func:`bicubic_downsample`)."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.dtype != np.uint8:
+        raise ValueError(f"expected (N, H, W, C) uint8 images, got shape {images.shape} dtype {images.dtype}")
+    return _pil_bicubic(images, (images.shape[1] * scale, images.shape[2] * scale))
+
+
+def _pil_bicubic(images: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    n, c = images.shape[0], images.shape[3]
+    out = np.empty((n, *hw, c), np.uint8)
     for i in range(n):
-        bands = [np.asarray(b.resize(size, Image.Resampling.BICUBIC)) for b in _to_pil(images[i])]
+        bands = [np.asarray(b.resize(hw[::-1], Image.Resampling.BICUBIC)) for b in _to_pil(images[i])]
         out[i] = bands[0] if c == 3 else np.stack(bands, -1)
     return out
 

@@ -6,7 +6,8 @@
   (3x3 convolution to 256 = 4 x 64 channels, :func:`gans_jax.layers.resample.pixel_shuffle` by 2, PReLU;
   Shi et al. 2016); a 9x9 convolution to ``out_channels``. The output is ``tanh`` by default (images
   in [-1, 1], as the library's are; the paper scales HR images to [-1, 1]), ``output="linear"`` leaves
-  it unbounded. PReLU slopes are shared per layer (PyTorch's ``nn.PReLU()``, initialised to 0.25), or
+  it unbounded. ``icnr=True`` initialises the sub-pixel convolutions with :func:`icnr`. PReLU slopes
+  are shared per layer (PyTorch's ``nn.PReLU()``, initialised to 0.25), or
   per channel with ``prelu_channelwise``. About 1.55M parameters for B = 16.
 - :class:`SRGANDiscriminator`: eight 3x3 convolutions with 64, 64, 128, 128, 256, 256, 512, 512
   filters, strides alternating 1 and 2, batch norm (not on the first) and LeakyReLU 0.2, then Dense 1024,
@@ -33,14 +34,32 @@ torch_default_init = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "unif
 OUTPUTS = ("tanh", "linear")
 
 
-def _conv(features: int, kernel: int, stride: int = 1, name: str | None = None) -> nn.Conv:
+def icnr(base_init, factor: int):
+    """ICNR initialisation of a sub-pixel convolution (Aitken et al. 2017, "Checkerboard artifact free
+    sub-pixel convolution", Sec. 3): ``base_init`` draws a kernel with ``1 / factor^2`` of the output
+    channels and each is repeated ``factor^2`` times, so that after :func:`pixel_shuffle` (PyTorch's
+    channel order ``c r^2 + i r + j``) the layer starts as a convolution followed by nearest-neighbour
+    upsampling."""
+
+    def init(key, shape, dtype=jnp.float32):
+        r2 = factor * factor
+        if shape[-1] % r2:
+            raise ValueError(f"ICNR by {factor} needs output channels divisible by {r2}, got kernel {shape}")
+        return jnp.repeat(base_init(key, (*shape[:-1], shape[-1] // r2), dtype), r2, axis=-1)
+
+    return init
+
+
+def _conv(
+    features: int, kernel: int, stride: int = 1, name: str | None = None, kernel_init=torch_default_init
+) -> nn.Conv:
     pad = kernel // 2
     return nn.Conv(
         features,
         (kernel, kernel),
         (stride, stride),
         padding=((pad, pad), (pad, pad)),
-        kernel_init=torch_default_init,
+        kernel_init=kernel_init,
         conv_general_dilated=conv_impl(kernel),
         name=name,
     )
@@ -63,6 +82,7 @@ class SRResNetGenerator(nn.Module):
     upscale_factor: int = 4
     output: str = "tanh"
     prelu_channelwise: bool = False
+    icnr: bool = False
     axis_name: str | None = None
 
     @nn.compact
@@ -85,7 +105,8 @@ class SRResNetGenerator(nn.Module):
             h = h + bn(f"block_{i}_bn_1")(_conv(c, 3, name=f"block_{i}_conv_1")(t))
         h = skip + bn("bn_mid")(_conv(c, 3, name="conv_mid")(h))
         for i in range(int(math.log2(r))):
-            h = pixel_shuffle(_conv(4 * c, 3, name=f"up_{i}_conv")(h), 2)
+            init = icnr(torch_default_init, 2) if self.icnr else torch_default_init
+            h = pixel_shuffle(_conv(4 * c, 3, name=f"up_{i}_conv", kernel_init=init)(h), 2)
             h = prelu(f"up_{i}_prelu")(h)
         h = _conv(self.out_channels, 9, name="conv_out")(h)
         return jnp.tanh(h) if self.output == "tanh" else h
@@ -131,4 +152,4 @@ class SRGANDiscriminator(nn.Module):
         return nn.Dense(1, kernel_init=torch_default_init, name="dense_out")(h)[:, 0]
 
 
-__all__ = ["SRGANDiscriminator", "SRResNetGenerator", "adaptive_average_pool"]
+__all__ = ["SRGANDiscriminator", "SRResNetGenerator", "adaptive_average_pool", "icnr"]

@@ -393,6 +393,7 @@ def make_train_step(
     ema_decay: float | None = None,
     ema_start: int = 0,
     adversarial_weight: float = 1.0,
+    adversarial_start: int = 0,
     accumulation_steps: int = 1,
     compute_dtype: Any = None,
     axis_name: str | None = None,
@@ -412,6 +413,11 @@ def make_train_step(
         ``g_aux_<name>`` (unweighted).
       adversarial_weight: the weight of the generator's adversarial term next to its auxiliary terms
         (SRGAN: 1e-3 next to the content loss, Ledig et al. 2017, Eq. 3).
+      adversarial_start: the generator's adversarial weight is 0 before this step (content-only
+        pretraining, as SRGAN starts from an MSE-trained SRResNet, Ledig et al. 2017, Sec. 3.2);
+        the discriminator trains from step 0 all the same, so it is not a fresh network when the
+        adversarial term starts. When > 0 the metrics report the weight in use as
+        ``g_adversarial_weight``.
       ema_decay: if set, ``ema <- decay * ema + (1 - decay) * params`` after every generator update
         from step ``ema_start`` on (before it the EMA copies the parameters). ``state.ema_params``
         must exist (``gan.init_state(..., ema=True)``).
@@ -433,6 +439,8 @@ def make_train_step(
         raise ValueError(f"accumulation_steps must be >= 1, got {accumulation_steps}")
     if n_critic < 1:
         raise ValueError(f"n_critic must be >= 1, got {n_critic}")
+    if adversarial_start < 0:
+        raise ValueError(f"adversarial_start must be >= 0, got {adversarial_start}")
     if critic_batches not in CRITIC_BATCHES:
         raise ValueError(f"critic_batches {critic_batches!r} not in {CRITIC_BATCHES}")
     generator, discriminator = gan.generator, gan.discriminator
@@ -454,6 +462,12 @@ def make_train_step(
         raise ValueError(
             "an image pool (GAN.image_pool_size) needs n_critic == 1, reuse_fakes and accumulation_steps == 1"
         )
+
+    def g_adversarial_weight(step):
+        """``adversarial_weight``, or 0 before ``adversarial_start`` (content-only pretraining)."""
+        if not adversarial_start:
+            return adversarial_weight
+        return jnp.where(step >= adversarial_start, adversarial_weight, 0.0).astype(jnp.float32)
 
     def cross_replica_mean(tree):
         return tree if axis_name is None else lax.pmean(tree, axis_name)
@@ -659,15 +673,17 @@ def make_train_step(
             )
             real_out = lax.stop_gradient(_as_outputs(out))
 
+        weight = g_adversarial_weight(state.step)
+
         def adversarial_fn(x):
             out, _ = apply(discriminator, state.d_params, state.d_collections, x, labels, k_d)
             out = _as_outputs(out)
             adversarial = objective.generator_loss(out["logits"])
             if not g_aux:
-                return adversarial_weight * adversarial, (adversarial, out["logits"], {})
+                return weight * adversarial, (adversarial, out["logits"], {})
             aux_inputs = AuxiliaryInputs(real_out, out, real_labels, labels, z, codes, "generator", x, real)
             terms = {a.name: a.fn(aux_inputs) for a in g_aux}
-            total = 0.0 if g_replaces_adversarial else adversarial_weight * adversarial
+            total = 0.0 if g_replaces_adversarial else weight * adversarial
             total = total + sum(a.weight * terms[a.name] for a in g_aux)
             return total, (adversarial, out["logits"], terms)
 
@@ -699,6 +715,7 @@ def make_train_step(
             grads = jax.tree.map(jnp.add, grads, reg_grads)
         metrics = {
             "g_loss": adversarial,
+            **({"g_adversarial_weight": weight} if adversarial_start else {}),
             "d_fake_for_g": jnp.mean(fake_logits),
             **{f"reg/{name}": value for name, value in penalties.items()},
             **{f"g_aux_{name}": value for name, value in terms.items()},
