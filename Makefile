@@ -31,8 +31,12 @@ $(WEIGHTS): | $(STAMP)
 
 weights: $(WEIGHTS)
 
+# Two pytest workers, one test file each at a time: compilation is mostly single-threaded, so two files
+# compiling side by side keep both cores of a 2-core CI machine busy (TEST_WORKERS=0 runs serially).
+TEST_WORKERS ?= 2
+
 test: $(STAMP) $(WEIGHTS)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gans_jax tests experiments benchmarks
