@@ -61,7 +61,7 @@ STEPS = {
     "pad": "unpadded (VALID) convolutions computed padded and cropped: XLA:CPU hands padded convolutions "
     "to its YNNPACK kernels and runs the VALID ones 2-3x slower; pools as shifted slices instead of "
     "`reduce_window`.",
-    "chunk": "each device's batch run as independent chunks of 8 images, four side by side per loop "
+    "chunk": "each device's batch run as independent chunks of 2 images, four side by side per loop "
     "iteration: XLA runs the convolutions of different chunks concurrently (several run single-threaded), "
     "so both cores stay busy. The default extractor.",
 }

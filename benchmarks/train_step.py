@@ -243,24 +243,30 @@ def time_jax_step(train_step, state, batch, warmup: int) -> tuple:
 def bench_config(config, sample_shape, batch, warmup: int, num_classes=None, condition_shape=None) -> tuple:
     """The train step of an experiment ``config`` (the library's own path: build_gan, build_train_step),
     compiled for ``batch`` and timed; also its XLA FLOP count per step."""
-    import time
-
     import jax
 
     from gans_jax import experiment
-    from gans_jax.training.sharding import compile_train_step
 
     gan = experiment.build_gan(config, sample_shape, num_classes, condition_shape)
     state = jax.jit(lambda k: gan.init_state(k, sample_shape, ema=bool(config.train.ema_decay)))(
         jax.random.PRNGKey(0)
     )
-    batch = jax.device_put(batch)
+    return time_compiled_step(experiment.build_train_step(config, gan), state, jax.device_put(batch), warmup)
+
+
+def time_compiled_step(train_step, state, batch, warmup: int) -> tuple:
+    """:func:`time_jax_step` of ``train_step`` compiled ahead of time, plus its XLA FLOP count per step
+    (``flops_per_step``, from the compiled program's cost analysis)."""
+    import time
+
+    from gans_jax.training.sharding import compile_train_step
+
     start = time.perf_counter()
-    train_step = compile_train_step(experiment.build_train_step(config, gan)).lower(state, batch).compile()
+    compiled = compile_train_step(train_step).lower(state, batch).compile()
     lower_compile_s = time.perf_counter() - start
-    cost = train_step.cost_analysis()
+    cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    timer, info = time_jax_step(train_step, state, batch, warmup)
+    timer, info = time_jax_step(compiled, state, batch, warmup)
     info["compile_s"] += lower_compile_s
     return timer, {**info, "flops_per_step": float(cost.get("flops", float("nan")))}
 
@@ -389,7 +395,6 @@ def bench_jax(args) -> dict:
     import optax
 
     from gans_jax.losses import get_objective
-    from gans_jax.training.sharding import compile_train_step
     from gans_jax.training.state import GAN
     from gans_jax.training.step import make_train_step
 
@@ -421,9 +426,8 @@ def bench_jax(args) -> dict:
     )
     real = real_batch(args)
     state = gan.init_state(jax.random.PRNGKey(0), real.shape[1:])
-    train_step = compile_train_step(make_train_step(gan, get_objective(objective), n_critic=n_critic))
-    batch = {"image": jax.device_put(real)}
-    return time_jax_step(train_step, state, batch, args.warmup)
+    train_step = make_train_step(gan, get_objective(objective), n_critic=n_critic)
+    return time_compiled_step(train_step, state, {"image": jax.device_put(real)}, args.warmup)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -595,6 +599,8 @@ def main(argv=None) -> dict:
             peak_source=source,
             mfu=round(flops * jax_rate / peak, 4),
         )
+        if torch_rate:  # the same architecture: the same model FLOPs per step
+            summary["torch_mfu"] = round(flops * torch_rate / peak, 4)
     if args.model == "biggan":
         summary.update(
             ch=args.ch,
@@ -621,6 +627,7 @@ def main(argv=None) -> dict:
             f"{summary['images_per_s']} images/s, {summary['flops_per_step'] / 1e9:.1f} GFLOP/step, "
             f"MFU {summary['mfu']:.1%} of {summary['peak_flops'] / 1e12:.2f} TFLOP/s "
             f"({summary['peak_source']})"
+            + (f"; PyTorch MFU {summary['torch_mfu']:.1%}" if "torch_mfu" in summary else "")
         )
     if args.model == "biggan":
         print(f"{summary['s_per_iteration_at_2048']} s per batch-2048 iteration")

@@ -171,7 +171,7 @@ class InceptionExtractor:
       devices: the mesh's devices (default: all).
       precision: convolution precision; HIGHEST keeps float32 on accelerators (no TF32/bf16 passes).
       chunk_size: each device runs its part of the batch as independent sub-batches of this many
-        images, four side by side per iteration of a loop (``"auto"``: 8 on CPU, where XLA runs the
+        images, four side by side per iteration of a loop (``"auto"``: 2 on CPU, where XLA runs the
         convolutions of four small batches side by side faster than one large batch; no chunks on
         accelerators); None: the device's whole part at once.
       model_options: :class:`~gans_jax.metrics.inception.InceptionV3` options (``fold_bn``,
@@ -207,7 +207,7 @@ class InceptionExtractor:
         folding = {k: v for k, v in model_options.items() if k in ("fold_bn", "fuse_heads")}
         self.params = sharding.put_replicated(prepare_params(weights, **folding), self.mesh)
         if chunk_size == "auto":
-            chunk_size = 8 if self.mesh.devices.flat[0].platform == "cpu" else None
+            chunk_size = 2 if self.mesh.devices.flat[0].platform == "cpu" else None
         if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
             raise ValueError(f"chunk_size must be a positive integer, 'auto' or None, got {chunk_size!r}")
         self.chunk_size = chunk_size
