@@ -11,3 +11,26 @@ _flags = os.environ.get("XLA_FLAGS", "")
 if "xla_force_host_platform_device_count" not in _flags:
     os.environ["XLA_FLAGS"] = f"{_flags} --xla_force_host_platform_device_count=8".strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+# The longest test files first: `make test` runs two pytest-xdist workers that take one file at a time
+# in collection order, so starting the long ones early keeps the run from ending on one worker alone.
+LONGEST_FIRST = (
+    "test_learns_translation.py",
+    "test_style_sampling.py",
+    "test_metrics_commands.py",
+    "test_progressive.py",
+    "test_biggan.py",
+    "test_resume.py",
+    "test_stylegan2.py",
+    "test_training_step_translation.py",
+    "test_models_infogan.py",
+    "test_mode_collapse.py",
+    "test_multiprocess.py",
+    "test_dcgan_options.py",
+    "test_training_step_auxiliary.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
