@@ -492,12 +492,13 @@ def translation_evaluation(config, gan: GAN, state: GANState) -> dict[str, float
     BT.601 luma (``psnr_y``) for colour images, and against Pillow bicubic upsampling of the
     low-resolution input (the filter that made it)."""
     from gans_jax.data.folder import uint8_to_unit_range
+    from gans_jax.data.offline import TASKS
     from gans_jax.data.translation import bicubic_upsample, unit_range_to_uint8
     from gans_jax.metrics.translation import l1_distance, translation_metrics
 
-    super_resolution = config.data.get("translation", "") == "super_resolution" or str(
-        config.data.source
-    ).startswith("offline:sr_")
+    source = str(config.data.source)
+    offline_kind = TASKS.get(source.partition(":")[2], "") if source.startswith("offline:") else ""
+    super_resolution = (config.data.get("translation", "") or offline_kind) == "super_resolution"
     resolution = config.eval.get("resolution", 0) if super_resolution else 0
     batch = held_out_examples(config, gan, config.eval.num_samples, resolution or None)
     real, condition = gan.split_batch(batch)
