@@ -4,11 +4,14 @@ Super-Resolution Using a Generative Adversarial Network").
 - Generator: SRResNet (Fig. 4): 9x9 conv + PReLU, 16 residual blocks, two x2 sub-pixel convolutions.
 - Discriminator: the eight 3x3 conv layers (64 -> 512) + Dense 1024 + Dense 1 of Fig. 4.
 - Perceptual loss (Eq. 3): content loss + 1e-3 x adversarial loss (``objective.adversarial_weight``).
-  The paper's content loss is the MSE of VGG19 features (VGG54), which cannot be downloaded here: this
-  config uses the pixel-wise MSE (Eq. 4, the paper's SRGAN-MSE); ``auxiliary_losses.content.features=
-  "inception"`` takes the MSE of the FID Inception port's pool3 features instead (offline weights), and
-  library users pass any extractor (e.g. VGG19 with their weights) as ``auxiliary_loss("content", w,
-  features=phi)``. The metrics name the choice: ``g_aux_content`` with ``content.features`` in config.json.
+  The paper's content loss is the MSE of VGG19 features (VGG54), whose weights cannot be downloaded
+  here: this config uses the pixel-wise MSE (Eq. 4, the paper's SRGAN-MSE). With torchvision's
+  ``vgg19-dcbb9e9d.pth`` supplied (or an ``.npz`` of its tensors), ``auxiliary_losses.content =
+  dict(weight=1.0, features="vgg54", weights=path)`` (or ``"vgg22"``) is the paper's SRGAN-VGG54 (-VGG22)
+  loss, features rescaled by 1/12.75 (Sec. 3.2; :mod:`gans_jax.models.vgg`); ``features="inception"``
+  takes the MSE of the FID Inception port's pool3 features instead (offline weights), and library users
+  pass any extractor as ``auxiliary_loss("content", w, features=phi)``. The metrics name the choice:
+  ``g_aux_content`` with ``content.features`` in config.json.
 - HR crops of 96x96, LR = PIL bicubic downsample x4 (``data.translation="super_resolution"``), Adam
   1e-4, (0.9, 0.999), batch 16; 10^5 updates at 1e-4 then 10^5 at 1e-5 in the paper (here: 2 x 10^5
   with a constant rate; use a schedule override for the step).

@@ -358,24 +358,47 @@ def _compute_dtype(name: str):
     return COMPUTE_DTYPES[name]
 
 
-CONTENT_FEATURES = ("pixel", "inception")
+CONTENT_FEATURES = ("pixel", "inception", "vgg22", "vgg54")
 
 
 def _auxiliary_kwargs(config, name: str, spec: dict) -> dict:
     """A config's auxiliary-loss spec as :func:`auxiliary_loss` arguments: SRGAN's ``content`` takes
-    ``features`` = ``"pixel"`` (MSE on pixels) or ``"inception"`` (MSE on FID Inception pool3
-    features, weights from ``eval.fid_weights`` or looked up)."""
+    ``features`` = ``"pixel"`` (MSE on pixels), ``"inception"`` (MSE on FID Inception pool3 features,
+    weights from ``eval.fid_weights`` or looked up) or ``"vgg22"`` / ``"vgg54"`` (MSE on VGG19's
+    phi_{2,2} / phi_{5,4} rescaled by ``rescale``, 1/12.75 by default, Ledig et al. 2017 Sec. 2.2.2 and
+    3.2; :func:`gans_jax.models.vgg.vgg_feature_fn`), whose weights the user supplies as ``weights`` =
+    a path to torchvision's ``vgg19-dcbb9e9d.pth`` or an ``.npz`` with its keys."""
     if name != "content" or "features" not in spec:
         return spec
     features = spec.pop("features")
+    weights = spec.pop("weights", "") or None
+    rescale = spec.pop("rescale", None)
     if features not in CONTENT_FEATURES:
         raise ValueError(
             f"unknown auxiliary_losses.content.features {features!r}; expected {CONTENT_FEATURES}"
+        )
+    if not features.startswith("vgg") and (weights is not None or rescale is not None):
+        given = {k: v for k, v in (("weights", weights), ("rescale", rescale)) if v is not None}
+        raise ValueError(
+            f"auxiliary_losses.content {given} is only used with VGG features (features='vgg22' or "
+            f"'vgg54'), not with features={features!r}"
         )
     if features == "inception":
         from gans_jax.metrics.features import inception_feature_fn
 
         spec["features"] = inception_feature_fn(config.eval.get("fid_weights", "") or None)
+    elif features.startswith("vgg"):
+        from gans_jax.models.vgg import HOW_TO_GET_WEIGHTS, SRGAN_RESCALE, vgg_feature_fn
+
+        if weights is None:
+            raise ValueError(
+                f"auxiliary_losses.content.features={features!r} needs auxiliary_losses.content.weights "
+                f"(a path). {HOW_TO_GET_WEIGHTS}. Without VGG19 weights use features='inception' (FID "
+                "Inception port, offline) or 'pixel' (pixel MSE)."
+            )
+        spec["features"] = vgg_feature_fn(
+            weights, features, rescale=SRGAN_RESCALE if rescale is None else float(rescale)
+        )
     return spec
 
 

@@ -404,7 +404,8 @@ def inception_feature_fn(weights: InceptionWeights | str | os.PathLike[str] | No
     """A differentiable feature map ``phi``: NHWC float images in [-1, 1] (1 or 3 channels, any size) ->
     ``(N, 2048)`` FID Inception pool3 features (bilinear resize to 299 as ``legacy_tf``). SRGAN's content
     loss over it (Ledig et al. 2017, Eq. 5) stands in for VGG19 features, which cannot be downloaded
-    here: ``auxiliary_losses.content.features = "inception"``."""
+    here (with the user's VGG19 weights: :func:`gans_jax.models.vgg.vgg_feature_fn`):
+    ``auxiliary_losses.content.features = "inception"``."""
     if not isinstance(weights, InceptionWeights):
         weights = load_inception_weights(weights)
     model = InceptionV3()
