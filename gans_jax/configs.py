@@ -55,12 +55,13 @@ def default_config() -> ml_collections.ConfigDict:
         vbn_reference_size=64,  # virtual batch norm: examples in the fixed reference batch
         translation="",  # image-to-image: paired (pix2pix, SRGAN) | unpaired (CycleGAN); "" = latent GAN
         # image-to-image networks (gans_jax.models.pix2pix / cyclegan / srgan); g_/d_normalization also
-        # take "instance" there:
+        # take "instance" there (SRResNet's g_normalization: batch | none):
         g_dropout=0.5,  # pix2pix U-Net: dropout in the first 3 decoder layers, train and test time
         d_layers=3,  # PatchGAN: strided layers (3 = 70x70 patches)
         residual_blocks=9,  # CycleGAN ResNet generator (6 at 128x128, 9 at 256x256); SRResNet (16)
         identity_mapping=True,  # CycleGAN: also compute F(x), G(y) for the identity loss
-        g_output="tanh",  # SRResNet output: tanh | linear (unbounded; evaluation and samples clip)
+        g_output="tanh",  # SRResNet output: tanh | linear (unbounded; evaluation and samples clip) |
+        # bicubic_residual (linear, added to the bicubic upsampling of the input; zero-initialised)
         icnr=False,  # SRResNet: ICNR initialisation of the sub-pixel convolutions (Aitken et al. 2017)
         d_pool_size=0,  # SRGAN D: average the last map to k x k before the dense head (0 = flatten, paper)
         # Progressive GAN and StyleGAN/StyleGAN2 (gans_jax.models.progressive / stylegan / stylegan2);

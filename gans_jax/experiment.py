@@ -311,6 +311,7 @@ def translation_networks(model: Mapping[str, Any], sample_shape):
             model["residual_blocks"],
             upscale_factor=factor,
             output=model.get("g_output", "tanh"),
+            normalization=model.get("g_normalization", "batch"),
             icnr=model.get("icnr", False),
         ),
         SRGANDiscriminator(model["d_channels"], pool_size=model["d_pool_size"] or None),

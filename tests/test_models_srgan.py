@@ -84,3 +84,49 @@ def test_discriminator_heads():
     np.testing.assert_allclose(adaptive_average_pool(x, 2)[0, :, :, 0], [[4.0, 7.0], [16.0, 19.0]])
     with pytest.raises(ValueError, match="divisible by 4"):
         adaptive_average_pool(x, 4)
+
+
+def test_bicubic_residual_starts_as_bicubic_interpolation_and_learns_a_residual():
+    """``output="bicubic_residual"``: bicubic(x) + conv_out(...), conv_out zero-initialised, so the
+    untrained generator is bicubic interpolation (Kim et al. 2016's global residual); the same as PIL's
+    bicubic upsampling away from the border, and every layer gets gradients after the first update."""
+    from gans_jax.data.folder import uint8_to_unit_range
+    from gans_jax.data.offline import photo_crops
+    from gans_jax.data.translation import bicubic_downsample, bicubic_upsample
+    from gans_jax.metrics.translation import psnr, shave_border
+
+    g = SRResNetGenerator(base_channels=8, num_blocks=2, output="bicubic_residual", normalization="none")
+    high = photo_crops(("astronaut",), "test", 32, per_photo=4)[0]
+    low = uint8_to_unit_range(bicubic_downsample(high, 4))
+    v = g.init(jax.random.PRNGKey(0), None, low, train=False)
+    np.testing.assert_array_equal(v["params"]["conv_out"]["kernel"], 0.0)
+    out = g.apply(v, None, low, train=False)
+    np.testing.assert_allclose(out, jax.image.resize(low, (4, 32, 32, 3), "bicubic"), atol=1e-6)
+    pil = uint8_to_unit_range(bicubic_upsample(bicubic_downsample(high, 4), 4))
+    assert psnr(shave_border(np.asarray(out), 4), shave_border(pil, 4)) > 45.0  # 8-bit rounding apart
+    target = uint8_to_unit_range(high)
+
+    def loss(params):
+        return jnp.mean((g.apply({"params": params}, None, low, train=False) - target) ** 2)
+
+    grads = jax.grad(loss)(v["params"])
+    assert float(jnp.abs(grads["conv_out"]["kernel"]).max()) > 0
+    stepped = jax.tree.map(lambda p, d: p - 1e-2 * d, v["params"], grads)
+    deeper = jax.grad(loss)(stepped)
+    assert float(jnp.abs(deeper["conv_in"]["kernel"]).max()) > 0
+    assert float(loss(stepped)) < float(loss(v["params"]))
+
+
+def test_normalization_none_drops_the_batch_norms():
+    lr = jnp.zeros((1, 6, 6, 3))
+    plain = variable_shapes(SRResNetGenerator(base_channels=8, num_blocks=2, normalization="none"), None, lr)
+    assert "batch_stats" not in plain and not [k for k in plain["params"] if "bn" in k]
+    c = 8
+    bn_params = (2 * 2 + 1) * 2 * c  # scale and bias of 2 BNs per block and bn_mid
+    with_bn = num_params(SRResNetGenerator(base_channels=c, num_blocks=2), None, lr)
+    without = num_params(SRResNetGenerator(base_channels=c, num_blocks=2, normalization="none"), None, lr)
+    assert with_bn == without + bn_params
+    with pytest.raises(ValueError, match="unknown SRResNet normalization 'instance'"):
+        variable_shapes(SRResNetGenerator(normalization="instance"), None, lr)
+    with pytest.raises(ValueError, match="unknown output 'sigmoid'"):
+        variable_shapes(SRResNetGenerator(output="sigmoid"), None, lr)

@@ -6,9 +6,13 @@
   (3x3 convolution to 256 = 4 x 64 channels, :func:`gans_jax.layers.resample.pixel_shuffle` by 2, PReLU;
   Shi et al. 2016); a 9x9 convolution to ``out_channels``. The output is ``tanh`` by default (images
   in [-1, 1], as the library's are; the paper scales HR images to [-1, 1]), ``output="linear"`` leaves
-  it unbounded. ``icnr=True`` initialises the sub-pixel convolutions with :func:`icnr`. PReLU slopes
-  are shared per layer (PyTorch's ``nn.PReLU()``, initialised to 0.25), or
-  per channel with ``prelu_channelwise``. About 1.55M parameters for B = 16.
+  it unbounded, and ``output="bicubic_residual"`` adds the linear output to the bicubic upsampling of
+  the input (global residual learning, Kim et al. 2016, "Accurate Image Super-Resolution Using Very
+  Deep Convolutional Networks", Sec. 3.3) with the last convolution initialised to zero, so that the
+  untrained network is bicubic interpolation. ``normalization="none"`` drops the batch norms (as EDSR,
+  Lim et al. 2017, Sec. 3.1, and ESRGAN do). ``icnr=True`` initialises the sub-pixel convolutions
+  with :func:`icnr`. PReLU slopes are shared per layer (PyTorch's ``nn.PReLU()``, initialised to
+  0.25), or per channel with ``prelu_channelwise``. About 1.55M parameters for B = 16.
 - :class:`SRGANDiscriminator`: eight 3x3 convolutions with 64, 64, 128, 128, 256, 256, 512, 512
   filters, strides alternating 1 and 2, batch norm (not on the first) and LeakyReLU 0.2, then Dense 1024,
   LeakyReLU 0.2, Dense 1: logits ``(B,)``. The default head flattens the last feature map, as in the
@@ -31,7 +35,8 @@ from gans_jax.layers.resample import pixel_shuffle
 from gans_jax.models.pix2pix import conv_impl
 
 torch_default_init = nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
-OUTPUTS = ("tanh", "linear")
+OUTPUTS = ("tanh", "linear", "bicubic_residual")
+NORMALIZATIONS = ("batch", "none")
 
 
 def icnr(base_init, factor: int):
@@ -81,6 +86,7 @@ class SRResNetGenerator(nn.Module):
     num_blocks: int = 16
     upscale_factor: int = 4
     output: str = "tanh"
+    normalization: str = "batch"
     prelu_channelwise: bool = False
     icnr: bool = False
     axis_name: str | None = None
@@ -93,12 +99,19 @@ class SRResNetGenerator(nn.Module):
             )
         if self.output not in OUTPUTS:
             raise ValueError(f"unknown output {self.output!r}; expected one of {OUTPUTS}")
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(
+                f"unknown SRResNet normalization {self.normalization!r}; expected one of {NORMALIZATIONS}"
+            )
         r = self.upscale_factor
         if r < 2 or r & (r - 1):
             raise ValueError(f"upscale_factor must be a power of two >= 2, got {r}")
         c = self.base_channels
         prelu = lambda name: PReLU(self.prelu_channelwise, name=name)
-        bn = lambda name: _bn(train, self.axis_name, name)
+        if self.normalization == "batch":
+            bn = lambda name: _bn(train, self.axis_name, name)
+        else:
+            bn = lambda name: lambda x: x
         skip = h = prelu("prelu_in")(_conv(c, 9, name="conv_in")(labels))
         for i in range(self.num_blocks):
             t = prelu(f"block_{i}_prelu")(bn(f"block_{i}_bn_0")(_conv(c, 3, name=f"block_{i}_conv_0")(h)))
@@ -108,7 +121,12 @@ class SRResNetGenerator(nn.Module):
             init = icnr(torch_default_init, 2) if self.icnr else torch_default_init
             h = pixel_shuffle(_conv(4 * c, 3, name=f"up_{i}_conv", kernel_init=init)(h), 2)
             h = prelu(f"up_{i}_prelu")(h)
-        h = _conv(self.out_channels, 9, name="conv_out")(h)
+        residual = self.output == "bicubic_residual"
+        init = nn.initializers.zeros if residual else torch_default_init
+        h = _conv(self.out_channels, 9, name="conv_out", kernel_init=init)(h)
+        if residual:
+            n, lh, lw, ch = labels.shape
+            return h + jax.image.resize(labels.astype(h.dtype), (n, r * lh, r * lw, ch), "bicubic")
         return jnp.tanh(h) if self.output == "tanh" else h
 
 
