@@ -13,7 +13,9 @@ from gans_jax.training.loop import train
 from tests.helpers import ONE_DEVICE
 from tests.helpers import experiment_config as load_config
 
-# PIL bicubic x4 down then up on the first 64 held-out sr_photos crops at 32x32, 4-pixel border shaved
+# PIL bicubic x4 down then up on all 768 held-out sr_photos crops (six photos) at 32x32, 4-pixel border
+# shaved: RGB and BT.601 luma PSNR
+BICUBIC_PSNR_HELD_OUT, BICUBIC_PSNR_Y_HELD_OUT = 26.863, 28.777
 BICUBIC_PSNR_FIRST_64 = 20.11
 
 
@@ -39,19 +41,23 @@ def test_pix2pix_edges_to_faces_beats_identity_and_translates_a_folder(tmp_path)
 
 
 @pytest.mark.slow
-def test_srgan_beats_bicubic_luma_psnr_on_held_out_crops(tmp_path):
-    """SRGAN x4 (``srgan_folder:tiny``: SRResNet + SRGAN D, pixel MSE content, 450 content-only steps
-    then 150 with 1e-3 adversarial) against PIL bicubic upsampling on held-out photo crops, PSNR with a
-    4-pixel border shaved (Ledig et al. 2017, Sec. 3.1): above bicubic on BT.601 luma (measured 22.07 dB
-    against 21.68); on RGB within 0.3 dB of it (measured 20.06 against 20.11): the issue's RGB bar is not
-    reached in a CI-sized run (experiments/srgan_folder.py)."""
+def test_srgan_beats_bicubic_psnr_on_held_out_crops(tmp_path):
+    """SRGAN x4 (``srgan_folder:tiny``: SRResNet without batch norm around a bicubic skip, SRGAN D, pixel
+    MSE content; 500 content-only steps, then 100 with a 3e-4 adversarial term) against PIL bicubic
+    upsampling on all 768 held-out crops of the six photos, PSNR with a 4-pixel border shaved (Ledig et
+    al. 2017, Sec. 3.1), on RGB and on BT.601 luma. Measured: RGB 27.31 dB against 26.86, Y 29.36 against
+    28.78 (the same recipe without the adversarial phase: 27.52 dB; with the paper's 1e-3 weight: 26.34)."""
     config = load_config("srgan_folder:tiny", **{"train.sample_every": 600, "train.checkpoint_every": 600})
-    assert (config.train.steps, config.objective.adversarial_start, config.eval.shave) == (600, 450, 4)
+    assert (config.train.steps, config.objective.adversarial_start, config.eval.shave) == (600, 500, 4)
     _, metrics = train(config, str(tmp_path), progress=False, devices=ONE_DEVICE)
-    assert metrics["num_samples"] == 64 and metrics["eval_resolution"] == 32
-    assert metrics["baseline_psnr"] == pytest.approx(BICUBIC_PSNR_FIRST_64, abs=0.01)
-    assert metrics["psnr_y"] > metrics["baseline_psnr_y"] + 0.2, metrics
-    assert metrics["psnr"] > metrics["baseline_psnr"] - 0.3, metrics
+    assert metrics["num_samples"] == 768 and metrics["eval_resolution"] == 32
+    assert metrics["baseline_psnr"] == pytest.approx(BICUBIC_PSNR_HELD_OUT, abs=0.01)
+    assert metrics["baseline_psnr_y"] == pytest.approx(BICUBIC_PSNR_Y_HELD_OUT, abs=0.01)
+    assert metrics["psnr"] > metrics["baseline_psnr"] + 0.25, metrics
+    assert metrics["psnr_y"] > metrics["baseline_psnr_y"] + 0.35, metrics
+    logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    weights = {row["step"]: row["g_adversarial_weight"] for row in logged if "g_adversarial_weight" in row}
+    assert weights[500] == 0.0 and weights[600] == pytest.approx(3e-4)  # the SRGAN phase ran
 
 
 @pytest.mark.slow

@@ -12,8 +12,10 @@
   architecture, so both domains have 3 channels, as in the official code's grey inputs), domain
   Y = colour crops of three others (coffee, rocket, flower), so no Y image is the colour version
   of an X image.
-- ``sr_photos`` (super-resolution, as SRGAN): colour crops of all six photos; ``"condition"`` is the
-  BICUBIC x``data.scale`` downsample of ``"image"``.
+- ``sr_photos`` (super-resolution, as SRGAN): colour crops of all six photos, :data:`SR_TRAIN_CROPS_PER_PHOTO`
+  per photo in the train split (super-resolution networks train on many patches: with 128 per photo a
+  600-step run overfits them, 0.4 dB lower held-out PSNR); ``"condition"`` is the BICUBIC
+  x``data.scale`` downsample of ``"image"``.
 
 Crops. Each photo of height ``H`` is cut at row ``floor(0.7 H)``: train crops lie wholly in the
 rows above, test crops in the rows below, so the splits share no pixel. A crop is a square of side
@@ -35,6 +37,7 @@ from gans_jax.data.pipeline import ArraySource
 __all__ = [
     "CROPS_PER_PHOTO",
     "PHOTOS",
+    "SR_TRAIN_CROPS_PER_PHOTO",
     "TASKS",
     "edges2faces_arrays",
     "make_offline_task",
@@ -47,6 +50,7 @@ SPLITS = ("train", "test")
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "china", "flower")
 GRAY_PHOTOS, COLOR_PHOTOS = ("astronaut", "chelsea", "china"), ("coffee", "rocket", "flower")
 CROPS_PER_PHOTO = 128
+SR_TRAIN_CROPS_PER_PHOTO = 1024
 TRAIN_ROWS = 0.7  # photos: rows above this fraction are train, below test
 EDGE_SIGMA_AT_32 = 1.5  # Canny's Gaussian sigma for 32x32 faces, scaled with the resolution
 NUM_FACES, NUM_TRAIN_FACES = 100, 80  # lfw_subset: the first 100 of its 200 images are faces
@@ -154,7 +158,8 @@ def make_offline_task(
         x = ArraySource({"image": np.repeat(grey, 3, axis=-1)})
         y = ArraySource({"image": photo_crops(COLOR_PHOTOS, split, resolution)[0]})
         return UnpairedSource(x, y, seed=seed)
-    crops = ArraySource({"image": photo_crops(PHOTOS, split, resolution)[0]})
+    per_photo = SR_TRAIN_CROPS_PER_PHOTO if split == "train" else CROPS_PER_PHOTO
+    crops = ArraySource({"image": photo_crops(PHOTOS, split, resolution, per_photo=per_photo)[0]})
     return SuperResolutionSource(crops, resolution, scale, seed=seed)
 
 
