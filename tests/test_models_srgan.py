@@ -128,5 +128,7 @@ def test_normalization_none_drops_the_batch_norms():
     assert with_bn == without + bn_params
     with pytest.raises(ValueError, match="unknown SRResNet normalization 'instance'"):
         variable_shapes(SRResNetGenerator(normalization="instance"), None, lr)
+    with pytest.raises(ValueError, match="needs out_channels 3 equal to the input's channels"):
+        variable_shapes(SRResNetGenerator(output="bicubic_residual"), None, jnp.zeros((1, 6, 6, 1)))
     with pytest.raises(ValueError, match="unknown output 'sigmoid'"):
         variable_shapes(SRResNetGenerator(output="sigmoid"), None, lr)

@@ -103,6 +103,11 @@ class SRResNetGenerator(nn.Module):
             raise ValueError(
                 f"unknown SRResNet normalization {self.normalization!r}; expected one of {NORMALIZATIONS}"
             )
+        if self.output == "bicubic_residual" and labels.shape[-1] != self.out_channels:
+            raise ValueError(
+                f"output='bicubic_residual' adds the upsampled input: it needs out_channels "
+                f"{self.out_channels} equal to the input's channels, got input of shape {labels.shape}"
+            )
         r = self.upscale_factor
         if r < 2 or r & (r - 1):
             raise ValueError(f"upscale_factor must be a power of two >= 2, got {r}")
