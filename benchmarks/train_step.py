@@ -5,6 +5,7 @@
     python benchmarks/train_step.py --model sngan_resnet --batch 64 --steps 2 --repeats 1
     python benchmarks/train_step.py --model biggan --resolution 128 --batch 2048 --dtype bfloat16
     python benchmarks/train_step.py --model pix2pix --resolution 256 --batch 1   # also cyclegan, srgan (96)
+    python benchmarks/train_step.py --model srgan --resolution 96 --batch 4 --content vgg54
     python benchmarks/train_step.py --model pggan --resolution 64 --batch 16 --steps 5 --repeats 1
     python benchmarks/train_step.py --model stylegan2 --resolution 256 --batch 4 --steps 2 --repeats 1
 
@@ -57,6 +58,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--ch", type=int, default=96, help="BigGAN channel multiplier")
     p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="BigGAN compute")
     p.add_argument("--accumulation", type=int, default=1, help="BigGAN micro-batches per update")
+    p.add_argument(
+        "--content",
+        choices=("pixel", "vgg22", "vgg54"),
+        default="pixel",
+        help="SRGAN content loss: pixel MSE, or VGG19 features (random weights: timing only)",
+    )
     p.add_argument("--resolution", type=int, default=64, help="DCGAN image size (ignored for mlp)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--steps", type=int, default=20, help="timed steps per repeat")
@@ -279,6 +286,23 @@ TRANSLATION = {
 }
 
 
+def _random_vgg19_npz(layer: str) -> str:
+    """A temporary ``.npz`` of VGG19 weights (random, in torchvision's layout) up to ``layer``: SRGAN's
+    VGG content loss costs the same with any weights, and the real ones cannot be downloaded here."""
+    import tempfile
+
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from gans_jax.models.vgg import VGG19, torchvision_state_dict
+
+    params = VGG19(layer).init(jax.random.PRNGKey(0), jnp.zeros((1, 32, 32, 3)))
+    path = os.path.join(tempfile.mkdtemp(), "vgg19_random.npz")
+    np.savez(path, **torchvision_state_dict(params))
+    return path
+
+
 def bench_translation(args) -> tuple:
     """pix2pix, CycleGAN or SRGAN at ``--resolution`` with the papers' networks (their experiment
     files), on a random batch of ``--batch`` (target, source) pairs."""
@@ -292,6 +316,8 @@ def bench_translation(args) -> tuple:
         os.path.join(root, "experiments", TRANSLATION[args.model]),
         {"model.resolution": res, "train.batch_size": args.batch},
     )
+    if args.model == "srgan" and args.content != "pixel":
+        config.auxiliary_losses.content.update(features=args.content, weights=_random_vgg19_npz(args.content))
     source_res = res // config.data.scale if args.model == "srgan" else res
     rng = np.random.default_rng(0)
     pixels = lambda side: (
