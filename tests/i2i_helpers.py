@@ -1,8 +1,11 @@
 """Helpers of the image-to-image model tests: parameter counts from shapes alone, and variables filled
 with numpy random values (no compiled ``init``: XLA:CPU compiles a network's initialiser slower than its
-forward pass, and these tests check the networks' functions, not the initialisers)."""
+forward pass, and these tests check the networks' functions, not the initialisers); and the tiny
+stand-in networks of the image-to-image step tests."""
 
+import flax.linen as nn
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 KEYS = {"params": jax.random.PRNGKey(0), "dropout": jax.random.PRNGKey(1)}
@@ -40,3 +43,23 @@ def random_variables(module, *args, seed: int = 0, **kwargs):
         return np.asarray(value, leaf.dtype)
 
     return jax.tree_util.tree_map_with_path(fill, variable_shapes(module, *args, **kwargs))
+
+
+class PixelG(nn.Module):
+    """A 1x1 convolution of the source: ``G(x) = tanh(x W + b)`` with ``channels`` outputs."""
+
+    channels: int = 2
+
+    @nn.compact
+    def __call__(self, z, condition, train=True):
+        assert z is None
+        return jnp.tanh(nn.Conv(self.channels, (1, 1))(condition))
+
+
+class PairD(nn.Module):
+    """A linear discriminator of the pair (source, image), concatenated on channels."""
+
+    @nn.compact
+    def __call__(self, x, condition, train=True):
+        h = jnp.concatenate([condition, x], axis=-1)
+        return nn.Dense(1)(h.reshape(h.shape[0], -1))[:, 0]

@@ -2,7 +2,6 @@
 weights (round trip, errors), numbers against an independent numpy reference, and the config path
 through one SRGAN train step. None of this needs torch (see test_models_vgg_torch.py for parity)."""
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -23,6 +22,7 @@ from gans_jax.models.vgg import (
     vgg_feature_fn,
 )
 from gans_jax.training.state import GAN
+from tests.i2i_helpers import PairD, PixelG
 
 VGG19_CONV_PARAMS = 20_024_384  # torchvision vgg19().features: 16 convolutions, weights + biases
 
@@ -165,22 +165,6 @@ def test_first_blocks_match_an_independent_numpy_reference(tmp_path):
     assert grads.shape == images.shape and np.isfinite(grads).all() and np.abs(grads).max() > 0
 
 
-class PixelG(nn.Module):
-    """A stand-in SRGAN generator: ``tanh`` of a 1x1 convolution of the (already upsampled) source."""
-
-    @nn.compact
-    def __call__(self, z, condition, train=True):
-        assert z is None
-        return jnp.tanh(nn.Conv(3, (1, 1))(condition))
-
-
-class PairD(nn.Module):
-    @nn.compact
-    def __call__(self, x, condition, train=True):
-        h = jnp.concatenate([condition, x], axis=-1)
-        return nn.Dense(1)(h.reshape(h.shape[0], -1))[:, 0]
-
-
 def test_srgan_config_with_vgg22_content_runs_train_steps(tmp_path):
     """``srgan_folder:tiny`` with ``auxiliary_losses.content = dict(features="vgg22", weights=<npz>)``:
     the config's train step (objective, 1e-3 adversarial weight, content loss through
@@ -194,7 +178,7 @@ def test_srgan_config_with_vgg22_content_runs_train_steps(tmp_path):
     config = experiment_config("srgan_folder:tiny")
     config.auxiliary_losses = {"content": dict(weight=1.0, features="vgg22", weights=path)}
     gan = GAN(
-        PixelG(),
+        PixelG(channels=3),
         PairD(),
         optax.adam(1e-2),
         optax.adam(1e-2),

@@ -12,28 +12,11 @@ from gans_jax import auxiliary_losses as aux
 from gans_jax.losses import get_objective
 from gans_jax.training.state import GAN
 from gans_jax.training.step import AuxiliaryInputs, auxiliary_loss, make_train_step
+from tests.i2i_helpers import PairD, PixelG
 
 NS = get_objective("non_saturating")
 LSGAN = get_objective("least_squares")
 LR = 1e-2
-
-
-class PixelG(nn.Module):
-    """A 1x1 convolution of the source: ``G(x) = tanh(x W + b)``."""
-
-    @nn.compact
-    def __call__(self, z, condition, train=True):
-        assert z is None
-        return jnp.tanh(nn.Conv(2, (1, 1))(condition))
-
-
-class PairD(nn.Module):
-    """A linear discriminator of the pair (source, image), concatenated on channels."""
-
-    @nn.compact
-    def __call__(self, x, condition, train=True):
-        h = jnp.concatenate([condition, x], axis=-1)
-        return nn.Dense(1)(h.reshape(h.shape[0], -1))[:, 0]
 
 
 def paired_gan():
