@@ -255,10 +255,9 @@ def bench_config(config, sample_shape, batch, warmup: int, num_classes=None, con
     from gans_jax import experiment
 
     gan = experiment.build_gan(config, sample_shape, num_classes, condition_shape)
-    state = jax.jit(lambda k: gan.init_state(k, sample_shape, ema=bool(config.train.ema_decay)))(
-        jax.random.PRNGKey(0)
-    )
-    return time_compiled_step(experiment.build_train_step(config, gan), state, jax.device_put(batch), warmup)
+    step = experiment.build_train_step(config, gan)
+    state = jax.jit(lambda k: step.init_state(k, sample_shape))(jax.random.PRNGKey(0))
+    return time_compiled_step(step, state, jax.device_put(batch), warmup)
 
 
 def time_compiled_step(train_step, state, batch, warmup: int) -> tuple:
@@ -391,12 +390,12 @@ def bench_pggan(args) -> tuple:
     config = experiment.load_config(os.path.join(root, "experiments", "pggan_celebahq.py"))
     config.model.resolution = res
     config.train.batch_size = args.batch
-    gan = experiment.build_gan(config, (res, res, NC), None)
-    state = jax.jit(lambda k: gan.init_state(k, (res, res, NC), ema=True))(jax.random.PRNGKey(0))
+    recipe = experiment.build_train_step(config, experiment.build_gan(config, (res, res, NC), None))
+    state = jax.jit(lambda k: recipe.init_state(k, (res, res, NC)))(jax.random.PRNGKey(0))
     # A stage whose fade is half done at step 0 and never ends during the benchmark.
     half = 10**6
     stage = progressive.Stage(res, args.batch, 2 * half * args.batch, 2 * half, 1, -half)
-    step = progressive.fade_in_step(experiment.build_train_step(config, gan), stage)
+    step = progressive.fade_in_step(recipe, stage)
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, size=(args.batch, res, res, NC), dtype=np.uint8)
     batch = {"image": jax.device_put(pixels.astype(np.float32) / 127.5 - 1.0)}

@@ -246,9 +246,7 @@ def describe(config) -> dict:
         seed=config.seed,
     )
     gan = experiment.build_gan(config, dataset.sample_shape, dataset.num_classes)
-    state = gan.init_state(
-        jax.random.PRNGKey(config.seed), dataset.sample_shape, ema=bool(config.train.ema_decay)
-    )
+    state = experiment.init_state(config, gan, jax.random.PRNGKey(config.seed), dataset.sample_shape)
     batch = next(dataset.iterator())
     if not gan.conditional:
         batch = {"image": batch["image"]}

@@ -100,7 +100,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.optim = dict(g=adam(2e-4), d=adam(2e-4))
     c.regularizers = {}
     # name -> dict(weight=..., players=(...), replace_adversarial=..., **kwargs), see
-    # gans_jax.training.step.auxiliary_loss: mutual_information_categorical, mutual_information_continuous,
+    # gans_jax.auxiliary_losses.auxiliary_loss: mutual_information_categorical, mutual_information_continuous,
     # auxiliary_classifier, feature_matching, l1_reconstruction, cycle_consistency, identity, content.
     c.auxiliary_losses = {}
     c.train = dict(

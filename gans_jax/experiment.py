@@ -17,11 +17,12 @@ import optax
 
 from gans_jax import regularizers as regs
 from gans_jax import sampling
+from gans_jax.auxiliary_losses import auxiliary_loss
 from gans_jax.latent_codes import LatentCodes
 from gans_jax.losses import get_objective
 from gans_jax.training.checkpoint import Checkpointer
 from gans_jax.training.state import GAN, GANState, standing_statistics
-from gans_jax.training.step import auxiliary_loss, make_train_step, regularizer
+from gans_jax.training.step import TrainStep, make_train_step
 
 MODELS = (
     "mlp",
@@ -346,7 +347,6 @@ def build_gan(config, sample_shape, num_classes: int | None, condition_shape=Non
         translation=translation,
         condition_shape=tuple(condition_shape) if translation else None,
         image_pool_size=config.train.get("image_pool_size", 0),
-        initial_extra={k: v for r in build_regularizers(config) for k, v in r.init_extra.items()},
     )
 
 
@@ -405,15 +405,19 @@ def _auxiliary_kwargs(config, name: str, spec: dict) -> dict:
 
 def build_regularizers(config):
     """The config's ``regularizers`` (name -> dict(weight=..., every=..., **kwargs))."""
-    return [regularizer(name, **dict(spec)) for name, spec in dict(config.get("regularizers", {})).items()]
+    return [
+        regs.regularizer(name, **dict(spec)) for name, spec in dict(config.get("regularizers", {})).items()
+    ]
 
 
-def build_train_step(config, gan: GAN, axis_name: str | None = None):
+def build_train_step(config, gan: GAN, axis_name: str | None = None, *, auxiliary: bool = True) -> TrainStep:
+    """The train step of ``config`` for ``gan``; ``auxiliary=False`` leaves out the auxiliary losses (they
+    do not change the state, and their feature extractors load weights)."""
     objective = get_objective(config.objective.name, **dict(config.objective.get("kwargs", {})))
     penalties = build_regularizers(config)
+    specs = dict(config.get("auxiliary_losses", {})) if auxiliary else {}
     auxiliary = [
-        auxiliary_loss(name, **_auxiliary_kwargs(config, name, dict(spec)))
-        for name, spec in dict(config.get("auxiliary_losses", {})).items()
+        auxiliary_loss(name, **_auxiliary_kwargs(config, name, dict(spec))) for name, spec in specs.items()
     ]
     train = config.train
     return make_train_step(
@@ -432,6 +436,11 @@ def build_train_step(config, gan: GAN, axis_name: str | None = None):
         compute_dtype=_compute_dtype(train.get("compute_dtype", "float32")),
         axis_name=axis_name,
     )
+
+
+def init_state(config, gan: GAN, key: jax.Array, sample_shape) -> GANState:
+    """The state that the train step of ``config`` trains (EMA generator, regulariser state included)."""
+    return build_train_step(config, gan, auxiliary=False).init_state(key, tuple(sample_shape))
 
 
 def evaluate(config, gan: GAN, state: GANState, key: jax.Array) -> dict[str, float]:
@@ -577,11 +586,7 @@ def load_run(workdir: str, step: int | None = None) -> tuple[Any, GAN, GANState]
         run = json.load(f)
     condition_shape = run.get("condition_shape")
     gan = build_gan(config, tuple(run["sample_shape"]), run["num_classes"], condition_shape)
-    like = jax.eval_shape(
-        lambda: gan.init_state(
-            jax.random.PRNGKey(0), tuple(run["sample_shape"]), ema=bool(config.train.ema_decay)
-        )
-    )
+    like = jax.eval_shape(lambda: init_state(config, gan, jax.random.PRNGKey(0), tuple(run["sample_shape"])))
     checkpointer = Checkpointer(os.path.join(workdir, "checkpoints"))
     try:
         state, _ = checkpointer.restore(like, step)

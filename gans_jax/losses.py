@@ -169,14 +169,28 @@ OBJECTIVES: dict[str, Objective] = {
 """Objectives by name, with default hyper-parameters."""
 
 
-def _hyperparameters(fn: Callable[..., Any]) -> list[str]:
+PLAYERS = ("discriminator", "generator")
+"""The two players; regularisers and auxiliary losses name the one(s) whose loss they join."""
+
+
+def hyperparameters(fn: Callable[..., Any]) -> list[str]:
     """Names of ``fn``'s keyword-only parameters, its hyper-parameters."""
     params = inspect.signature(fn).parameters.values()
     return [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
 
 
+def bind_hyperparameters(fn: Callable[..., Any], kwargs: dict[str, Any], what: str) -> Callable[..., Any]:
+    """``fn`` with ``kwargs`` bound, refusing (ValueError naming ``what``) any that is not one of its
+    keyword-only parameters, so a misspelt hyper-parameter fails when a loss is built, not when traced."""
+    accepted = hyperparameters(fn)
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise ValueError(f"{what} got unknown argument(s) {unknown}; it accepts {sorted(accepted) or 'none'}")
+    return functools.partial(fn, **kwargs) if kwargs else fn
+
+
 def _bind(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Callable[..., Any]:
-    bound = {k: v for k, v in kwargs.items() if k in _hyperparameters(fn)}
+    bound = {k: v for k, v in kwargs.items() if k in hyperparameters(fn)}
     return functools.partial(fn, **bound) if bound else fn
 
 
@@ -192,7 +206,7 @@ def get_objective(name: str, **kwargs: Any) -> Objective:
     if name not in OBJECTIVES:
         raise ValueError(f"Unknown objective {name!r}; expected one of {sorted(OBJECTIVES)}.")
     objective = OBJECTIVES[name]
-    accepted = _hyperparameters(objective.discriminator_loss) + _hyperparameters(objective.generator_loss)
+    accepted = hyperparameters(objective.discriminator_loss) + hyperparameters(objective.generator_loss)
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
         raise ValueError(

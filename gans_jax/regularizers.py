@@ -1,24 +1,32 @@
-"""Regularisers for GAN training as pure functions.
+"""Regularisers for GAN training: pure penalty functions, and the :class:`Regularizer` terms that the
+train step (:func:`gans_jax.training.step.make_train_step`) adds to a player's loss.
 
 Gradient penalties take ``critic_fn``, a function from a batch (B, ...) to logits of shape (B,) or
 (B, 1), usually ``lambda x: discriminator.apply(variables, x)`` closed over the parameters, so the
 penalty stays differentiable with respect to them (double backpropagation). Per-example input
-gradients are computed as the gradient of ``sum_b critic_fn(x)_b``, which is exact only when the
-critic treats examples independently: ``critic_fn`` must not mix examples (no batch norm in training
-mode, no minibatch standard deviation layer).
+gradients are computed as the gradient of ``sum_b critic_fn(x)_b``. That is each example's own gradient
+when the critic treats examples independently; with a layer that mixes examples, such as the minibatch
+standard deviation of the PGGAN and StyleGAN2 critics, it is the gradient of the summed logits, which is
+what the official implementations compute too (StyleGAN2-ADA's ``loss.py``: ``grad(real_logits.sum())``).
 
-Each function returns the bare penalty; the caller multiplies by its weight (lambda, gamma / 2,
-beta).
+Each penalty function returns the bare penalty; the caller multiplies by its weight (lambda, gamma / 2,
+beta). :func:`regularizer` builds the named terms of configs; a plain function of
+:class:`RegularizerInputs` becomes one the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import dataclasses
+import numbers
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
+from jax import lax
+
+from gans_jax.losses import PLAYERS, bind_hyperparameters
 
 CriticFn = Callable[[jax.Array], jax.Array]
 
@@ -45,7 +53,14 @@ def _squared_norms(grads: jax.Array) -> jax.Array:
 
 
 def gradient_penalty(
-    critic_fn: CriticFn, real: jax.Array, fake: jax.Array, key: jax.Array, *, target: float = 1.0
+    critic_fn: Callable[..., jax.Array],
+    real: jax.Array,
+    fake: jax.Array,
+    key: jax.Array,
+    *,
+    target: float = 1.0,
+    real_labels: Any = None,
+    fake_labels: Any = None,
 ) -> jax.Array:
     """WGAN-GP two-sided gradient penalty E[(||grad_x D(x_hat)||_2 - target)^2].
 
@@ -54,12 +69,32 @@ def gradient_penalty(
     x_hat = eps * real + (1 - eps) * fake, and the penalty is the batch mean of
     (||grad_x D(x_hat)_b||_2 - target)^2. The caller multiplies by lambda (10 in the paper).
     The norm is sqrt(sum + 1e-12), so its gradient is finite even where grad_x D vanishes.
+
+    A conditional critic ``critic_fn(x, labels)`` gets ``real_labels`` and ``fake_labels`` (class labels,
+    or an image-to-image GAN's source images). The penalty then interpolates the joint samples
+    ``(x, y)``: a discrete label cannot be interpolated, so each x_hat is scored under the real label with
+    probability eps and under the fake label otherwise (a Bernoulli(eps) draw from ``fold_in(key, 1)``).
+    The pairs ``(x_hat, y)`` then follow eps * P_real(x, y) + (1 - eps) * P_fake(x, y) along each line, the
+    paper's sampling applied to the critic's whole input; where both labels agree this is the plain
+    penalty under that label. (StudioGAN scores interpolates under the real labels and other codes under
+    the fake ones; either leaves the penalty one-sided in y.)
     """
     if real.shape != fake.shape:
         raise ValueError(f"real and fake must have equal shapes; got {real.shape} and {fake.shape}.")
-    eps = jax.random.uniform(key, (real.shape[0],) + (1,) * (real.ndim - 1), dtype=real.dtype)
+    batch = real.shape[0]
+    eps = jax.random.uniform(key, (batch,) + (1,) * (real.ndim - 1), dtype=real.dtype)
     x_hat = eps * real + (1.0 - eps) * fake
-    norms = jnp.sqrt(_squared_norms(_input_gradients(critic_fn, x_hat)) + 1e-12)
+    if real_labels is None and fake_labels is None:
+        critic = critic_fn
+    else:
+        from_real = jax.random.uniform(jax.random.fold_in(key, 1), (batch,)) < eps.reshape(batch)
+        labels = jax.tree.map(
+            lambda r, f: jnp.where(from_real.reshape((batch,) + (1,) * (jnp.ndim(r) - 1)), r, f),
+            real_labels,
+            fake_labels,
+        )
+        critic = lambda x: critic_fn(x, labels)
+    norms = jnp.sqrt(_squared_norms(_input_gradients(critic, x_hat)) + 1e-12)
     return jnp.mean(jnp.square(norms - target))
 
 
@@ -179,3 +214,214 @@ def weight_clipping(clip_value: float) -> optax.GradientTransformation:
         return jax.tree.map(clipping_update, updates, params), state
 
     return optax.GradientTransformation(init_fn, update_fn)
+
+
+# --------------------------------------------------------------------------------------------------
+# Regularisation terms of the train step.
+# --------------------------------------------------------------------------------------------------
+
+
+class RegularizerInputs(NamedTuple):
+    """What a regulariser may look at in one update of its player.
+
+    ``params``: the regularised player's parameters (differentiated). ``critic(x, labels)``: the
+    discriminator in train mode with this update's parameters (its collection updates discarded), one logit
+    per example of ``x`` scored under ``labels`` (class labels, an image-to-image GAN's source images, or
+    ``None`` when unconditional); ``None`` in generator updates. ``real``/``fake``: this update's samples
+    (``real`` is ``None`` in generator updates) and ``real_labels``/``fake_labels`` their labels. ``key``:
+    a PRNG key of its own. Generator updates also give ``generator(params, *args, method=None)`` (the
+    train-mode generator, its collection updates discarded; ``method`` names a module method such as
+    StyleGAN2's ``"mapping"``), the ``latents`` that made ``fake`` and the state's ``extra`` (regulariser
+    state such as StyleGAN2's ``pl_mean``)."""
+
+    params: Any
+    key: jax.Array
+    critic: Callable[[jax.Array, Any], jax.Array] | None = None
+    real: jax.Array | None = None
+    fake: jax.Array | None = None
+    real_labels: Any = None
+    fake_labels: Any = None
+    generator: Callable[..., Any] | None = None
+    latents: jax.Array | None = None
+    extra: Mapping[str, Any] = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Regularizer:
+    """A penalty ``weight * fn(inputs)`` added to one player's loss (build it with :func:`regularizer`).
+
+    Lazy regularisation (Karras et al. 2020, App. B): with ``every = k > 1`` the penalty is evaluated
+    only on that player's updates whose index is a multiple of ``k``, with weight ``k * weight`` so
+    that its average strength is unchanged.
+
+    ``init_extra`` (generator regularisers only) makes it stateful: ``fn`` returns ``(value, updates)``,
+    ``updates`` new values of the ``GANState.extra`` entries named in ``init_extra`` (their initial
+    values, e.g. StyleGAN2's ``pl_mean``), kept unchanged on skipped updates. A train step's
+    ``init_state`` puts them into the state.
+    """
+
+    name: str
+    fn: Callable[[RegularizerInputs], Any]
+    weight: float
+    player: str = "discriminator"
+    every: int = 1
+    init_extra: Mapping[str, float] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.player not in PLAYERS:
+            raise ValueError(f"regularizer {self.name!r}: player {self.player!r} not in {PLAYERS}")
+        if not isinstance(self.every, numbers.Integral) or self.every < 1:
+            raise ValueError(f"regularizer {self.name!r}: every must be an integer >= 1, got {self.every!r}")
+        if not isinstance(self.weight, numbers.Real) or not self.weight >= 0:
+            raise ValueError(f"regularizer {self.name!r}: weight must be a number >= 0, got {self.weight!r}")
+        if self.init_extra and self.player != "generator":
+            raise ValueError(f"regularizer {self.name!r}: only generator regularisers may keep state")
+
+    @property
+    def stateful(self) -> bool:
+        return bool(self.init_extra)
+
+    def penalty(self, inputs: RegularizerInputs, update_index: jax.Array) -> jax.Array:
+        """The unweighted value on active updates, 0 on skipped ones."""
+        return self.penalty_and_state(inputs, update_index)[0]
+
+    def penalty_and_state(self, inputs: RegularizerInputs, update_index: jax.Array):
+        """``(value, extra updates)``: the unweighted value (0 on skipped updates) and the new values of
+        the ``init_extra`` entries (unchanged on skipped updates; ``{}`` when stateless)."""
+
+        def active():
+            out = self.fn(inputs)
+            value, updates = out if self.stateful else (out, {})
+            return jnp.asarray(value, jnp.float32), {k: jnp.asarray(updates[k], jnp.float32) for k in updates}
+
+        if self.every == 1:
+            return active()
+        kept = {k: jnp.asarray(inputs.extra[k], jnp.float32) for k in self.init_extra}
+        return lax.cond(update_index % self.every == 0, active, lambda: (jnp.zeros((), jnp.float32), kept))
+
+    @property
+    def effective_weight(self) -> float:
+        return self.weight * self.every
+
+
+def _critic(r: RegularizerInputs, name: str) -> Callable[[jax.Array, Any], jax.Array]:
+    if r.critic is None:
+        raise ValueError(f"regularizer {name!r} needs the critic: it is a discriminator regulariser")
+    return r.critic
+
+
+def gradient_penalty_term(r: RegularizerInputs, *, target: float = 1.0) -> jax.Array:
+    """:func:`gradient_penalty` on this update's samples, interpolates scored under their pair's labels."""
+    critic = _critic(r, "gradient_penalty")
+    if r.real_labels is None and r.fake_labels is None:
+        return gradient_penalty(lambda x: critic(x, None), r.real, r.fake, r.key, target=target)
+    return gradient_penalty(
+        critic, r.real, r.fake, r.key, target=target, real_labels=r.real_labels, fake_labels=r.fake_labels
+    )
+
+
+def r1_term(r: RegularizerInputs) -> jax.Array:
+    """:func:`r1_penalty` on the real samples, scored under their own labels."""
+    critic = _critic(r, "r1")
+    return r1_penalty(lambda x: critic(x, r.real_labels), r.real)
+
+
+def r2_term(r: RegularizerInputs) -> jax.Array:
+    """:func:`r2_penalty` on the fake samples, scored under the labels they were generated with."""
+    critic = _critic(r, "r2")
+    return r2_penalty(lambda x: critic(x, r.fake_labels), r.fake)
+
+
+def drift_term(r: RegularizerInputs) -> jax.Array:
+    """:func:`drift_penalty` on the real samples, scored under their own labels."""
+    critic = _critic(r, "drift")
+    return drift_penalty(lambda x: critic(x, r.real_labels), r.real)
+
+
+def orthogonal_term(r: RegularizerInputs, *, off_diagonal: bool = True) -> jax.Array:
+    """:func:`orthogonal_regularization` of the player's parameters."""
+    return orthogonal_regularization(r.params, off_diagonal=off_diagonal)
+
+
+def path_length_term(r: RegularizerInputs, *, decay: float = 0.01, batch_shrink: int = 2):
+    """StyleGAN2's path-length penalty on ``latents[: B // batch_shrink]``: ``w = G.mapping(z)`` (with
+    style mixing in train mode), :func:`path_length_penalty` on ``G.synthesis`` at ``w``, ``pl_mean``
+    updated (returned as the term's state)."""
+    if r.generator is None or r.latents is None:
+        raise ValueError("path_length needs the generator and its latents (a generator regulariser)")
+    num = max(r.latents.shape[0] // batch_shrink, 1)
+    labels = None if r.fake_labels is None else r.fake_labels[:num]
+    ws = r.generator(r.params, r.latents[:num], labels, method="mapping")
+    value, pl_mean = path_length_penalty(
+        lambda w: r.generator(r.params, w, method="synthesis"), ws, r.key, r.extra["pl_mean"], decay=decay
+    )
+    return value, {"pl_mean": pl_mean}
+
+
+class _Term(NamedTuple):
+    fn: Callable[..., Any]
+    players: tuple[str, ...]  # the first is the default
+    init_extra: Mapping[str, float] = {}
+    gamma: bool = False  # R1 and R2 take ``gamma`` (weight = gamma / 2)
+
+
+REGULARIZERS: dict[str, _Term] = {
+    "gradient_penalty": _Term(gradient_penalty_term, ("discriminator",)),
+    "r1": _Term(r1_term, ("discriminator",), gamma=True),
+    "r2": _Term(r2_term, ("discriminator",), gamma=True),
+    "drift": _Term(drift_term, ("discriminator",)),
+    "orthogonal": _Term(orthogonal_term, ("generator", "discriminator")),
+    "path_length": _Term(path_length_term, ("generator",), {"pl_mean": 0.0}),
+}
+"""Named regularisation terms: function of :class:`RegularizerInputs`, the players it may serve."""
+
+
+def regularizer(
+    name: str | Callable[[RegularizerInputs], Any],
+    weight: float | None = None,
+    *,
+    gamma: float | None = None,
+    every: int = 1,
+    player: str | None = None,
+    **kwargs,
+) -> Regularizer:
+    """A regularisation term for :func:`gans_jax.training.step.make_train_step`, every argument checked now.
+
+    Named terms (:data:`REGULARIZERS`): ``gradient_penalty`` (lambda = 10 in WGAN-GP; ``target``), ``r1`` /
+    ``r2`` (weight = gamma / 2, or give ``gamma=``), ``drift`` (eps_drift = 0.001 in Progressive GAN),
+    ``orthogonal`` (beta = 1e-4 in BigGAN; generator by default, either player; ``off_diagonal``),
+    ``path_length`` (StyleGAN2: weight 2, every 4, ``decay`` 0.01, ``batch_shrink`` 2; keeps ``pl_mean``
+    in ``GANState.extra``; the generator needs ``mapping`` and ``synthesis`` methods). The first four are
+    discriminator terms, ``path_length`` a generator term.
+
+    ``name`` may instead be a plain function ``fn(inputs: RegularizerInputs) -> scalar``: it becomes the
+    term ``fn.__name__`` of ``player`` (default ``"discriminator"``), with ``kwargs`` bound to its
+    keyword-only parameters. For example, a zero-centred gradient penalty on reals::
+
+        def r1_on_reals(r):
+            return regs.r1_penalty(lambda x: r.critic(x, r.real_labels), r.real)
+
+        regularizer(r1_on_reals, 5.0)
+    """
+    if callable(name):
+        fn, label = name, getattr(name, "__name__", type(name).__name__)
+        term = _Term(fn, PLAYERS)
+    elif name in REGULARIZERS:
+        term, label = REGULARIZERS[name], name
+    else:
+        raise ValueError(
+            f"unknown regularizer {name!r}; expected one of {sorted(REGULARIZERS)} or a function"
+        )
+    if gamma is not None:
+        if not term.gamma:
+            raise ValueError(f"regularizer {label!r} takes no gamma (only r1 and r2: weight = gamma / 2)")
+        if weight is not None:
+            raise ValueError(f"regularizer {label!r}: give weight={weight} or gamma={gamma}, not both")
+        weight = gamma / 2
+    if weight is None:
+        raise ValueError(f"regularizer {label!r} needs a weight" + (" (or gamma)" if term.gamma else ""))
+    player = player or term.players[0]
+    if player not in term.players:
+        raise ValueError(f"regularizer {label!r} is a {' or '.join(term.players)} term, not a {player!r} one")
+    fn = bind_hyperparameters(term.fn, kwargs, f"regularizer {label!r}")
+    return Regularizer(label, fn, weight, player, every, dict(term.init_extra))

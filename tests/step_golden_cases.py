@@ -14,12 +14,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from gans_jax.auxiliary_losses import auxiliary_loss
 from gans_jax.latent_codes import LatentCodes
 from gans_jax.losses import get_objective
 from gans_jax.models import dcgan, stylegan2
 from gans_jax.models.mlp import MLPDiscriminator, MLPGenerator
+from gans_jax.regularizers import regularizer
 from gans_jax.training.state import GAN
-from gans_jax.training.step import auxiliary_loss, make_train_step, regularizer
+from gans_jax.training.step import make_train_step
 from tests.i2i_helpers import PairD, PixelG
 from tests.test_training_step_auxiliary import HeadsMLP
 from tests.test_training_step_translation import CycleD, CycleG
@@ -50,10 +52,9 @@ def _mlp(num_classes=None, d_tx=None):
     )
 
 
-def _case(gan, sample_shape, batches, *, ema=False, **step_kwargs):
+def _case(gan, sample_shape, batches, **step_kwargs):
     step = make_train_step(gan, **step_kwargs)
-    state = gan.init_state(jax.random.PRNGKey(0), sample_shape, ema=ema)
-    return step, state, batches
+    return step, step.init_state(jax.random.PRNGKey(0), sample_shape), batches
 
 
 def mlp_single_pass():
@@ -66,7 +67,7 @@ def mlp_single_pass():
     ]
     objective = get_objective("non_saturating")
     return _case(
-        _mlp(), (2,), [_points(32, s) for s in range(3)], ema=True,
+        _mlp(), (2,), [_points(32, s) for s in range(3)],
         objective=objective, regularizers=regs, ema_decay=0.9, ema_start=1,
     )  # fmt: skip
 
@@ -75,7 +76,8 @@ def mlp_gradient_penalty_split_critic():
     """WGAN-GP: n_critic 3 on split batches, gradient penalty."""
     return _case(
         _mlp(), (2,), [_points(30, s) for s in range(3)],
-        objective=get_objective("wasserstein"), n_critic=3, regularizers=[regularizer("gradient_penalty", 10.0)],
+        objective=get_objective("wasserstein"), n_critic=3,
+        regularizers=[regularizer("gradient_penalty", 10.0)],
     )  # fmt: skip
 
 
@@ -90,7 +92,7 @@ def dcgan_conditional_shared_accumulated():
         num_classes=10,
     )
     return _case(
-        gan, (16, 16, 1), [_images(8, (16, 16, 1), s, 10) for s in range(2)], ema=True,
+        gan, (16, 16, 1), [_images(8, (16, 16, 1), s, 10) for s in range(2)],
         objective=get_objective("hinge"), n_critic=2, critic_batches="shared", accumulation_steps=2,
         ema_decay=0.99,
     )  # fmt: skip
@@ -122,11 +124,10 @@ def stylegan2_lazy_path_length():
     small = dict(resolution=4, channel_base=32, channel_max=8)
     g = stylegan2.Generator(z_dim=8, w_dim=8, mapping_layers=2, out_channels=1, **small)
     d = stylegan2.Discriminator(mbstd_group_size=2, **small)
-    gan = GAN(g, d, optax.adam(1e-3, b1=0.0, b2=0.99), optax.adam(1e-3, b1=0.0, b2=0.99), (8,),
-              initial_extra={"pl_mean": 0.0})  # fmt: skip
+    gan = GAN(g, d, optax.adam(1e-3, b1=0.0, b2=0.99), optax.adam(1e-3, b1=0.0, b2=0.99), (8,))
     regs = [regularizer("r1", 5.0, every=2), regularizer("path_length", 2.0, every=2)]
     return _case(
-        gan, (4, 4, 1), [_images(4, (4, 4, 1), s) for s in range(3)], ema=True,
+        gan, (4, 4, 1), [_images(4, (4, 4, 1), s) for s in range(3)],
         objective=get_objective("non_saturating"), regularizers=regs, ema_decay=0.9, reuse_fakes=False,
     )  # fmt: skip
 
@@ -147,7 +148,8 @@ def paired_delayed_adversarial():
     ]
     return _case(
         gan, (4, 4, 2), batches, objective=get_objective("non_saturating"),
-        auxiliary_losses=[auxiliary_loss("l1_reconstruction", 10.0)], adversarial_weight=0.5, adversarial_start=2,
+        auxiliary_losses=[auxiliary_loss("l1_reconstruction", 10.0)], adversarial_weight=0.5,
+        adversarial_start=2,
     )  # fmt: skip
 
 

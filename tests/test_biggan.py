@@ -93,7 +93,7 @@ def test_recipe_step_sharded_on_8_devices_equals_single_device():
     config, gan, batch = tiny_setup(
         **{"optim.g.name": "sgd", "optim.d.name": "sgd", "train.ema_decay": 0.999}
     )
-    state = gan.init_state(jax.random.PRNGKey(0), batch["image"].shape[1:], ema=True)
+    state = experiment.init_state(config, gan, jax.random.PRNGKey(0), batch["image"].shape[1:])
     train_step = experiment.build_train_step(config, gan)
     expected, expected_metrics = sharding.compile_train_step(train_step)(jax.tree.map(jnp.copy, state), batch)
     mesh = sharding.data_mesh()

@@ -134,7 +134,7 @@ def test_salimans_options_train_through_the_one_step():
         },
     )
     gan = experiment.build_gan(cfg, (16, 16, 1), 10)
-    state = gan.init_state(jax.random.PRNGKey(0), (16, 16, 1), ema=True)
+    state = experiment.init_state(cfg, gan, jax.random.PRNGKey(0), (16, 16, 1))
     assert set(state.g_collections) == {"vbn_reference"}
     assert "MinibatchDiscrimination_0" in state.d_params
     batch = {"image": jnp.tanh(X).repeat(2, 0), "label": jnp.arange(8) % 10}

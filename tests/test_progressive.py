@@ -127,7 +127,9 @@ def test_grow_state_carries_parameters_moments_and_ema_exactly(tmp_path):
     stages = pg.schedule_from_config(config)
     gan4 = experiment.build_gan(pg.stage_config(config, stages[0]), (4, 4, 1), None)
     gan8 = experiment.build_gan(pg.stage_config(config, stages[1]), (8, 8, 1), None)
-    old = pg._init_state(gan4, jax.random.PRNGKey(0), (4, 4, 1), ema=True)
+    step4 = experiment.build_train_step(pg.stage_config(config, stages[0]), gan4)
+    step8 = experiment.build_train_step(pg.stage_config(config, stages[1]), gan8)
+    old = pg._init_state(step4, jax.random.PRNGKey(0), (4, 4, 1))
     old = old.replace(
         step=jnp.int32(7),
         ema_params=jax.tree.map(lambda p: p + 1.0, old.g_params),
@@ -136,7 +138,7 @@ def test_grow_state_carries_parameters_moments_and_ema_exactly(tmp_path):
         ),
     )
     for reset in (True, False):
-        new = pg.grow_state(gan8, old, jax.random.PRNGKey(5), (8, 8, 1), reset_optimizer=reset)
+        new = pg.grow_state(step8, old, jax.random.PRNGKey(5), (8, 8, 1), reset_optimizer=reset)
         assert int(new.step) == 7 and np.array_equal(new.key, old.key)
         for name in old.g_params:
             jax.tree.map(np.testing.assert_array_equal, new.g_params[name], old.g_params[name])
@@ -215,7 +217,7 @@ def test_tiny_recipe_learns_digits(tmp_path):
     state, _ = pg.train_progressive(config, str(tmp_path), progress=False, devices=ONE_DEVICE)
     gan = experiment.build_gan(config, (8, 8, 1), None)
     z = gan.sample_latents(jax.random.PRNGKey(3), 1000)
-    untrained = pg._init_state(gan, jax.random.PRNGKey(0), (8, 8, 1), ema=True)
+    untrained = pg._init_state(experiment.build_train_step(config, gan), jax.random.PRNGKey(0), (8, 8, 1))
     before = _digits_fd(gan.generate(untrained, z))
     after = _digits_fd(gan.generate(state, z))
     print(f"digits pixel FD: untrained {before:.1f}, trained {after:.1f}")

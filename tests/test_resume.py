@@ -81,14 +81,11 @@ def test_checkpoint_of_another_model_is_refused_untouched(tmp_path):
     assert _steps(tmp_path) == [4]
 
 
-def test_divergence_restores_last_good_checkpoint_with_lower_learning_rate(tmp_path, monkeypatch):
+def test_divergence_restores_last_good_checkpoint_with_lower_learning_rate(tmp_path):
     """A step that blows up once (at step 25, full learning rate) is undone: the run restores step 20,
     halves the learning rates and finishes; without retries the run stops naming the step."""
-    build = experiment.build_train_step
 
-    def exploding(config, gan, axis_name=None):
-        step = build(config, gan, axis_name)
-
+    def exploding(step):
         def wrapped(state, batch):
             state, metrics = step(state, batch)
             factor = state.g_opt_state[1].hyperparams["step_size"]
@@ -98,10 +95,11 @@ def test_divergence_restores_last_good_checkpoint_with_lower_learning_rate(tmp_p
 
         return wrapped
 
-    monkeypatch.setattr(experiment, "build_train_step", exploding)
     overrides = {"train.steps": 40, "train.log_every": 10, "train.checkpoint_every": 10}
     config = experiment_config("gan_ring8", **overrides, **{"train.nonfinite_retries": 1})
-    state, _ = loop.train(config, str(tmp_path / "retry"), progress=False, devices=ONE_DEVICE)
+    state, _ = loop.train(
+        config, str(tmp_path / "retry"), progress=False, devices=ONE_DEVICE, wrap_step=exploding
+    )
     assert int(state.step) == 40
     assert float(state.g_opt_state[1].hyperparams["step_size"]) == 0.5
     logged = [json.loads(line) for line in (tmp_path / "retry" / "metrics.jsonl").read_text().splitlines()]
@@ -110,7 +108,7 @@ def test_divergence_restores_last_good_checkpoint_with_lower_learning_rate(tmp_p
 
     config = experiment_config("gan_ring8", **overrides)
     with pytest.raises(loop.DivergenceError, match="step 25.*last good checkpoint: step 20"):
-        loop.train(config, str(tmp_path / "stop"), progress=False, devices=ONE_DEVICE)
+        loop.train(config, str(tmp_path / "stop"), progress=False, devices=ONE_DEVICE, wrap_step=exploding)
     assert _steps(tmp_path / "stop") == [10, 20]
 
 

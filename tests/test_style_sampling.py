@@ -90,7 +90,7 @@ def test_sample_and_interpolate_commands_on_a_stylegan2_workdir(tmp_path):
     config = experiment_config("stylegan2_ffhq:tiny", **{"model.channel_max": 16, "model.w_dim": 16})
     shape = (config.model.resolution, config.model.resolution, 1)
     gan = experiment.build_gan(config, shape, None)
-    state = gan.init_state(jax.random.PRNGKey(0), shape, ema=bool(config.train.ema_decay))
+    state = experiment.init_state(config, gan, jax.random.PRNGKey(0), shape)
     (tmp_path / "config.json").write_text(config.to_json_best_effort())
     (tmp_path / "run.json").write_text(json.dumps({"sample_shape": list(shape), "num_classes": None}))
     checkpointer = Checkpointer(str(tmp_path / "checkpoints"))

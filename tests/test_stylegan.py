@@ -101,7 +101,9 @@ def test_style_mixing_probability_crossover_and_truncation_cutoff():
 def test_tiny_experiment_builds_and_rejects_unknown_presets():
     config = experiment_config("stylegan_ffhq")
     assert config.model.name == "stylegan" and config.model.channel_base == 16384
-    gan = experiment.build_gan(experiment_config("stylegan_ffhq:tiny"), (16, 16, 1), None)
-    assert isinstance(gan.generator, stylegan.Generator) and gan.initial_extra == {}
+    tiny = experiment_config("stylegan_ffhq:tiny")
+    gan = experiment.build_gan(tiny, (16, 16, 1), None)
+    extra = {k: v for r in experiment.build_regularizers(tiny) for k, v in r.init_extra.items()}
+    assert isinstance(gan.generator, stylegan.Generator) and extra == {}
     with pytest.raises(ValueError, match="preset"):
         experiment_config("stylegan_ffhq:x")

@@ -11,8 +11,8 @@ from gans_jax import regularizers as regs
 from gans_jax.layers.fir import FIR, conv2d, downsample_2d, upsample_2d
 from gans_jax.layers.style import ModulatedConv, style_mix, truncate
 from gans_jax.models import stylegan2
+from gans_jax.regularizers import Regularizer, RegularizerInputs, regularizer
 from gans_jax.training.state import GAN
-from gans_jax.training.step import Regularizer, RegularizerInputs, regularizer
 from tests.helpers import experiment_config
 
 conv2d = jax.jit(conv2d, static_argnames=("up", "down"))
@@ -199,7 +199,9 @@ def test_lazy_regularizers_scale_by_interval_and_skip():
     assert r1.effective_weight == 80.0 and pl.effective_weight == 8.0
     assert pl.init_extra == {"pl_mean": 0.0} and pl.player == "generator" and not r1.stateful
     real = jnp.ones((2, 3))
-    inputs = RegularizerInputs(None, lambda x: jnp.sum(3.0 * x, axis=1), real, None, jax.random.PRNGKey(0))
+    inputs = RegularizerInputs(
+        params=None, key=jax.random.PRNGKey(0), critic=lambda x, labels: jnp.sum(3.0 * x, axis=1), real=real
+    )
     assert float(r1.penalty(inputs, jnp.asarray(32))) == pytest.approx(27.0)  # |grad|^2 = 3 * 9
     assert float(r1.penalty(inputs, jnp.asarray(33))) == 0.0
     fn = lambda r: (jnp.asarray(2.0), {"pl_mean": r.extra["pl_mean"] + 1.0})
@@ -230,7 +232,7 @@ def test_tiny_experiment_learns_digits_with_lazy_regularisation():
     config = experiment_config("stylegan2_ffhq:tiny")
     gan = experiment.build_gan(config, (16, 16, 1), None)
     step = jax.jit(experiment.build_train_step(config, gan))
-    state0 = jax.jit(lambda k: gan.init_state(k, (16, 16, 1), ema=True))(jax.random.PRNGKey(0))
+    state0 = jax.jit(lambda k: experiment.init_state(config, gan, k, (16, 16, 1)))(jax.random.PRNGKey(0))
     assert float(state0.extra["pl_mean"]) == 0.0
     held_out = load_digits_8x8("test", 0.2, 0)[0].reshape(-1, 64)
     generate = jax.jit(lambda s: gan.generate(s, gan.sample_latents(jax.random.PRNGKey(5), 500)))
@@ -270,6 +272,7 @@ def test_experiment_configs_build():
     )
     tiny = experiment_config("stylegan2_ffhq:tiny")
     gan = experiment.build_gan(tiny, (16, 16, 1), None)
-    assert isinstance(gan.generator, stylegan2.Generator) and gan.initial_extra == {"pl_mean": 0.0}
+    extra = {k: v for r in experiment.build_regularizers(tiny) for k, v in r.init_extra.items()}
+    assert isinstance(gan.generator, stylegan2.Generator) and extra == {"pl_mean": 0.0}
     with pytest.raises(ValueError, match="preset"):
         experiment_config("stylegan2_ffhq:nope")

@@ -12,9 +12,10 @@ from gans_jax import regularizers as regs
 from gans_jax.losses import get_objective
 from gans_jax.models import dcgan
 from gans_jax.models.mlp import MLPDiscriminator, MLPGenerator
+from gans_jax.regularizers import Regularizer, regularizer
 from gans_jax.training import sharding
 from gans_jax.training.state import GAN
-from gans_jax.training.step import Regularizer, make_train_step, regularizer
+from gans_jax.training.step import make_train_step
 
 NS = get_objective("non_saturating")
 
@@ -179,15 +180,16 @@ def test_weight_clipping_through_the_step():
 
 def test_ema_update_formula_and_start():
     gan = mlp_gan()
-    state = gan.init_state(jax.random.PRNGKey(0), (2,), ema=True)
+    step = make_train_step(gan, NS, ema_decay=0.9)
+    state = step.init_state(jax.random.PRNGKey(0), (2,))
     batch = points(16)
-    out, _ = jax.jit(make_train_step(gan, NS, ema_decay=0.9))(state, batch)
+    out, _ = jax.jit(step)(state, batch)
     expected = jax.tree.map(lambda e, p: 0.9 * e + 0.1 * p, state.ema_params, out.g_params)
     leaves_close(out.ema_params, expected, rtol=1e-6, atol=1e-8)
     # before ema_start the average tracks the parameters exactly
     out, _ = jax.jit(make_train_step(gan, NS, ema_decay=0.9, ema_start=5))(state, batch)
     leaves_equal(out.ema_params, out.g_params)
-    with pytest.raises(ValueError, match="ema=True"):
+    with pytest.raises(ValueError, match=r"has none: make the state with train_step.init_state"):
         jax.jit(make_train_step(gan, NS, ema_decay=0.9))(gan.init_state(jax.random.PRNGKey(0), (2,)), batch)
 
 
@@ -209,8 +211,9 @@ def test_same_seed_gives_bit_identical_parameters():
     batches = [digits_batch(16, i) for i in range(3)]
     results = []
     for _ in range(2):
-        state = gan.init_state(jax.random.PRNGKey(3), (16, 16, 1), ema=True)
-        step = sharding.compile_train_step(make_train_step(gan, NS, ema_decay=0.99))
+        recipe = make_train_step(gan, NS, ema_decay=0.99)
+        state = recipe.init_state(jax.random.PRNGKey(3), (16, 16, 1))
+        step = sharding.compile_train_step(recipe)
         results.append(_run(step, state, batches)[0])
     leaves_equal(results[0], results[1])
 

@@ -8,12 +8,13 @@ import optax
 import pytest
 
 from gans_jax import auxiliary_losses as aux
+from gans_jax.auxiliary_losses import AuxiliaryLoss, auxiliary_loss
 from gans_jax.latent_codes import LatentCodes
 from gans_jax.losses import get_objective
 from gans_jax.models import dcgan
 from gans_jax.models.mlp import MLPDiscriminator, MLPGenerator
 from gans_jax.training.state import GAN
-from gans_jax.training.step import AuxiliaryLoss, auxiliary_loss, make_train_step
+from gans_jax.training.step import make_train_step
 
 NS = get_objective("non_saturating")
 LR = 1e-2

@@ -9,9 +9,10 @@ import optax
 import pytest
 
 from gans_jax import auxiliary_losses as aux
+from gans_jax.auxiliary_losses import AuxiliaryInputs, auxiliary_loss
 from gans_jax.losses import get_objective
 from gans_jax.training.state import GAN
-from gans_jax.training.step import AuxiliaryInputs, auxiliary_loss, make_train_step
+from gans_jax.training.step import make_train_step
 from tests.i2i_helpers import PairD, PixelG
 
 NS = get_objective("non_saturating")

@@ -39,8 +39,7 @@ def digits_batch(n: int) -> dict:
 
 def built(cfg):
     gan = experiment.build_gan(cfg, (16, 16, 1), 10)
-    init = jax.jit(gan.init_state, static_argnums=1, static_argnames="ema")
-    state = init(jax.random.PRNGKey(cfg.seed), (16, 16, 1), ema=bool(cfg.train.ema_decay))
+    state = jax.jit(lambda k: experiment.init_state(cfg, gan, k, (16, 16, 1)))(jax.random.PRNGKey(cfg.seed))
     return gan, state
 
 
@@ -112,7 +111,7 @@ def test_wgan_gp_step_reports_the_gradient_penalty(normalized):
         discriminator=LinearCritic(normalized),
         d_optimizer=experiment.build_optimizer({**cfg.optim.d, "lr": lr}, 1),
     )
-    state = gan.init_state(jax.random.PRNGKey(0), (16, 16, 1), ema=True)
+    state = experiment.init_state(cfg, gan, jax.random.PRNGKey(0), (16, 16, 1))
     w = np.asarray(state.d_params["w"])
     _, metrics = jax.jit(experiment.build_train_step(cfg, gan))(state, digits_batch(cfg.train.batch_size))
     expected = 0.0 if normalized else (np.linalg.norm(w) - 1.0) ** 2

@@ -13,7 +13,7 @@ One compiled train step updates all four networks through the generic step facto
 (translations, reconstructions, identity mappings); :class:`CycleGANDiscriminator` holds ``D_X`` and
 ``D_Y`` (PatchGANs, :class:`gans_jax.models.pix2pix.PatchDiscriminator` with ``conditional=False``) and
 judges a dict of ``x`` and ``y`` images at once. Eq. 2's cycle term is the step's auxiliary loss
-``"cycle_consistency"`` (:func:`gans_jax.training.step.auxiliary_loss`).
+``"cycle_consistency"`` (:func:`gans_jax.auxiliary_losses.auxiliary_loss`).
 """
 
 from __future__ import annotations

@@ -97,6 +97,7 @@ class Generator(nn.Module):
     style_mixing_prob: float = 0.9
     mapping_lr_multiplier: float = 0.01
     synthesis_class = SynthesisNetwork  # a class attribute, not a field: StyleGAN (v1) swaps it
+    rng_streams = ("noise", "mixing")  # train-mode PRNG streams: per-pixel noise, style mixing
 
     def setup(self):
         self.mapping_network = MappingNetwork(

@@ -159,9 +159,8 @@ def train(
         raise ValueError(f"model.conditional is set but data.source={config.data.source!r} has no labels")
     condition_shape = getattr(dataset, "condition_shape", None)
     gan = experiment.build_gan(config, dataset.sample_shape, dataset.num_classes, condition_shape)
-    train_step = experiment.build_train_step(config, gan)  # bad objective/regulariser names fail here
-    if wrap_step is not None:
-        train_step = wrap_step(train_step)
+    recipe = experiment.build_train_step(config, gan)  # bad objective/regulariser names fail here
+    train_step = recipe if wrap_step is None else wrap_step(recipe)
     fid = None
     if config.eval.get("fid_every", 0):
         if not config.eval.fid_stats:
@@ -182,7 +181,7 @@ def train(
     key = jax.random.PRNGKey(config.seed)
     k_init, k_fixed, k_eval = jax.random.split(key, 3)
     if initial_state is None:
-        state = gan.init_state(k_init, dataset.sample_shape, ema=bool(config.train.ema_decay))
+        state = recipe.init_state(k_init, dataset.sample_shape)
     else:
         state = initial_state
     mesh = sharding.data_mesh(devices) if len(devices) > 1 else None

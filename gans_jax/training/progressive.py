@@ -43,7 +43,8 @@ import optax
 
 from gans_jax.layers.resample import mean_pool, nearest_upsample
 from gans_jax.models.progressive import PROGRESS, check_resolution
-from gans_jax.training.state import GAN, GANState
+from gans_jax.training.state import GANState
+from gans_jax.training.step import TrainStep
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,20 +193,22 @@ def graft(new, old):
     return old
 
 
-def _init_state(gan: GAN, key: jax.Array, sample_shape, ema: bool) -> GANState:
-    """``gan.init_state`` compiled as one program (op-by-op initialisation of the equalized layers
+def _init_state(train_step: TrainStep, key: jax.Array, sample_shape) -> GANState:
+    """``train_step.init_state`` compiled as one program (op-by-op initialisation of the equalized layers
     compiles hundreds of small programs)."""
-    return jax.jit(lambda k: gan.init_state(k, tuple(sample_shape), ema=ema))(key)
+    return jax.jit(lambda k: train_step.init_state(k, tuple(sample_shape)))(key)
 
 
-def grow_state(gan: GAN, previous: GANState, key: jax.Array, sample_shape, *, reset_optimizer: bool = True):
-    """The state of the grown ``gan`` (next stage): fresh initialisation from ``key`` for the new layers,
-    the previous stage's parameters, collections and EMA copied exactly, its step and run key kept; Adam
-    moments fresh (``reset_optimizer``) or carried over."""
+def grow_state(
+    train_step: TrainStep, previous: GANState, key: jax.Array, sample_shape, *, reset_optimizer: bool = True
+):
+    """The state of the grown GAN (next stage, trained by ``train_step``): fresh initialisation from
+    ``key`` for the new layers, the previous stage's parameters, collections and EMA copied exactly, its
+    step and run key kept; Adam moments fresh (``reset_optimizer``) or carried over."""
     from gans_jax.training.sharding import host_local
 
     previous = jax.device_get(host_local(previous))  # multi-host: this process's replica
-    fresh = _init_state(gan, key, sample_shape, previous.ema_params is not None)
+    fresh = _init_state(train_step, key, sample_shape)
     state = fresh.replace(
         step=previous.step,
         key=previous.key,
@@ -279,15 +282,15 @@ def train_progressive(config, workdir: str, *, progress: bool = True, devices=No
         sample_shape = make_dataset(
             cfg.data, resolution=stage.resolution, batch_size=stage.batch_size, seed=cfg.seed
         ).sample_shape
-        gan = experiment.build_gan(cfg, sample_shape, None)
+        train_step = experiment.build_train_step(cfg, experiment.build_gan(cfg, sample_shape, None))
         if latest is None and i > 0:
             if state is None:
                 _, _, state = experiment.load_run(stage_dir(workdir, stages[i - 1]), stages[i - 1].end_step)
             key = jax.random.fold_in(jax.random.PRNGKey(config.seed), stage.resolution)
-            initial = grow_state(gan, state, key, sample_shape, reset_optimizer=reset)
+            initial = grow_state(train_step, state, key, sample_shape, reset_optimizer=reset)
         else:  # the first stage's start (the loop's own initialisation key), or a template to resume into
             k_init = jax.random.split(jax.random.PRNGKey(config.seed), 3)[0]
-            initial = _init_state(gan, k_init, sample_shape, bool(cfg.train.ema_decay))
+            initial = _init_state(train_step, k_init, sample_shape)
         state, results = loop.train(
             stage_config(config, stage),
             directory,

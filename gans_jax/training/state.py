@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,14 +44,67 @@ class GANState:
     extra: PyTree = flax.struct.field(default_factory=dict)
 
 
+class _PlainNetwork(nn.Module):
+    """A network whose ``__call__`` lacks the condition or ``train`` argument, called the library's way
+    ``(x, condition=None, train=...)``; it shares the wrapped module's scope, so its parameters are the
+    wrapped module's own (no extra nesting)."""
+
+    inner: nn.Module
+    takes_condition: bool
+    takes_train: bool
+
+    def setup(self):
+        nn.share_scope(self, self.inner)
+
+    @property
+    def rng_streams(self) -> tuple[str, ...]:
+        return tuple(getattr(self.inner, "rng_streams", ()))
+
+    def __call__(self, x, condition=None, train: bool = True, **kwargs):
+        args = (x, condition) if self.takes_condition else (x,)
+        return self.inner(*args, **({"train": train} if self.takes_train else {}), **kwargs)
+
+
+def _network_signature(module: nn.Module) -> tuple[bool, bool]:
+    """``(takes a condition, takes train)`` of ``module.__call__``."""
+    params = list(inspect.signature(type(module).__call__).parameters.values())[1:]  # without self
+    kinds = {p.kind for p in params}
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    takes_condition = len(positional) >= 2 or inspect.Parameter.VAR_POSITIONAL in kinds
+    takes_train = any(p.name == "train" for p in params) or inspect.Parameter.VAR_KEYWORD in kinds
+    return takes_condition, takes_train
+
+
 @dataclasses.dataclass(frozen=True)
 class GAN:
     """A model family: the two networks, their optimisers, and the latent space.
 
-    ``generator(z, labels=None, train=...)`` maps latents to samples; ``discriminator(x, labels=None,
-    train=...)`` maps samples to one logit per example (or a dict with ``"logits"`` and auxiliary
-    heads). ``num_classes`` makes both class-conditional. ``latent_codes`` (InfoGAN) makes the last
-    ``latent_codes.dim`` entries of the (1-D) latent one-hot categorical and Unif(-1, 1) codes.
+    **The network contract.** The library calls ``generator(z, labels, train=...)`` and
+    ``discriminator(x, labels, train=...)``: ``labels`` is ``None`` for an unconditional GAN (class labels
+    when ``num_classes`` is set, the source images of an image-to-image GAN), and ``train`` is ``True`` in
+    the train step (batch statistics, dropout, noise) and ``False`` when sampling. The generator maps
+    latents to samples; the discriminator maps samples to one logit per example (or a dict with
+    ``"logits"`` and auxiliary heads). A network whose ``__call__`` takes neither is adapted, so a plain
+    unconditional pair works as it is::
+
+        class G(nn.Module):
+            @nn.compact
+            def __call__(self, z):
+                return nn.Dense(2)(nn.relu(nn.Dense(64)(z)))
+
+        class D(nn.Module):
+            @nn.compact
+            def __call__(self, x):
+                return nn.Dense(1)(nn.relu(nn.Dense(64)(x)))[:, 0]
+
+        gan = GAN(G(), D(), optax.adam(2e-4), optax.adam(2e-4), latent_shape=8)
+
+    A network may declare extra PRNG streams of its train-mode passes as a class attribute
+    ``rng_streams`` (StyleGAN: ``("noise", "mixing")``); every network gets ``"dropout"``.
+
+    ``latent_shape`` is one latent's shape (an int for a vector). ``num_classes`` makes both networks
+    class-conditional. ``latent_codes`` (InfoGAN) makes the last ``latent_codes.dim`` entries of the
+    (1-D) latent one-hot categorical and Unif(-1, 1) codes.
 
     Image-to-image GANs set ``translation``; they have no latent (``z`` is ``None``, the noise is
     dropout) and their *condition* takes the place of the labels: both networks are called with it.
@@ -70,7 +124,7 @@ class GAN:
     discriminator: nn.Module
     g_optimizer: optax.GradientTransformation
     d_optimizer: optax.GradientTransformation
-    latent_shape: Sequence[int]
+    latent_shape: int | Sequence[int]
     num_classes: int | None = None
     latent_distribution: str = "normal"
     latent_codes: LatentCodes | None = None
@@ -79,6 +133,8 @@ class GAN:
     image_pool_size: int = 0
 
     def __post_init__(self):
+        shape = self.latent_shape
+        object.__setattr__(self, "latent_shape", (int(shape),) if isinstance(shape, int) else tuple(shape))
         if self.translation is not None:
             if self.translation not in TRANSLATIONS:
                 raise ValueError(f"translation {self.translation!r} not in {TRANSLATIONS}")
@@ -91,9 +147,19 @@ class GAN:
                 f"image_pool_size={self.image_pool_size}: a history of fakes loses their labels or sources; "
                 "it serves unconditional and unpaired GANs only"
             )
-
-    # initial GANState.extra entries (regulariser state such as StyleGAN2's pl_mean)
-    initial_extra: dict[str, float] = dataclasses.field(default_factory=dict)
+        for role in ("generator", "discriminator"):
+            module = getattr(self, role)
+            takes_condition, takes_train = _network_signature(module)
+            if takes_condition and takes_train:
+                continue
+            if not takes_condition and (self.conditional or self.translation is not None):
+                what = "labels" if self.conditional else "source images"
+                raise ValueError(
+                    f"the {role} {type(module).__name__}.__call__ takes no {what}, but this GAN is "
+                    f"{'class-conditional' if self.conditional else 'image-to-image'}: the library calls "
+                    f"{role}(x, condition, train=...) (see GAN's docstring)"
+                )
+            object.__setattr__(self, role, _PlainNetwork(module, takes_condition, takes_train))
 
     @property
     def conditional(self) -> bool:
@@ -142,8 +208,11 @@ class GAN:
     def sample_labels(self, key: jax.Array, num: int) -> jax.Array | None:
         return sampling.sample_labels(key, num, self.num_classes) if self.conditional else None
 
-    def init_state(self, key: jax.Array, sample_shape: Sequence[int], *, ema: bool = False) -> GANState:
-        """Initialise both networks and optimisers; ``sample_shape`` is one example's, e.g. (H, W, C)."""
+    def init_state(self, key: jax.Array, sample_shape: Sequence[int]) -> GANState:
+        """The networks' parameters and collections, their optimisers' states and the image pool, for
+        examples of ``sample_shape``, e.g. (H, W, C). To train, make the state with the train step's
+        ``init_state`` (:class:`gans_jax.training.step.TrainStep`), which adds what its recipe keeps (the
+        EMA generator, regulariser state)."""
         k_g, k_d, k_run = jax.random.split(key, 3)
         z, labels, x = self.example_inputs(sample_shape)
         g_vars = self.generator.init({"params": k_g, "dropout": k_g}, z, labels, train=False)
@@ -164,8 +233,7 @@ class GAN:
             d_params=d_params,
             d_collections=d_coll,
             d_opt_state=self.d_optimizer.init(d_params),
-            ema_params=jax.tree.map(jnp.copy, g_params) if ema else None,
-            extra={**extra, **{k: jnp.asarray(v, jnp.float32) for k, v in self.initial_extra.items()}},
+            extra=extra,
         )
 
     def generate(
