@@ -143,7 +143,7 @@ def train(
     _validate(config, len(devices))
     is_main = jax.process_index() == 0
     checkpointer = Checkpointer(
-        os.path.join(workdir, "checkpoints"), max_to_keep=config.train.get("keep_checkpoints", 3)
+        os.path.join(workdir, "checkpoints"), max_to_keep=config.train.get("keep_checkpoints", 3), owner=True
     )
     resuming = _check_workdir(workdir, config, checkpointer)
 
