@@ -31,6 +31,7 @@ from gans_jax.metrics.translation import match_to
 from gans_jax.training import sharding
 from gans_jax.training.checkpoint import Checkpointer
 from gans_jax.training.state import GAN, GANState
+from gans_jax.training.workdir_lock import lock_workdir
 from gans_jax.training.writers import NO_STEP, Writer, make_accumulator
 
 # Parts of the config that fix the shapes of the state: a checkpoint from another is refused.
@@ -138,9 +139,17 @@ def train(
     training starts from it when ``workdir`` has no checkpoint (a grown Progressive GAN stage starts
     from the previous stage's state and step), else it is the template the checkpoint is restored
     into; ``wrap_step(train_step) -> train_step`` adapts the step before it is compiled.
+
+    The run holds ``workdir``'s lock (:class:`~gans_jax.training.workdir_lock.WorkdirLockedError` if
+    another run does).
     """
     devices = jax.devices() if devices is None else list(devices)
     _validate(config, len(devices))
+    with lock_workdir(workdir):
+        return _train(config, workdir, progress, devices, initial_state, wrap_step)
+
+
+def _train(config, workdir, progress, devices, initial_state, wrap_step):
     is_main = jax.process_index() == 0
     checkpointer = Checkpointer(
         os.path.join(workdir, "checkpoints"), max_to_keep=config.train.get("keep_checkpoints", 3), owner=True
