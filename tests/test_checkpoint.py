@@ -1,18 +1,24 @@
-"""Checkpoints move between device counts.
+"""Checkpoints move between device counts and survive a corrupt latest step.
 
 A run trained on 8 devices samples on 1 (gans-jax sample, a subprocess with one CPU device); a run
-trained on 1 resumes on 8 and then on 4 and ends within 1e-5 of the uninterrupted run."""
+trained on 1 resumes on 8 and then on 4 and ends within 1e-5 of the uninterrupted run. A latest
+checkpoint with a truncated array file or without its metadata file is set aside as <step>.corrupt
+and training resumes from the one before, ending bit-identical to an uninterrupted run."""
 
+import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import jax
 import numpy as np
+import pytest
 
-from gans_jax import commands
+from gans_jax import commands, experiment
 from gans_jax.training import loop
+from gans_jax.training.checkpoint import CheckpointRestoreError, CorruptCheckpointWarning
 from tests.helpers import ONE_DEVICE, ROOT, experiment_config
 
 # The ring of 8 Gaussians with small MLPs (batch norm in G: its statistics span the devices).
@@ -65,3 +71,60 @@ def test_run_trained_on_1_device_resumes_on_8_then_4(tmp_path):
     print(f"1 -> 8 -> 4 devices vs 1 device, 30 steps: max |difference| {difference:.3g}")
     assert difference <= 1e-5
     assert _logged_steps(run) == list(range(5, 31, 5))
+
+
+@pytest.fixture(scope="module")
+def ring_runs(tmp_path_factory):
+    """A 30-step run with checkpoints 10, 20, 30, and the uninterrupted 40-step run."""
+    base = tmp_path_factory.mktemp("ring")
+    loop.train(_ring(30), str(base / "run30"), progress=False, devices=ONE_DEVICE)
+    reference, _ = loop.train(_ring(40), str(base / "run40"), progress=False, devices=ONE_DEVICE)
+    return base / "run30", reference
+
+
+def _truncate_largest_array_file(step_dir):
+    files = [f for f in glob.glob(f"{step_dir}/state/**/d/*", recursive=True) if os.path.isfile(f)]
+    largest = max(files, key=os.path.getsize)
+    os.truncate(largest, os.path.getsize(largest) // 2)
+
+
+def _remove_metadata(step_dir):
+    os.remove(os.path.join(step_dir, "state", "_METADATA"))
+
+
+@pytest.mark.parametrize("corrupt", [_truncate_largest_array_file, _remove_metadata])
+def test_corrupt_latest_checkpoint_is_set_aside_and_training_resumes_from_the_one_before(
+    ring_runs, tmp_path, corrupt
+):
+    run30, reference = ring_runs
+    workdir = tmp_path / "run"
+    shutil.copytree(run30, workdir)
+    corrupt(workdir / "checkpoints" / "30")
+
+    with pytest.warns(CorruptCheckpointWarning, match=r"step 30 .* does not restore .*using step 20"):
+        _, _, read = experiment.load_run(str(workdir))  # a reader falls back, and leaves the files be
+    assert int(read.step) == 20 and (workdir / "checkpoints" / "30").is_dir()
+
+    with pytest.warns(
+        CorruptCheckpointWarning, match=r"step 30 .*using step 20 instead; moved to .*30\.corrupt"
+    ):
+        state, _ = loop.train(_ring(40), str(workdir), progress=False, devices=ONE_DEVICE)
+    assert sorted(os.listdir(workdir / "checkpoints")) == ["20", "30", "30.corrupt", "40"]
+    assert os.listdir(workdir / "checkpoints" / "30.corrupt")  # kept for a post-mortem, not deleted
+    for a, b in zip(jax.tree.leaves(reference), jax.tree.leaves(state), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_no_readable_checkpoint_is_an_error_naming_each_step(ring_runs, tmp_path):
+    run30, _ = ring_runs
+    workdir = tmp_path / "run"
+    shutil.copytree(run30, workdir)
+    for step in (10, 20, 30):
+        _remove_metadata(workdir / "checkpoints" / str(step))
+    with pytest.raises(
+        CheckpointRestoreError, match=r"no checkpoint .* restores \(step 30: .*; step 20: .*; step 10: "
+    ):
+        loop.train(_ring(40), str(workdir), progress=False, devices=ONE_DEVICE)
+    assert sorted(os.listdir(workdir / "checkpoints")) == ["10", "20", "30"]  # nothing renamed
+    with pytest.raises(FileNotFoundError, match=r"no checkpoint of step 15 .* has steps \[10, 20, 30\]"):
+        experiment.load_run(str(run30), step=15)
