@@ -113,6 +113,7 @@ def test_corrupt_latest_checkpoint_is_set_aside_and_training_resumes_from_the_on
     assert os.listdir(workdir / "checkpoints" / "30.corrupt")  # kept for a post-mortem, not deleted
     for a, b in zip(jax.tree.leaves(reference), jax.tree.leaves(state), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert _logged_steps(workdir) == list(range(5, 41, 5))  # steps 25 and 30 logged once
 
 
 def test_no_readable_checkpoint_is_an_error_naming_each_step(ring_runs, tmp_path):

@@ -32,7 +32,7 @@ from gans_jax.training import sharding
 from gans_jax.training.checkpoint import Checkpointer
 from gans_jax.training.state import GAN, GANState
 from gans_jax.training.workdir_lock import lock_workdir
-from gans_jax.training.writers import NO_STEP, Writer, make_accumulator
+from gans_jax.training.writers import NO_STEP, Writer, make_accumulator, window_from_json, window_to_json
 
 # Parts of the config that fix the shapes of the state: a checkpoint from another is refused.
 SHAPE_KEYS = ("model", "objective", "optim", "regularizers")
@@ -200,9 +200,11 @@ def _train(config, workdir, progress, devices, initial_state, wrap_step):
         state_sharding = sharding.state_shardings(state, mesh, config.train.get("shard_params", False))
         state = jax.device_put(state, state_sharding)
     iterator = dataset.iterator()
+    window = None  # metrics aggregated since the last log step, from the checkpoint
     if resuming:
         state, data_state = checkpointer.restore(state)
         iterator.set_state(data_state["iterator"])
+        window = data_state.get("log_window")
     step_fn = sharding.compile_train_step(train_step, mesh, state_sharding)
     train_cfg = config.train
 
@@ -214,7 +216,8 @@ def _train(config, workdir, progress, devices, initial_state, wrap_step):
         batch = {k: batch[k] for k in keep}
         return batch if mesh is None else sharding.put_batch(batch, mesh)
 
-    writer = Writer(workdir, enabled=is_main)
+    start_step = int(jax.device_get(sharding.host_local(state.step)))
+    writer = Writer(workdir, enabled=is_main, start_step=start_step)
     if gan.translation is not None:
         fixed = experiment.held_out_examples(config, gan, 8)
     else:
@@ -222,7 +225,6 @@ def _train(config, workdir, progress, devices, initial_state, wrap_step):
     reference = dataset.reference_arrays(2500)["image"]
     empty = accumulate = None
     retries_left = train_cfg.get("nonfinite_retries", 0)
-    start_step = int(jax.device_get(sharding.host_local(state.step)))
     bar = tqdm(
         total=train_cfg.steps,
         initial=start_step,
@@ -238,7 +240,7 @@ def _train(config, workdir, progress, devices, initial_state, wrap_step):
         bar.update(1)
         if accumulate is None:  # built once, from the step's metric names
             empty, accumulate = make_accumulator(sorted(metrics))
-            collection = empty
+            collection = window_from_json(empty, window)
         collection = accumulate(collection, metrics, np.int32(done))
         log_now = done % train_cfg.log_every == 0 or done == train_cfg.steps
         save_now = done % train_cfg.checkpoint_every == 0 or done == train_cfg.steps
@@ -261,6 +263,7 @@ def _train(config, workdir, progress, devices, initial_state, wrap_step):
             factor = train_cfg.get("nonfinite_lr_factor", 0.5)
             state, data_state = checkpointer.restore(state)
             iterator.set_state(data_state["iterator"])
+            writer.rewind(last_good)
             state = state.replace(
                 g_opt_state=experiment.scale_learning_rate(state.g_opt_state, factor),
                 d_opt_state=experiment.scale_learning_rate(state.d_opt_state, factor),
@@ -269,7 +272,7 @@ def _train(config, workdir, progress, devices, initial_state, wrap_step):
             done = window_start = last_good
             bar.reset(total=train_cfg.steps)
             bar.update(done)
-            collection = empty
+            collection = window_from_json(empty, data_state.get("log_window"))
             continue
         if log_now:
             elapsed = time.perf_counter() - t0
@@ -278,7 +281,8 @@ def _train(config, workdir, progress, devices, initial_state, wrap_step):
             bar.set_postfix(d=f"{values['d_loss']:.3f}", g=f"{values['g_loss']:.3f}")
             collection, t0, window_start = empty, time.perf_counter(), done
         if save_now:
-            checkpointer.save(done, state, {"iterator": iterator.get_state()})
+            since_log = window_to_json(sharding.host_local(collection))
+            checkpointer.save(done, state, {"iterator": iterator.get_state(), "log_window": since_log})
         if is_main and sample_now:
             local = sharding.host_local(state)
             for suffix, use_ema in [("", False), ("_ema", True)]:
