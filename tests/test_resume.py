@@ -1,10 +1,11 @@
-"""Checkpoints: a run killed with SIGKILL and rerun ends bit-identical to an uninterrupted run, with
-the same log lines; a workdir of another model is refused untouched; the divergence guard restores
-the last good step."""
+"""Checkpoints: a run killed with SIGKILL, or stopped with SIGTERM, and rerun ends bit-identical to an
+uninterrupted run, with the same log lines; a workdir of another model is refused untouched; the
+divergence guard restores the last good step."""
 
 import glob
 import json
 import os
+import re
 import signal
 import struct
 import subprocess
@@ -18,6 +19,7 @@ import pytest
 
 from gans_jax import experiment
 from gans_jax.training import loop
+from gans_jax.training.preemption import EXIT_PREEMPTED
 from tests.helpers import ONE_DEVICE, ROOT, experiment_config
 
 STEPS = 300
@@ -119,6 +121,32 @@ def test_kill_9_and_resume_is_bit_identical(reference, tmp_path):
     assert _without_rate(_logged(resumed)) == _without_rate(_logged(reference))  # no step twice
     expected = list(range(10, STEPS + 1, 10))
     assert _tensorboard_steps(resumed) == _tensorboard_steps(reference) == expected
+    _assert_same_parameters(reference, resumed)
+
+
+def test_sigterm_checkpoints_and_exits_then_resumes_bit_identical(reference, tmp_path):
+    """SIGTERM (a preemptible VM, SLURM) after step 100: the run finishes its step, checkpoints it,
+    says so and exits with status 75 within seconds; the rerun ends bit-identical with the same log."""
+    resumed = tmp_path / "resumed"
+    process = _start(resumed, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not _steps(resumed):
+        time.sleep(0.02)
+    sent = time.perf_counter()
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    seconds = time.perf_counter() - sent
+    assert process.returncode == EXIT_PREEMPTED == 75, err[-3000:]
+    match = re.search(r"gans-jax: preempted at step (\d+); checkpoint written, rerun the same command", err)
+    assert match, err[-3000:]
+    step = int(match.group(1))
+    assert 100 <= step < STEPS and max(_steps(resumed)) == step
+    assert seconds < 30, f"{seconds:.1f} s from SIGTERM to exit"
+    print(f"SIGTERM at step ~{step}: exit {process.returncode} after {seconds:.2f} s")
+
+    result = _train(resumed)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _without_rate(_logged(resumed)) == _without_rate(_logged(reference))
     _assert_same_parameters(reference, resumed)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from typing import Any
 
@@ -30,6 +31,7 @@ from gans_jax.data.pipeline import make_dataset
 from gans_jax.metrics.translation import match_to
 from gans_jax.training import sharding
 from gans_jax.training.checkpoint import Checkpointer
+from gans_jax.training.preemption import Preempted, PreemptionWatcher, preempted_message
 from gans_jax.training.state import GAN, GANState
 from gans_jax.training.workdir_lock import lock_workdir
 from gans_jax.training.writers import NO_STEP, Writer, make_accumulator, window_from_json, window_to_json
@@ -141,15 +143,16 @@ def train(
     into; ``wrap_step(train_step) -> train_step`` adapts the step before it is compiled.
 
     The run holds ``workdir``'s lock (:class:`~gans_jax.training.workdir_lock.WorkdirLockedError` if
-    another run does).
+    another run does). On SIGTERM or SIGINT it checkpoints the step it is on and raises
+    :class:`~gans_jax.training.preemption.Preempted` (``SystemExit(75)``).
     """
     devices = jax.devices() if devices is None else list(devices)
     _validate(config, len(devices))
-    with lock_workdir(workdir):
-        return _train(config, workdir, progress, devices, initial_state, wrap_step)
+    with lock_workdir(workdir), PreemptionWatcher() as preemption:
+        return _train(config, workdir, progress, devices, initial_state, wrap_step, preemption)
 
 
-def _train(config, workdir, progress, devices, initial_state, wrap_step):
+def _train(config, workdir, progress, devices, initial_state, wrap_step, preemption):
     is_main = jax.process_index() == 0
     checkpointer = Checkpointer(
         os.path.join(workdir, "checkpoints"), max_to_keep=config.train.get("keep_checkpoints", 3), owner=True
@@ -234,6 +237,8 @@ def _train(config, workdir, progress, devices, initial_state, wrap_step):
     )
     run_start = t0 = time.perf_counter()
     window_start = done = start_step
+    preemption.arm()
+    preempt = False
     while done < train_cfg.steps:
         state, metrics = step_fn(state, place(next(iterator)))
         done += 1
@@ -242,8 +247,9 @@ def _train(config, workdir, progress, devices, initial_state, wrap_step):
             empty, accumulate = make_accumulator(sorted(metrics))
             collection = window_from_json(empty, window)
         collection = accumulate(collection, metrics, np.int32(done))
+        preempt = preemption.reached()  # every process, every step: multi-host runs agree on the step
         log_now = done % train_cfg.log_every == 0 or done == train_cfg.steps
-        save_now = done % train_cfg.checkpoint_every == 0 or done == train_cfg.steps
+        save_now = done % train_cfg.checkpoint_every == 0 or done == train_cfg.steps or preempt
         sample_now = done % train_cfg.sample_every == 0 or done == train_cfg.steps
         fid_now = fid is not None and (done % config.eval.fid_every == 0 or done == train_cfg.steps)
         if not (log_now or save_now or sample_now or fid_now):
@@ -293,9 +299,15 @@ def _train(config, workdir, progress, devices, initial_state, wrap_step):
                 writer.write_image(done, f"samples{suffix}", picture)
         if fid_now:
             writer.write_scalars(done, fid(gan, sharding.host_local(state)))
+        if preempt:
+            break
+    preemption.disarm()
     bar.close()
     checkpointer.close()
     writer.close()
+    if preempt:
+        print(preempted_message(done), file=sys.stderr, flush=True)
+        raise Preempted(done)
 
     local = sharding.host_local(state)
     results = {
