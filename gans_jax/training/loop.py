@@ -2,14 +2,21 @@
 
 A workdir holds ``config.json`` (the resolved config), ``run.json`` (what rebuilding the model needs:
 sample shape, number of classes), ``checkpoints/`` (Orbax, the last ``train.keep_checkpoints``),
+``train.lock`` (held while a run trains here),
 ``metrics.jsonl`` and ``tensorboard/`` (metrics aggregated with clu between log steps),
 ``samples/step_<t>.png`` and ``samples/step_<t>_ema.png`` (fixed latents and labels, raw and EMA
 generator), ``samples.png`` (the final grid) and ``metrics.json`` (the final evaluation).
 
 Rerunning the same command on a workdir with a checkpoint resumes from it: the state (both networks,
-their collections, optimiser states, EMA, step, PRNG key) and the data iterator's position are
-restored, and every draw is a function of the step, so the resumed run is bit-identical to an
-uninterrupted one. Only process 0 writes logs and pictures; every process takes part in checkpoints.
+their collections, optimiser states, EMA, step, PRNG key), the data iterator's position and the metrics
+aggregated since the last log step are restored, and every draw is a function of the step, so the
+resumed run is bit-identical to an uninterrupted one and logs the same lines (what an earlier attempt
+logged after the checkpoint is dropped). It may resume on another number of devices (same global
+batch, same data; equal up to the order of cross-device sums). A corrupt latest checkpoint is set
+aside and the one before it used (:mod:`gans_jax.training.checkpoint`). SIGTERM or SIGINT checkpoint
+the current step and stop the run with status 75 (:mod:`gans_jax.training.preemption`). A run holds
+``train.lock`` in the workdir; a second run is refused (:mod:`gans_jax.training.workdir_lock`).
+Only process 0 writes logs and pictures; every process takes part in checkpoints.
 """
 
 from __future__ import annotations
@@ -137,10 +144,11 @@ def train(
     """Train (or resume) the experiment ``config`` in ``workdir``; returns the final state and metrics.
 
     ``devices`` (default: all devices of all processes) form the data-parallel mesh; with one device
-    the step is compiled without shardings. ``initial_state`` replaces the freshly initialised state:
-    training starts from it when ``workdir`` has no checkpoint (a grown Progressive GAN stage starts
-    from the previous stage's state and step), else it is the template the checkpoint is restored
-    into; ``wrap_step(train_step) -> train_step`` adapts the step before it is compiled.
+    the step is compiled without shardings. A checkpoint written on any number of devices resumes on
+    these, with the same global batch and data order. ``initial_state`` replaces the freshly
+    initialised state: training starts from it when ``workdir`` has no checkpoint (a grown Progressive
+    GAN stage starts from the previous stage's state and step), else it is the template the checkpoint
+    is restored into; ``wrap_step(train_step) -> train_step`` adapts the step before it is compiled.
 
     The run holds ``workdir``'s lock (:class:`~gans_jax.training.workdir_lock.WorkdirLockedError` if
     another run does). On SIGTERM or SIGINT it checkpoints the step it is on and raises
