@@ -21,6 +21,7 @@ LONGEST_FIRST = (
     "test_progressive.py",
     "test_biggan.py",
     "test_resume.py",
+    "test_preemption.py",
     "test_stylegan2.py",
     "test_training_step_translation.py",
     "test_models_infogan.py",

@@ -20,7 +20,15 @@ def experiment_config(name: str, **overrides):
 
 def run_two_processes(script: str, *args, timeout: float = 240) -> list[str]:
     """Runs ``tests/<script> PORT PROCESS_ID *args`` as two local processes of one jax.distributed job
-    and returns their standard outputs; a process that fails fails the test with its stderr. Both are
+    and returns their standard outputs; a process that fails fails the test with its stderr."""
+    results = two_processes(script, *args, timeout=timeout)
+    for rc, _, err in results:
+        assert rc == 0, err[-3000:]
+    return [out for _, out, _ in results]
+
+
+def two_processes(script: str, *args, timeout: float = 240) -> list[tuple[int, str, str]]:
+    """``(returncode, stdout, stderr)`` of each process of :func:`run_two_processes`'s job. Both are
     killed with SIGKILL at the end (after jax.distributed.initialize SIGTERM is ignored, STACK.md)."""
     import signal
     import socket
@@ -48,6 +56,44 @@ def run_two_processes(script: str, *args, timeout: float = 240) -> list[str]:
         for p in procs:
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGKILL)
-    for rc, _, err in outputs:
-        assert rc == 0, err[-3000:]
-    return [out for _, out, _ in outputs]
+    return outputs
+
+
+class SignallingIterator:
+    """A data iterator that sends this process ``signum`` as batch ``at`` (1-based) is drawn, then sleeps
+    ``throttle`` seconds per batch (time for a multi-host preemption notice to spread); everything else
+    (``get_state``, ``set_state``) is the wrapped iterator's."""
+
+    def __init__(self, iterator, at: int, signum: int, throttle: float = 0.0):
+        self.iterator, self.at, self.signum, self.throttle = iterator, at, signum, throttle
+        self.drawn = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        import signal
+        import time
+
+        self.drawn += 1
+        if self.drawn == self.at:
+            signal.raise_signal(self.signum)
+        if self.drawn >= self.at:
+            time.sleep(self.throttle)
+        return next(self.iterator)
+
+    def __getattr__(self, name):
+        return getattr(self.iterator, name)
+
+
+def signalling_make_dataset(make_dataset, at: int, signum: int, throttle: float = 0.0):
+    """``make_dataset`` whose datasets' iterators are :class:`SignallingIterator` s: patch it over
+    ``gans_jax.training.loop.make_dataset`` to deliver a signal at a known step of training."""
+
+    def make(*args, **kwargs):
+        dataset = make_dataset(*args, **kwargs)
+        plain = dataset.iterator
+        dataset.iterator = lambda: SignallingIterator(plain(), at, signum, throttle)
+        return dataset
+
+    return make

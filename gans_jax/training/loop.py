@@ -2,14 +2,21 @@
 
 A workdir holds ``config.json`` (the resolved config), ``run.json`` (what rebuilding the model needs:
 sample shape, number of classes), ``checkpoints/`` (Orbax, the last ``train.keep_checkpoints``),
+``train.lock`` (held while a run trains here),
 ``metrics.jsonl`` and ``tensorboard/`` (metrics aggregated with clu between log steps),
 ``samples/step_<t>.png`` and ``samples/step_<t>_ema.png`` (fixed latents and labels, raw and EMA
 generator), ``samples.png`` (the final grid) and ``metrics.json`` (the final evaluation).
 
 Rerunning the same command on a workdir with a checkpoint resumes from it: the state (both networks,
-their collections, optimiser states, EMA, step, PRNG key) and the data iterator's position are
-restored, and every draw is a function of the step, so the resumed run is bit-identical to an
-uninterrupted one. Only process 0 writes logs and pictures; every process takes part in checkpoints.
+their collections, optimiser states, EMA, step, PRNG key), the data iterator's position and the metrics
+aggregated since the last log step are restored, and every draw is a function of the step, so the
+resumed run is bit-identical to an uninterrupted one and logs the same lines (what an earlier attempt
+logged after the checkpoint is dropped). It may resume on another number of devices (same global
+batch, same data; equal up to the order of cross-device sums). A corrupt latest checkpoint is set
+aside and the one before it used (:mod:`gans_jax.training.checkpoint`). SIGTERM or SIGINT checkpoint
+the current step and stop the run with status 75 (:mod:`gans_jax.training.preemption`). A run holds
+``train.lock`` in the workdir; a second run is refused (:mod:`gans_jax.training.workdir_lock`).
+Only process 0 writes logs and pictures; every process takes part in checkpoints.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from typing import Any
 
@@ -30,8 +38,10 @@ from gans_jax.data.pipeline import make_dataset
 from gans_jax.metrics.translation import match_to
 from gans_jax.training import sharding
 from gans_jax.training.checkpoint import Checkpointer
+from gans_jax.training.preemption import Preempted, PreemptionWatcher, preempted_message
 from gans_jax.training.state import GAN, GANState
-from gans_jax.training.writers import NO_STEP, Writer, make_accumulator
+from gans_jax.training.workdir_lock import lock_workdir
+from gans_jax.training.writers import NO_STEP, Writer, make_accumulator, window_from_json, window_to_json
 
 # Parts of the config that fix the shapes of the state: a checkpoint from another is refused.
 SHAPE_KEYS = ("model", "objective", "optim", "regularizers")
@@ -134,16 +144,26 @@ def train(
     """Train (or resume) the experiment ``config`` in ``workdir``; returns the final state and metrics.
 
     ``devices`` (default: all devices of all processes) form the data-parallel mesh; with one device
-    the step is compiled without shardings. ``initial_state`` replaces the freshly initialised state:
-    training starts from it when ``workdir`` has no checkpoint (a grown Progressive GAN stage starts
-    from the previous stage's state and step), else it is the template the checkpoint is restored
-    into; ``wrap_step(train_step) -> train_step`` adapts the step before it is compiled.
+    the step is compiled without shardings. A checkpoint written on any number of devices resumes on
+    these, with the same global batch and data order. ``initial_state`` replaces the freshly
+    initialised state: training starts from it when ``workdir`` has no checkpoint (a grown Progressive
+    GAN stage starts from the previous stage's state and step), else it is the template the checkpoint
+    is restored into; ``wrap_step(train_step) -> train_step`` adapts the step before it is compiled.
+
+    The run holds ``workdir``'s lock (:class:`~gans_jax.training.workdir_lock.WorkdirLockedError` if
+    another run does). On SIGTERM or SIGINT it checkpoints the step it is on and raises
+    :class:`~gans_jax.training.preemption.Preempted` (``SystemExit(75)``).
     """
     devices = jax.devices() if devices is None else list(devices)
     _validate(config, len(devices))
+    with lock_workdir(workdir), PreemptionWatcher() as preemption:
+        return _train(config, workdir, progress, devices, initial_state, wrap_step, preemption)
+
+
+def _train(config, workdir, progress, devices, initial_state, wrap_step, preemption):
     is_main = jax.process_index() == 0
     checkpointer = Checkpointer(
-        os.path.join(workdir, "checkpoints"), max_to_keep=config.train.get("keep_checkpoints", 3)
+        os.path.join(workdir, "checkpoints"), max_to_keep=config.train.get("keep_checkpoints", 3), owner=True
     )
     resuming = _check_workdir(workdir, config, checkpointer)
 
@@ -190,9 +210,11 @@ def train(
         state_sharding = sharding.state_shardings(state, mesh, config.train.get("shard_params", False))
         state = jax.device_put(state, state_sharding)
     iterator = dataset.iterator()
+    window = None  # metrics aggregated since the last log step, from the checkpoint
     if resuming:
         state, data_state = checkpointer.restore(state)
         iterator.set_state(data_state["iterator"])
+        window = data_state.get("log_window")
     step_fn = sharding.compile_train_step(train_step, mesh, state_sharding)
     train_cfg = config.train
 
@@ -204,7 +226,8 @@ def train(
         batch = {k: batch[k] for k in keep}
         return batch if mesh is None else sharding.put_batch(batch, mesh)
 
-    writer = Writer(workdir, enabled=is_main)
+    start_step = int(jax.device_get(sharding.host_local(state.step)))
+    writer = Writer(workdir, enabled=is_main, start_step=start_step)
     if gan.translation is not None:
         fixed = experiment.held_out_examples(config, gan, 8)
     else:
@@ -212,7 +235,6 @@ def train(
     reference = dataset.reference_arrays(2500)["image"]
     empty = accumulate = None
     retries_left = train_cfg.get("nonfinite_retries", 0)
-    start_step = int(jax.device_get(sharding.host_local(state.step)))
     bar = tqdm(
         total=train_cfg.steps,
         initial=start_step,
@@ -222,16 +244,19 @@ def train(
     )
     run_start = t0 = time.perf_counter()
     window_start = done = start_step
+    preemption.arm()
+    preempt = False
     while done < train_cfg.steps:
         state, metrics = step_fn(state, place(next(iterator)))
         done += 1
         bar.update(1)
         if accumulate is None:  # built once, from the step's metric names
             empty, accumulate = make_accumulator(sorted(metrics))
-            collection = empty
+            collection = window_from_json(empty, window)
         collection = accumulate(collection, metrics, np.int32(done))
+        preempt = preemption.reached()  # every process, every step: multi-host runs agree on the step
         log_now = done % train_cfg.log_every == 0 or done == train_cfg.steps
-        save_now = done % train_cfg.checkpoint_every == 0 or done == train_cfg.steps
+        save_now = done % train_cfg.checkpoint_every == 0 or done == train_cfg.steps or preempt
         sample_now = done % train_cfg.sample_every == 0 or done == train_cfg.steps
         fid_now = fid is not None and (done % config.eval.fid_every == 0 or done == train_cfg.steps)
         if not (log_now or save_now or sample_now or fid_now):
@@ -251,6 +276,7 @@ def train(
             factor = train_cfg.get("nonfinite_lr_factor", 0.5)
             state, data_state = checkpointer.restore(state)
             iterator.set_state(data_state["iterator"])
+            writer.rewind(last_good)
             state = state.replace(
                 g_opt_state=experiment.scale_learning_rate(state.g_opt_state, factor),
                 d_opt_state=experiment.scale_learning_rate(state.d_opt_state, factor),
@@ -259,7 +285,7 @@ def train(
             done = window_start = last_good
             bar.reset(total=train_cfg.steps)
             bar.update(done)
-            collection = empty
+            collection = window_from_json(empty, data_state.get("log_window"))
             continue
         if log_now:
             elapsed = time.perf_counter() - t0
@@ -268,7 +294,8 @@ def train(
             bar.set_postfix(d=f"{values['d_loss']:.3f}", g=f"{values['g_loss']:.3f}")
             collection, t0, window_start = empty, time.perf_counter(), done
         if save_now:
-            checkpointer.save(done, state, {"iterator": iterator.get_state()})
+            since_log = window_to_json(sharding.host_local(collection))
+            checkpointer.save(done, state, {"iterator": iterator.get_state(), "log_window": since_log})
         if is_main and sample_now:
             local = sharding.host_local(state)
             for suffix, use_ema in [("", False), ("_ema", True)]:
@@ -279,9 +306,15 @@ def train(
                 writer.write_image(done, f"samples{suffix}", picture)
         if fid_now:
             writer.write_scalars(done, fid(gan, sharding.host_local(state)))
+        if preempt:
+            break
+    preemption.disarm()
     bar.close()
     checkpointer.close()
     writer.close()
+    if preempt:
+        print(preempted_message(done), file=sys.stderr, flush=True)
+        raise Preempted(done)
 
     local = sharding.host_local(state)
     results = {
