@@ -11,44 +11,18 @@ from __future__ import annotations
 import importlib
 import sys
 
+from gans_jax.cli_flags import parse_flags
+
 COMMANDS: dict[str, str] = {
     "train": "gans_jax.cli:train_main",
     "stats": "gans_jax.metrics.commands:stats_main",
     "fid": "gans_jax.metrics.commands:fid_main",
-    "metrics": "gans_jax.metrics.evaluate:metrics_main",
+    "metrics": "gans_jax.metrics.commands:metrics_main",
     "sample": "gans_jax.commands:sample_main",
     "translate": "gans_jax.commands:translate_main",
     "interpolate": "gans_jax.commands:interpolate_main",
     "describe": "gans_jax.commands:describe_main",
 }
-
-
-def _underscored(arg: str) -> str:
-    """``--truncation-psi=0.7`` -> ``--truncation_psi=0.7``: flags may be spelled with dashes."""
-    if not arg.startswith("--") or arg.startswith("--config"):
-        return arg
-    name, eq, value = arg.partition("=")
-    return "--" + name[2:].replace("-", "_") + eq + value
-
-
-def parse_flags(argv: list[str], define) -> object:
-    """Parse absl flags defined by ``define(flag_values)``; bad flags exit with a one-line message."""
-    from absl import flags
-
-    flag_values = flags.FlagValues()
-    define(flag_values)
-    argv = [argv[0], *(_underscored(arg) for arg in argv[1:])]
-    if any(arg in ("--help", "-h", "--helpfull") for arg in argv[1:]):
-        print(f"usage: {argv[0]} [flags]\n{flag_values.get_help()}")
-        raise SystemExit(0)
-    try:
-        flag_values(argv)
-    except (flags.Error, AttributeError, KeyError, TypeError) as e:  # bad config keys surface as these
-        message = str(e)
-        if not isinstance(e, flags.Error):  # ml_collections wraps the KeyError's repr
-            message = message.strip("'\"").replace("\\n", " ").replace("\\'", "'")
-        raise SystemExit(f"gans-jax: bad command-line flag: {message}") from None
-    return flag_values
 
 
 def _define_train_flags(default_config: str | None):
@@ -97,10 +71,8 @@ def train_main(argv: list[str], default_config: str | None = None) -> None:
         raise SystemExit("gans-jax: --config is required (an experiments/*.py file)")
     if fv.distributed or fv.coordinator_address:
         initialize_distributed(fv)
-    from gans_jax.training.loop import train
+    from gans_jax.train import train
 
-    if fv.config.model.name == "progressive":  # grown stage by stage, each stage a run of `train`
-        from gans_jax.training.progressive import train_progressive as train
     _, results = train(fv.config, fv.workdir, progress=fv.progress)
     print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in results.items()})
 

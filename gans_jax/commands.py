@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gans_jax import experiment, sampling, visualize
-from gans_jax.cli import parse_flags
+from gans_jax.cli_flags import parse_flags, require
 
 
 def _define_run_flags(fv, *, num_default: int) -> None:
@@ -67,12 +67,6 @@ def _split_pair_flag(argv: list[str], name: str) -> list[str]:
             out.append(argv[i])
             i += 1
     return out
-
-
-def _required(fv, *names):
-    for name in names:
-        if getattr(fv, name) is None:
-            raise SystemExit(f"gans-jax: --{name} is required")
 
 
 def _latents(gan, key, num: int, truncation: float):
@@ -156,7 +150,7 @@ def sample_main(argv: list[str]) -> None:
         )
 
     fv = parse_flags(_split_pair_flag(argv, "style_mix"), define)
-    _required(fv, "workdir", "out")
+    require(fv, "workdir", "out")
     if fv.style_mix:
         from gans_jax import style_sampling
 
@@ -208,7 +202,7 @@ def interpolate_main(argv: list[str]) -> None:
         flags.DEFINE_integer("steps", 10, "Images per row.", flag_values=fv)
 
     fv = parse_flags(argv, define)
-    _required(fv, "workdir", "out")
+    require(fv, "workdir", "out")
     _, gan, state = experiment.load_run(fv.workdir, fv.step)
     if len(gan.latent_shape) != 1:
         raise SystemExit(f"gans-jax: interpolation needs a vector latent, got shape {gan.latent_shape}")
@@ -273,7 +267,7 @@ def describe_main(argv: list[str]) -> None:
         config_flags.DEFINE_config_file("config", None, "Experiment config file.", flag_values=fv)
 
     fv = parse_flags(argv, define)
-    _required(fv, "config")
+    require(fv, "config")
     info = describe(fv.config)
     print("Generator\n" + info.pop("generator_table"))
     print("Discriminator\n" + info.pop("discriminator_table"))
@@ -342,7 +336,7 @@ def translate_main(argv: list[str]) -> None:
         flags.DEFINE_bool("ema", True, "Use the EMA generator when the run has one.", flag_values=fv)
 
     fv = parse_flags(argv, define)
-    _required(fv, "workdir", "input", "out")
+    require(fv, "workdir", "input", "out")
     written = translate_folder(
         fv.workdir,
         fv.input,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gans_jax import style_sampling
-from gans_jax.cli import _underscored
+from gans_jax.cli_flags import _underscored
 from gans_jax.commands import _split_pair_flag
 from tests.test_stylegan2 import small_gan
 

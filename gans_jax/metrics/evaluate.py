@@ -105,56 +105,6 @@ def evaluate_run(
     return results
 
 
-def metrics_main(argv: list[str]) -> None:
-    """``gans-jax metrics --workdir DIR --metrics fid50k,kid50k,pr50k3,is50k [--resize legacy_tf|clean]``.
-
-    Prints one line per metric and, as the last line, a JSON object with every value and sample count;
-    also writes ``DIR/metrics-<step>.json``."""
-    import json
-    import os
-
-    from gans_jax import experiment
-    from gans_jax.cli import parse_flags
-    from gans_jax.data.pipeline import make_dataset
-    from gans_jax.metrics.features import InceptionExtractor
-
-    def define(fv):
-        from absl import flags
-
-        flags.DEFINE_string("workdir", None, "Training workdir.", flag_values=fv)
-        flags.DEFINE_list("metrics", ["fid50k"], "Metrics, e.g. fid50k,kid50k,pr50k3,is50k.", flag_values=fv)
-        flags.DEFINE_enum(
-            "resize", "legacy_tf", ["legacy_tf", "clean"], "Inception input resize.", flag_values=fv
-        )
-        flags.DEFINE_string("weights", None, "Inception weights file (default: looked up).", flag_values=fv)
-        flags.DEFINE_integer("batch_size", 64, "Images per Inception call.", flag_values=fv)
-        flags.DEFINE_integer("seed", 0, "Seed of the generated samples.", flag_values=fv)
-        flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).", flag_values=fv)
-
-    fv = parse_flags(argv, define)
-    if fv.workdir is None:
-        raise SystemExit("gans-jax: --workdir is required")
-    try:
-        for name in fv.metrics:
-            parse_metric(name)
-    except ValueError as e:
-        raise SystemExit(f"gans-jax: {e}") from None
-    config, gan, state = experiment.load_run(fv.workdir, fv.step)
-    if len(gan.latent_shape) != 1 or config.data.source == "toy":
-        raise SystemExit("gans-jax: Inception metrics need an image generator")
-    dataset = make_dataset(
-        config.data, resolution=config.model.get("resolution"), batch_size=fv.batch_size, seed=config.seed
-    )
-    extractor = InceptionExtractor(fv.weights, resize=fv.resize, batch_size=fv.batch_size)
-    results = evaluate_run(gan, state, dataset, fv.metrics, extractor, batch_size=fv.batch_size, seed=fv.seed)
-    results = {"step": int(state.step), "resize": fv.resize, **results}
-    for name, value in results.items():
-        print(f"{name:>24s}  {value}")
-    with open(os.path.join(fv.workdir, f"metrics-{int(state.step)}.json"), "w") as f:
-        json.dump(results, f, indent=2)
-    print(json.dumps(results))
-
-
 class TrainingFID:
     """FID of the EMA generator against precomputed reference statistics, every ``eval.fid_every``
     steps of training (``eval.fid_stats``: a ``mu``/``sigma`` npz from ``gans-jax stats``)."""
