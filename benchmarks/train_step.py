@@ -252,13 +252,13 @@ def bench_config(config, sample_shape, batch, warmup: int, num_classes=None, con
     compiled for ``batch`` and timed; also its XLA FLOP count per step."""
     import jax
 
-    from gans_jax import experiment
+    from gans_jax import builders
 
-    gan = experiment.build_gan(config, sample_shape, num_classes, condition_shape)
+    gan = builders.build_gan(config, sample_shape, num_classes, condition_shape)
     state = jax.jit(lambda k: gan.init_state(k, sample_shape, ema=bool(config.train.ema_decay)))(
         jax.random.PRNGKey(0)
     )
-    return time_compiled_step(experiment.build_train_step(config, gan), state, jax.device_put(batch), warmup)
+    return time_compiled_step(builders.build_train_step(config, gan), state, jax.device_put(batch), warmup)
 
 
 def time_compiled_step(train_step, state, batch, warmup: int) -> tuple:
@@ -308,11 +308,11 @@ def bench_translation(args) -> tuple:
     files), on a random batch of ``--batch`` (target, source) pairs."""
     import numpy as np
 
-    from gans_jax import experiment
+    from gans_jax import configs
 
     res = args.resolution
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    config = experiment.load_config(
+    config = configs.load_config(
         os.path.join(root, "experiments", TRANSLATION[args.model]),
         {"model.resolution": res, "train.batch_size": args.batch},
     )
@@ -333,11 +333,11 @@ def bench_biggan(args) -> tuple:
     """BigGAN's train step built from ``experiments/biggan_imagenet.py`` (the library's own path)."""
     import numpy as np
 
-    from gans_jax import experiment
+    from gans_jax import configs
 
     res = args.resolution
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    config = experiment.load_config(
+    config = configs.load_config(
         os.path.join(root, "experiments", "biggan_imagenet.py"),
         {
             "model.resolution": res,
@@ -362,11 +362,11 @@ def bench_stylegan2(args) -> tuple:
     """StyleGAN2 config F's train step from ``experiments/stylegan2_ffhq.py`` at ``--resolution``."""
     import numpy as np
 
-    from gans_jax import experiment
+    from gans_jax import configs
 
     res = args.resolution
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    config = experiment.load_config(
+    config = configs.load_config(
         os.path.join(root, "experiments", "stylegan2_ffhq.py"),
         {"model.resolution": res, "train.batch_size": args.batch, "train.compute_dtype": args.dtype},
     )
@@ -382,21 +382,21 @@ def bench_pggan(args) -> tuple:
     import jax
     import numpy as np
 
-    from gans_jax import experiment
+    from gans_jax import builders, configs
     from gans_jax.training import progressive
     from gans_jax.training.sharding import compile_train_step
 
     res = args.resolution
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    config = experiment.load_config(os.path.join(root, "experiments", "pggan_celebahq.py"))
+    config = configs.load_config(os.path.join(root, "experiments", "pggan_celebahq.py"))
     config.model.resolution = res
     config.train.batch_size = args.batch
-    gan = experiment.build_gan(config, (res, res, NC), None)
+    gan = builders.build_gan(config, (res, res, NC), None)
     state = jax.jit(lambda k: gan.init_state(k, (res, res, NC), ema=True))(jax.random.PRNGKey(0))
     # A stage whose fade is half done at step 0 and never ends during the benchmark.
     half = 10**6
     stage = progressive.Stage(res, args.batch, 2 * half * args.batch, 2 * half, 1, -half)
-    step = progressive.fade_in_step(experiment.build_train_step(config, gan), stage)
+    step = progressive.fade_in_step(builders.build_train_step(config, gan), stage)
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, size=(args.batch, res, res, NC), dtype=np.uint8)
     batch = {"image": jax.device_put(pixels.astype(np.float32) / 127.5 - 1.0)}

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gans_jax import experiment, sampling, visualize
+from gans_jax import builders, evaluation, sampling, visualize
 from gans_jax.cli_flags import parse_flags, require
 
 
@@ -96,7 +96,7 @@ def generate_samples(
     :mod:`gans_jax.style_sampling` options (truncation in W, noise) for style models."""
     from gans_jax import style_sampling
 
-    _, gan, state = experiment.load_run(workdir, step)
+    _, gan, state = builders.load_run(workdir, step)
     k_z, k_y = jax.random.split(jax.random.PRNGKey(seed))
     z = _latents(gan, k_z, num, truncation)
     y = _labels(gan, k_y, num, labels)
@@ -160,7 +160,7 @@ def sample_main(argv: list[str]) -> None:
             raise SystemExit(
                 f"gans-jax: --style-mix needs two comma-separated seed lists, got {fv.style_mix!r}"
             )
-        _, gan, state = experiment.load_run(fv.workdir, fv.step)
+        _, gan, state = builders.load_run(fv.workdir, fv.step)
         options = _style_options(fv, gan)
         if not options:
             raise SystemExit("gans-jax: --style-mix needs a StyleGAN run")
@@ -168,7 +168,7 @@ def sample_main(argv: list[str]) -> None:
         visualize.save_png(fv.out, visualize.image_grid(grid, len(seeds[1]) + 1))
         print(f"wrote a {len(seeds[0]) + 1} x {len(seeds[1]) + 1} style-mixing grid to {fv.out}")
         return
-    _, gan, _ = experiment.load_run(fv.workdir, fv.step)
+    _, gan, _ = builders.load_run(fv.workdir, fv.step)
     samples, _ = generate_samples(
         fv.workdir,
         fv.num,
@@ -203,7 +203,7 @@ def interpolate_main(argv: list[str]) -> None:
 
     fv = parse_flags(argv, define)
     require(fv, "workdir", "out")
-    _, gan, state = experiment.load_run(fv.workdir, fv.step)
+    _, gan, state = builders.load_run(fv.workdir, fv.step)
     if len(gan.latent_shape) != 1:
         raise SystemExit(f"gans-jax: interpolation needs a vector latent, got shape {gan.latent_shape}")
     k0, k1, k_y = jax.random.split(jax.random.PRNGKey(fv.seed), 3)
@@ -239,14 +239,14 @@ def describe(config) -> dict:
         batch_size=config.train.batch_size,
         seed=config.seed,
     )
-    gan = experiment.build_gan(config, dataset.sample_shape, dataset.num_classes)
+    gan = builders.build_gan(config, dataset.sample_shape, dataset.num_classes)
     state = gan.init_state(
         jax.random.PRNGKey(config.seed), dataset.sample_shape, ema=bool(config.train.ema_decay)
     )
     batch = next(dataset.iterator())
     if not gan.conditional:
         batch = {"image": batch["image"]}
-    step = jax.jit(experiment.build_train_step(config, gan))
+    step = jax.jit(builders.build_train_step(config, gan))
     cost = step.lower(state, batch).compile().cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     return {
@@ -280,7 +280,7 @@ def translate_folder(workdir, input_dir, out_dir, *, direction="x2y", batch_size
     ``direction`` picks CycleGAN's ``x2y`` (G) or ``y2x`` (F)."""
     from gans_jax.data.folder import ImageFolderSource
 
-    config, gan, state = experiment.load_run(workdir, step)
+    config, gan, state = builders.load_run(workdir, step)
     if gan.translation is None:
         raise SystemExit(f"gans-jax: {workdir} holds a {config.model.name} run, not an image-to-image model")
     if direction not in ("x2y", "y2x"):
@@ -292,7 +292,7 @@ def translate_folder(workdir, input_dir, out_dir, *, direction="x2y", batch_size
         source_shape[0],
         channels=source_shape[-1],
         labels_from_subfolders=False,
-        crop=config.data.get("crop", "center"),
+        crop=config.data.crop,
         on_corrupt="error",
     )
     written = []
@@ -300,14 +300,14 @@ def translate_folder(workdir, input_dir, out_dir, *, direction="x2y", batch_size
         for start in range(0, len(source), batch_size):
             images = source.read_batch(np.arange(start, min(start + batch_size, len(source))))["image"]
             if gan.translation == "paired":
-                out = experiment.translate(gan, state, images, use_ema=use_ema)
+                out = evaluation.translate(gan, state, images, use_ema=use_ema)
             else:
                 n = len(images)
                 other = np.zeros(
                     (n, *(sample_shape if direction == "x2y" else gan.condition_shape)), np.float32
                 )
                 domains = {"x": images, "y": other} if direction == "x2y" else {"x": other, "y": images}
-                out = experiment.translate(gan, state, domains, use_ema=use_ema)[
+                out = evaluation.translate(gan, state, domains, use_ema=use_ema)[
                     "y" if direction == "x2y" else "x"
                 ]
             for name, image in zip(

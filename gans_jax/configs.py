@@ -1,22 +1,58 @@
 """The keys every experiment shares, with their defaults; ``experiments/*.py`` start from here.
 
 Every key exists in every experiment (unused ones empty), so a command-line override of a key that
-does not exist is a typo and is refused.
+does not exist is a typo and is refused. These are the only defaults: the builders
+(:mod:`gans_jax.builders`, :mod:`gans_jax.models.registry`, :mod:`gans_jax.optimizers`) read keys
+with ``config[key]`` and fail on a missing one, and :func:`with_defaults` completes a config saved by
+an older version (a workdir's ``config.json``) with the keys added since.
+
+Where config keys are read: the builders above (``model``, ``optim``, ``objective``, ``regularizers``,
+``auxiliary_losses``, ``train``); the training loop (:mod:`gans_jax.training.loop`: ``train``, ``eval``),
+the Progressive GAN driver (:mod:`gans_jax.training.progressive`: ``progressive``), the evaluation
+(:mod:`gans_jax.evaluation`, :mod:`gans_jax.metrics.evaluate`: ``eval``) and the data pipeline
+(:mod:`gans_jax.data.pipeline`, :mod:`gans_jax.data.translation`: the ``data`` section, which they also
+accept as a partial mapping with their own documented defaults, for use without a config).
 """
 
 from __future__ import annotations
 
+import copy
+import importlib.util
+import os
+from collections.abc import Mapping
+from typing import Any
+
 import ml_collections
 
 
-def adam(lr: float, b1: float = 0.5, b2: float = 0.999, schedule: str = "constant") -> dict:
-    return dict(name="adam", lr=lr, b1=b1, b2=b2, schedule=schedule, clip=0.0)
+def adam(
+    lr: float, b1: float = 0.5, b2: float = 0.999, schedule: str = "constant", clip: float = 0.0
+) -> dict:
+    """Adam (Kingma & Ba 2015) with DCGAN's beta1 = 0.5 (Radford et al. 2016, Sec. 4) unless given."""
+    return dict(name="adam", lr=lr, b1=b1, b2=b2, schedule=schedule, clip=clip)
 
 
 def rmsprop(lr: float, decay: float = 0.99, eps: float = 1e-8, clip: float = 0.0, schedule: str = "constant"):
     """RMSProp as PyTorch's ``optim.RMSprop`` defaults (decay alpha = 0.99, g / (sqrt(v) + eps)), which the
     WGAN authors' code uses; ``clip`` > 0 is WGAN weight clipping."""
     return dict(name="rmsprop", lr=lr, decay=decay, eps=eps, schedule=schedule, clip=clip)
+
+
+def sgd(lr: float, schedule: str = "constant", clip: float = 0.0) -> dict:
+    """Plain stochastic gradient descent."""
+    return dict(name="sgd", lr=lr, schedule=schedule, clip=clip)
+
+
+OPTIMIZERS = {"adam": adam, "rmsprop": rmsprop, "sgd": sgd}
+
+
+def optimizer_with_defaults(opt: Mapping[str, Any]) -> dict:
+    """An ``optim.g``/``optim.d`` spec completed with its optimiser's defaults above: ``{"name":
+    "sgd", "lr": 0.1}`` -> ``sgd(0.1)``; the spec's own keys win. An unknown name is refused."""
+    name = opt["name"]
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; expected one of {tuple(OPTIMIZERS)}")
+    return {**OPTIMIZERS[name](opt["lr"]), **opt}
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -140,11 +176,12 @@ def default_config() -> ml_collections.ConfigDict:
         fid_num=10_000,
         fid_resize="legacy_tf",
         fid_weights="",  # Inception weights file ("" = looked up)
+        fid_batch_size=64,  # images per Inception call of the training-time FID
         standing_stats=0,  # > 0: G's batch-norm statistics from this many train-mode batches (BigGAN)
         truncations=(),  # truncation thresholds to sweep in evaluation, e.g. (0.5, 1.0, 1.5)
         split="",  # image-to-image: held-out split for sample grids and metrics ("" = data.split)
         path="",  # ... or held-out folder ("" = data.path)
-        # super-resolution metrics (Ledig et al. 2017, Sec. 3.1; gans_jax.experiment.translation_evaluation):
+        # super-resolution metrics (Ledig et al. 2017, Sec. 3.1; gans_jax.evaluation.translation_evaluation):
         resolution=0,  # held-out HR crop side (G is fully convolutional); 0 = model.resolution
         shave=0,  # border pixels removed before PSNR / L1 (SR papers: the scale factor)
     )
@@ -173,3 +210,55 @@ def parse_presets(arg: str | None, allowed: tuple[str, ...]) -> set[str]:
             f"unknown preset(s) {unknown} in {arg!r}; expected a comma-separated subset of {allowed}"
         )
     return presets
+
+
+def load_config(path: str, overrides: Mapping[str, Any] | None = None):
+    """``get_config(arg)`` of an experiment file (``"file.py"`` or ``"file.py:arg"``), then dotted
+    ``overrides`` such as ``{"train.steps": 100}``; an unknown key raises a ``KeyError`` naming it."""
+    path, _, arg = path.partition(":")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"experiment config file {path!r} does not exist")
+    spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(path))[0], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = module.get_config(arg or None)
+    for dotted, value in (overrides or {}).items():
+        node, parts = config, dotted.split(".")
+        for depth, part in enumerate(parts):
+            if part not in node:
+                where = ".".join(parts[:depth]) or "the config"
+                raise KeyError(f"unknown config key {dotted!r}: {where} has {sorted(node)}")
+            if depth < len(parts) - 1:
+                node = node[part]
+        node[parts[-1]] = value  # ConfigDict refuses a value of another type (TypeError)
+    return config
+
+
+# Mappings taken whole from a saved config: each optimiser spec is completed by
+# optimizer_with_defaults for its own name, not merged key by key over the default Adam.
+_TAKEN_WHOLE = ("optim.g", "optim.d")
+
+
+def with_defaults(saved: Mapping[str, Any]) -> ml_collections.ConfigDict:
+    """A saved config (a workdir's ``config.json``) merged over :func:`default_config`: keys added to
+    the defaults since it was written take their default values, every saved value is kept. Free-form
+    mappings (``regularizers``, ``auxiliary_losses``, ``objective.kwargs``: empty by default) and the
+    optimiser specs are taken as saved."""
+
+    def merge(base: dict, over: Mapping[str, Any], prefix: str) -> None:
+        for key, value in over.items():
+            path = f"{prefix}{key}"
+            default = base.get(key)
+            if (
+                isinstance(value, Mapping)
+                and isinstance(default, dict)
+                and default
+                and path not in _TAKEN_WHOLE
+            ):
+                merge(default, value, path + ".")
+            else:
+                base[key] = copy.deepcopy(value)
+
+    merged = default_config().to_dict()
+    merge(merged, saved, "")
+    return ml_collections.ConfigDict(merged)

@@ -4,7 +4,7 @@ import os
 
 import jax
 
-from gans_jax.experiment import load_config
+from gans_jax.configs import load_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ONE_DEVICE = jax.devices()[:1]

@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 
-from gans_jax import experiment
+from gans_jax import builders
 from gans_jax.data.pipeline import make_dataset
 from gans_jax.metrics import evaluate
 from gans_jax.metrics.features import images_to_uint8
@@ -39,7 +39,7 @@ def run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("run")
     config = experiment_config("dcgan_digits", **{"train.steps": 2, "train.log_every": 1})
     loop.train(config, str(workdir), progress=False, devices=ONE_DEVICE)
-    config, gan, state = experiment.load_run(str(workdir))
+    config, gan, state = builders.load_run(str(workdir))
     dataset = make_dataset(config.data, resolution=16, batch_size=50, seed=0)
     return gan, state, dataset
 

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gans_jax import experiment
+from gans_jax import builders
 from gans_jax.training import loop
 from tests.helpers import ONE_DEVICE, ROOT, experiment_config
 
@@ -64,8 +64,8 @@ def test_kill_9_and_resume_is_bit_identical(tmp_path):
     logged = [json.loads(line)["step"] for line in (resumed / "metrics.jsonl").read_text().splitlines()]
     assert logged[-1] == STEPS
 
-    _, _, a = experiment.load_run(str(reference))
-    _, _, b = experiment.load_run(str(resumed))
+    _, _, a = builders.load_run(str(reference))
+    _, _, b = builders.load_run(str(resumed))
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
@@ -84,7 +84,7 @@ def test_checkpoint_of_another_model_is_refused_untouched(tmp_path):
 def test_divergence_restores_last_good_checkpoint_with_lower_learning_rate(tmp_path, monkeypatch):
     """A step that blows up once (at step 25, full learning rate) is undone: the run restores step 20,
     halves the learning rates and finishes; without retries the run stops naming the step."""
-    build = experiment.build_train_step
+    build = builders.build_train_step
 
     def exploding(config, gan, axis_name=None):
         step = build(config, gan, axis_name)
@@ -98,7 +98,7 @@ def test_divergence_restores_last_good_checkpoint_with_lower_learning_rate(tmp_p
 
         return wrapped
 
-    monkeypatch.setattr(experiment, "build_train_step", exploding)
+    monkeypatch.setattr(builders, "build_train_step", exploding)
     overrides = {"train.steps": 40, "train.log_every": 10, "train.checkpoint_every": 10}
     config = experiment_config("gan_ring8", **overrides, **{"train.nonfinite_retries": 1})
     state, _ = loop.train(config, str(tmp_path / "retry"), progress=False, devices=ONE_DEVICE)

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gans_jax import experiment
+from gans_jax import builders
 from gans_jax.layers.equalized import EqualizedDense
 from gans_jax.layers.style import MappingNetwork, NoiseInjection, adaptive_instance_norm
 from gans_jax.models import stylegan
@@ -101,7 +101,7 @@ def test_style_mixing_probability_crossover_and_truncation_cutoff():
 def test_tiny_experiment_builds_and_rejects_unknown_presets():
     config = experiment_config("stylegan_ffhq")
     assert config.model.name == "stylegan" and config.model.channel_base == 16384
-    gan = experiment.build_gan(experiment_config("stylegan_ffhq:tiny"), (16, 16, 1), None)
+    gan = builders.build_gan(experiment_config("stylegan_ffhq:tiny"), (16, 16, 1), None)
     assert isinstance(gan.generator, stylegan.Generator) and gan.initial_extra == {}
     with pytest.raises(ValueError, match="preset"):
         experiment_config("stylegan_ffhq:x")

@@ -231,7 +231,7 @@ def fid_main(argv: list[str]) -> None:
                 results.append(_npz_stats(path, fv.resize))
                 continue
             if _is_workdir(Path(path)):  # sample the run's EMA generator
-                from gans_jax.experiment import load_run
+                from gans_jax.builders import load_run
                 from gans_jax.metrics.evaluate import run_sampler
                 from gans_jax.metrics.fid import generator_batches
 
@@ -261,7 +261,7 @@ def metrics_main(argv: list[str]) -> None:
 
     Prints one line per metric and, as the last line, a JSON object with every value and sample count;
     also writes ``DIR/metrics-<step>.json``."""
-    from gans_jax import experiment
+    from gans_jax import builders
     from gans_jax.data.pipeline import make_dataset
     from gans_jax.metrics.evaluate import evaluate_run, parse_metric
     from gans_jax.metrics.features import InceptionExtractor
@@ -287,11 +287,11 @@ def metrics_main(argv: list[str]) -> None:
             parse_metric(name)
     except ValueError as e:
         raise SystemExit(f"gans-jax: {e}") from None
-    config, gan, state = experiment.load_run(fv.workdir, fv.step)
+    config, gan, state = builders.load_run(fv.workdir, fv.step)
     if len(gan.latent_shape) != 1 or config.data.source == "toy":
         raise SystemExit("gans-jax: Inception metrics need an image generator")
     dataset = make_dataset(
-        config.data, resolution=config.model.get("resolution"), batch_size=fv.batch_size, seed=config.seed
+        config.data, resolution=config.model.resolution, batch_size=fv.batch_size, seed=config.seed
     )
     extractor = InceptionExtractor(fv.weights, resize=fv.resize, batch_size=fv.batch_size)
     results = evaluate_run(gan, state, dataset, fv.metrics, extractor, batch_size=fv.batch_size, seed=fv.seed)

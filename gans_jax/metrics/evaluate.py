@@ -113,11 +113,11 @@ class TrainingFID:
         from gans_jax.metrics.fid import load_stats
 
         self.num = eval_config.fid_num
-        self.batch_size = eval_config.get("fid_batch_size", 64)
+        self.batch_size = eval_config.fid_batch_size
         self.stats_path = eval_config.fid_stats
         self.reference = load_stats(self.stats_path)
-        self.resize = eval_config.get("fid_resize", "legacy_tf")
-        self.weights = eval_config.get("fid_weights", "") or None
+        self.resize = eval_config.fid_resize
+        self.weights = eval_config.fid_weights or None
         self._extractor = None
 
     def __call__(self, gan, state) -> dict[str, float | int]:

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from gans_jax import experiment, sampling, visualize
+from gans_jax import builders, evaluation, optimizers, sampling, visualize
 from gans_jax.data.pipeline import make_dataset
 from gans_jax.metrics.translation import match_to
 from gans_jax.training import sharding
@@ -158,8 +158,8 @@ def train(
     if config.model.get("conditional", False) and not dataset.num_classes:
         raise ValueError(f"model.conditional is set but data.source={config.data.source!r} has no labels")
     condition_shape = getattr(dataset, "condition_shape", None)
-    gan = experiment.build_gan(config, dataset.sample_shape, dataset.num_classes, condition_shape)
-    train_step = experiment.build_train_step(config, gan)  # bad objective/regulariser names fail here
+    gan = builders.build_gan(config, dataset.sample_shape, dataset.num_classes, condition_shape)
+    train_step = builders.build_train_step(config, gan)  # bad objective/regulariser names fail here
     if wrap_step is not None:
         train_step = wrap_step(train_step)
     fid = None
@@ -207,7 +207,7 @@ def train(
 
     writer = Writer(workdir, enabled=is_main)
     if gan.translation is not None:
-        fixed = experiment.held_out_examples(config, gan, 8)
+        fixed = evaluation.held_out_examples(config, gan, 8)
     else:
         fixed = _fixed_inputs(gan, k_fixed)
     reference = dataset.reference_arrays(2500)["image"]
@@ -253,8 +253,8 @@ def train(
             state, data_state = checkpointer.restore(state)
             iterator.set_state(data_state["iterator"])
             state = state.replace(
-                g_opt_state=experiment.scale_learning_rate(state.g_opt_state, factor),
-                d_opt_state=experiment.scale_learning_rate(state.d_opt_state, factor),
+                g_opt_state=optimizers.scale_learning_rate(state.g_opt_state, factor),
+                d_opt_state=optimizers.scale_learning_rate(state.d_opt_state, factor),
             )
             tqdm.write(f"{message}; restored step {last_good}, learning rates x{factor}")
             done = window_start = last_good
@@ -288,7 +288,7 @@ def train(
     results = {
         "step": int(local.step),
         "train_seconds": round(time.perf_counter() - run_start, 2),
-        **experiment.evaluate(config, gan, local, k_eval),
+        **evaluation.evaluate(config, gan, local, k_eval),
     }
     if is_main:
         picture = sample_picture(gan, local, fixed, reference, use_ema=True)
