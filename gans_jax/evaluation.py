@@ -99,7 +99,7 @@ def translation_evaluation(config, gan: GAN, state: GANState) -> dict[str, float
     low-resolution input (the filter that made it)."""
     from gans_jax.data.folder import uint8_to_unit_range
     from gans_jax.data.offline import TASKS
-    from gans_jax.data.translation import bicubic_upsample, unit_range_to_uint8
+    from gans_jax.data.transforms import bicubic_upsample, unit_range_to_uint8
     from gans_jax.metrics.translation import l1_distance, translation_metrics
 
     source = str(config.data.source)

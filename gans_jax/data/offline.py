@@ -32,7 +32,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from gans_jax.data.pipeline import ArraySource
+from gans_jax.data.sources import ArraySource
+from gans_jax.data.transforms import unit_range_to_uint8
+from gans_jax.data.translation import SuperResolutionSource, UnpairedSource
 
 __all__ = [
     "CROPS_PER_PHOTO",
@@ -149,8 +151,6 @@ def make_offline_task(
         )
     if not isinstance(resolution, (int, np.integer)) or resolution < 8:
         raise ValueError(f"offline tasks need model.resolution >= 8, got {resolution!r}")
-    from gans_jax.data.translation import SuperResolutionSource, UnpairedSource
-
     if task == "edges2faces":
         return ArraySource(edges2faces_arrays(split, resolution))
     if task == "gray2color":
@@ -172,8 +172,6 @@ def write_task_folder(task: str, path, *, split: str = "train", resolution: int 
     "super_resolution"``). ``limit`` > 0 writes at most that many images per folder. Read back at
     the same ``model.resolution`` (and seed) the folder gives the same batches as the task.
     Returns ``path``."""
-    from gans_jax.data.translation import unit_range_to_uint8
-
     source = make_offline_task(task, split=split, resolution=resolution)
     if task == "edges2faces":
         folders = {"A": source.arrays["condition"], "B": source.arrays["image"]}
