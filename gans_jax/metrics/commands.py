@@ -17,7 +17,6 @@ download location (:mod:`gans_jax.metrics.inception_weights`).
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -26,10 +25,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from gans_jax.cli_flags import parse_flags
-from gans_jax.data.folder import IMAGE_EXTENSIONS, list_images
+from gans_jax.data.folder import IMAGE_EXTENSIONS, decode_image, list_images
 
 __all__ = ["fid_main", "image_source", "iter_image_batches", "metrics_main", "stats_main", "stats_of_path"]
 
@@ -63,20 +61,6 @@ def image_source(
     return list_images(root)
 
 
-def _decode_rgb(data: bytes, name: str) -> np.ndarray:
-    try:
-        img = Image.open(io.BytesIO(data))
-        img.load()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        raise ValueError(f"cannot read image {name}: {type(err).__name__}: {err}") from err
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):  # 16-bit greyscale -> 8 bits
-        arr = np.clip(np.round(np.asarray(img, dtype=np.float64) / 257.0), 0, 255).astype(np.uint8)
-        img = Image.fromarray(arr)
-    elif img.mode == "P":
-        img = img.convert("RGBA")
-    return np.asarray(img.convert("RGB"))
-
-
 def iter_image_batches(
     path: str | os.PathLike[str], batch_size: int, *, num: int | None = None, progress: bool = True
 ) -> Iterator[np.ndarray]:
@@ -94,7 +78,7 @@ def iter_image_batches(
         for name in tqdm(
             names, desc=f"reading {Path(path).name}", unit="img", disable=not progress, leave=False
         ):
-            img = _decode_rgb(read(name), f"{path}:{name}")
+            img = np.asarray(decode_image(read(name), f"{path}:{name}", "RGB"))
             group = pending.setdefault(img.shape, [])
             group.append(img)
             if len(group) == batch_size:
