@@ -21,7 +21,8 @@ def experiment_config(name: str, **overrides):
 def run_two_processes(script: str, *args, timeout: float = 240) -> list[str]:
     """Runs ``tests/<script> PORT PROCESS_ID *args`` as two local processes of one jax.distributed job
     and returns their standard outputs; a process that fails fails the test with its stderr. Both are
-    killed with SIGKILL at the end (after jax.distributed.initialize SIGTERM is ignored, STACK.md)."""
+    killed with SIGKILL at the end: after jax.distributed.initialize, the preemption notifier catches
+    and ignores SIGTERM."""
     import signal
     import socket
     import subprocess
