@@ -4,6 +4,7 @@ gans_jax), so that command modules anywhere in the package can use it without im
 from __future__ import annotations
 
 import os
+import sys
 import traceback
 
 
@@ -28,7 +29,10 @@ def _raised_in_config_file(error: BaseException) -> bool:
         sysconfig.get_paths()["stdlib"],
         os.path.abspath(__file__),
     )
-    files = [f.filename for f in traceback.extract_tb(error.__traceback__)]
+    files, seen = [], error
+    while seen is not None:  # config_flags re-raises a failed load later, chained to the original
+        files += [f.filename for f in traceback.extract_tb(seen.__traceback__)]
+        seen = seen.__cause__ or seen.__context__
     # "<frozen importlib._bootstrap>" and the like are the interpreter's own
     return any(not (f.startswith("<") or os.path.abspath(f).startswith(machinery)) for f in files)
 
@@ -50,16 +54,21 @@ def parse_flags(argv: list[str], define, *, epilog=None) -> object:
         if epilog is not None:
             print("\n" + epilog())
         raise SystemExit(0)
+    saved_argv, sys.argv = sys.argv, argv  # config_flags reads its --config.KEY overrides from sys.argv
     try:
         flag_values(argv)
-    except (flags.Error, AttributeError, KeyError, TypeError) as e:  # bad config keys surface as these
+        for name in flag_values:  # a config file that failed to load says so on first use: use it now
+            getattr(flag_values[name].value, "keys", None)
+    except (flags.Error, AttributeError, KeyError, TypeError, OSError) as e:  # bad keys, missing files
         if not isinstance(e, flags.Error) and _raised_in_config_file(e):
             e.add_note("(raised by the experiment config file's get_config, not by a command-line flag)")
             raise
-        message = str(e)
-        if not isinstance(e, flags.Error):  # ml_collections wraps the KeyError's repr
+        message = " ".join(str(e).split()) if isinstance(e, OSError) else str(e)
+        if isinstance(e, (AttributeError, KeyError, TypeError)):  # ml_collections wraps the KeyError's repr
             message = message.strip("'\"").replace("\\n", " ").replace("\\'", "'")
         raise SystemExit(f"gans-jax: bad command-line flag: {message}") from None
+    finally:
+        sys.argv = saved_argv
     return flag_values
 
 

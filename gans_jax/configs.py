@@ -212,6 +212,23 @@ def parse_presets(arg: str | None, allowed: tuple[str, ...]) -> set[str]:
     return presets
 
 
+# One line per top-level section of default_config(), for `gans-jax train --help`.
+SECTIONS = {
+    "seed": "initialisation, data order and sampling seed",
+    "model": "the networks: name (mlp, dcgan, infogan, sngan_*, biggan, progressive, stylegan[2], "
+    "pix2pix, cyclegan, srgan), resolution, widths, conditioning, latent sizes",
+    "data": "source (toy, digits, folder, tfds:<name>, offline:<task>), path, split, image-to-image options",
+    "objective": "adversarial loss name and kwargs, its weight next to the auxiliary losses",
+    "optim": "g and d: adam | rmsprop | sgd, lr, betas, schedule, WGAN weight clipping",
+    "regularizers": "name -> {weight, every, ...}: gradient_penalty, r1, r2, drift, orthogonal, path_length",
+    "auxiliary_losses": "name -> {weight, ...}: InfoGAN codes, auxiliary_classifier, feature_matching, "
+    "l1_reconstruction, cycle_consistency, identity, content",
+    "train": "steps, batch_size, n_critic, EMA, accumulation, precision, log/sample/checkpoint periods",
+    "progressive": "Progressive GAN stages: start resolution, fade and stabilise lengths, batch sizes",
+    "eval": "final evaluation (samples, standing statistics, truncations) and training-time FID",
+}
+
+
 def load_config(path: str, overrides: Mapping[str, Any] | None = None):
     """``get_config(arg)`` of an experiment file (``"file.py"`` or ``"file.py:arg"``), then dotted
     ``overrides`` such as ``{"train.steps": 100}``; an unknown key raises a ``KeyError`` naming it."""
@@ -262,3 +279,68 @@ def with_defaults(saved: Mapping[str, Any]) -> ml_collections.ConfigDict:
     merged = default_config().to_dict()
     merge(merged, saved, "")
     return ml_collections.ConfigDict(merged)
+
+
+def experiments_dir() -> str | None:
+    """The ``experiments/`` folder: under the current directory, else next to the ``gans_jax``
+    package (a source checkout); ``None`` when neither exists (an installed wheel)."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for candidate in (os.path.join(os.getcwd(), "experiments"), os.path.join(here, "experiments")):
+        if os.path.isdir(candidate):
+            return candidate
+    return None
+
+
+def describe_experiment_file(path: str) -> tuple[str, tuple[str, ...]]:
+    """``(first line of the module docstring, PRESETS)`` of an experiment file, read with ``ast``
+    without running it. ``PRESETS`` is a module-level tuple of the arguments ``get_config(arg)``
+    takes (``"<...>"`` marks a value to fill in); a file without one takes none."""
+    import ast
+
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), path)
+    summary = _first_sentence(" ".join((ast.get_docstring(tree) or "").split("\n\n")[0].split()))
+    presets: tuple[str, ...] = ()
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "PRESETS" for t in node.targets):
+            presets = tuple(ast.literal_eval(node.value))
+    return summary, presets
+
+
+def _first_sentence(text: str) -> str:
+    """Up to the first full stop outside parentheses that ends a sentence (not "et al." or "Sec.")."""
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "." and depth == 0 and text[i + 1 : i + 2] in ("", " "):
+            word = text[:i].rsplit(" ", 1)[-1]
+            if word not in ("al", "e.g", "i.e", "Sec", "App", "Fig", "Eq", "vs", "etc"):
+                return text[: i + 1]
+    return text
+
+
+def list_experiments(directory: str | None = None) -> list[tuple[str, str, tuple[str, ...]]]:
+    """``(name, summary, presets)`` of every ``experiments/*.py`` file (see
+    :func:`describe_experiment_file`), sorted by name; empty when there is no such folder."""
+    directory = directory or experiments_dir()
+    if directory is None:
+        return []
+    names = sorted(f[:-3] for f in os.listdir(directory) if f.endswith(".py") and not f.startswith("_"))
+    return [(name, *describe_experiment_file(os.path.join(directory, f"{name}.py"))) for name in names]
+
+
+def resolve_experiment(name: str) -> str:
+    """An experiment given as a path (``experiments/x.py:preset``) or a name (``x:preset``) -> the
+    path form that :func:`load_config` and ``--config`` take."""
+    stem, colon, arg = name.partition(":")
+    if stem.endswith(".py") or os.sep in stem:
+        return name
+    directory = experiments_dir()
+    known = [n for n, _, _ in list_experiments(directory)]
+    if stem not in known:
+        raise FileNotFoundError(
+            f"no experiment named {stem!r}; expected a file path or one of {known}"
+            if known
+            else f"no experiment named {stem!r} and no experiments/ folder here: give the file's path"
+        )
+    return os.path.join(directory, f"{stem}.py") + colon + arg
