@@ -1,4 +1,4 @@
-"""``gans-jax sample``, ``gans-jax interpolate`` and ``gans-jax describe``."""
+"""``gans-jax sample``, ``gans-jax interpolate``, ``gans-jax describe`` and ``gans-jax translate``."""
 
 from __future__ import annotations
 
@@ -227,48 +227,96 @@ def interpolate_main(argv: list[str]) -> None:
     print(f"wrote {2 * fv.num} rows (spherical, linear) to {fv.out}")
 
 
-def describe(config) -> dict:
-    """Parameter tables of both networks and the FLOPs of one compiled train step."""
+def describe(config, *, sample_shape=None, num_classes=None, flops: bool = False) -> dict:
+    """Parameter tables of both networks, from shapes alone (:func:`jax.eval_shape`; no data is
+    read): the example shape comes from the config (:func:`gans_jax.data.shapes.example_shapes`)
+    unless ``sample_shape`` / ``num_classes`` are given. ``flops``: also compile one train step on
+    abstract inputs and report its FLOPs (XLA's cost analysis; seconds to minutes)."""
     from clu import parameter_overview
 
-    from gans_jax.data.pipeline import make_dataset
+    from gans_jax.data.shapes import example_shapes
 
-    dataset = make_dataset(
+    shapes = example_shapes(
         config.data,
-        resolution=config.model.get("resolution"),
-        batch_size=config.train.batch_size,
-        seed=config.seed,
+        resolution=config.model.resolution,
+        conditional=config.model.conditional,
+        sample_shape=sample_shape,
+        num_classes=num_classes,
     )
-    gan = builders.build_gan(config, dataset.sample_shape, dataset.num_classes)
-    state = gan.init_state(
-        jax.random.PRNGKey(config.seed), dataset.sample_shape, ema=bool(config.train.ema_decay)
+    gan = builders.build_gan(config, shapes.sample_shape, shapes.num_classes, shapes.condition_shape)
+    state = jax.eval_shape(
+        lambda: gan.init_state(
+            jax.random.PRNGKey(config.seed), shapes.sample_shape, ema=bool(config.train.ema_decay)
+        )
     )
-    batch = next(dataset.iterator())
-    if not gan.conditional:
-        batch = {"image": batch["image"]}
-    step = jax.jit(builders.build_train_step(config, gan))
-    cost = step.lower(state, batch).compile().cost_analysis()
-    cost = cost[0] if isinstance(cost, list) else cost
-    return {
+    info = {
         "generator_table": parameter_overview.get_parameter_overview(state.g_params, include_stats=False),
         "discriminator_table": parameter_overview.get_parameter_overview(state.d_params, include_stats=False),
         "generator_params": int(parameter_overview.count_parameters(state.g_params)),
         "discriminator_params": int(parameter_overview.count_parameters(state.d_params)),
-        "step_flops": float(cost.get("flops", float("nan"))),
+        "sample_shape": list(shapes.sample_shape),
+        "num_classes": gan.num_classes,
     }
+    if shapes.condition_shape is not None:
+        info["condition_shape"] = list(shapes.condition_shape)
+    if flops:
+        batch_size = config.train.batch_size
+        batch = {"image": jax.ShapeDtypeStruct((batch_size, *shapes.sample_shape), jnp.float32)}
+        if gan.conditional:
+            batch["label"] = jax.ShapeDtypeStruct((batch_size,), jnp.int32)
+        if gan.translation is not None:
+            batch["condition"] = jax.ShapeDtypeStruct((batch_size, *shapes.condition_shape), jnp.float32)
+        step = jax.jit(builders.build_train_step(config, gan))
+        cost = step.lower(state, batch).compile().cost_analysis()
+        cost = cost[0] if isinstance(cost, list) else cost
+        info["step_flops"] = float(cost.get("flops", float("nan")))
+    return info
+
+
+def _shape_flag(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        shape = tuple(int(d) for d in text.replace("x", ",").split(",") if d)
+    except ValueError:
+        shape = ()
+    if not shape or min(shape) < 1:
+        raise SystemExit(f"gans-jax: --sample_shape takes positive integers like 64,64,3, got {text!r}")
+    return shape
 
 
 def describe_main(argv: list[str]) -> None:
-    """``gans-jax describe --config FILE [--config.key=value ...]``."""
+    """``gans-jax describe --config FILE [--config.key=value ...] [--flops]``: parameter tables of an
+    experiment's networks without reading its data (``--sample-shape H,W,C`` and ``--num-classes N``
+    where the config alone does not tell, e.g. a folder with ``data.channels=0``)."""
 
     def define(fv):
+        from absl import flags
         from ml_collections import config_flags
 
         config_flags.DEFINE_config_file("config", None, "Experiment config file.", flag_values=fv)
+        flags.DEFINE_bool("flops", False, "Also compile one train step and report its FLOPs.", flag_values=fv)
+        flags.DEFINE_string(
+            "sample_shape",
+            None,
+            "One example's shape, e.g. 64,64,3 (default: from the config).",
+            flag_values=fv,
+        )
+        flags.DEFINE_integer(
+            "num_classes", None, "Number of classes (default: from the config's data source).", flag_values=fv
+        )
+
+    from gans_jax.data.shapes import UnknownShapeError
 
     fv = parse_flags(argv, define)
     require(fv, "config")
-    info = describe(fv.config)
+    try:
+        info = describe(
+            fv.config, sample_shape=_shape_flag(fv.sample_shape), num_classes=fv.num_classes, flops=fv.flops
+        )
+    except UnknownShapeError as e:
+        flag = "--num-classes N" if "classes" in str(e) else "--sample-shape H,W,C"
+        raise SystemExit(f"gans-jax: {e} ({flag})") from None
     print("Generator\n" + info.pop("generator_table"))
     print("Discriminator\n" + info.pop("discriminator_table"))
     print(json.dumps(info))

@@ -84,10 +84,31 @@ def test_interpolation_endpoints_and_slerp_norm():
 
 def test_describe_reports_parameters_and_flops(capsys):
     config = experiment_config("dcgan_digits")
-    commands.describe_main(["gans-jax describe", "--config=experiments/dcgan_digits.py"])
+    commands.describe_main(["gans-jax describe", "--config=experiments/dcgan_digits.py", "--flops"])
     out = capsys.readouterr().out
     info = json.loads(out.strip().splitlines()[-1])
     assert "Generator" in out and "Discriminator" in out
     assert info["generator_params"] > 10_000 and info["discriminator_params"] > 10_000
     assert info["step_flops"] > 1e6
     assert config.model.resolution == 16
+
+
+def test_describe_works_from_shapes_without_data(capsys):
+    """StyleGAN2 config F at 1024x1024 with no data.path: the parameter counts of its docstring (30.4M G,
+    29.0M D) from abstract shapes, no dataset opened and no step compiled (no FLOPs without --flops)."""
+    commands.describe_main(["gans-jax describe", "--config=experiments/stylegan2_ffhq.py"])
+    info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert info["generator_params"] == 30_370_060 and info["discriminator_params"] == 29_012_513
+    assert info["sample_shape"] == [1024, 1024, 3] and "step_flops" not in info
+
+
+def test_describe_asks_for_what_the_config_cannot_tell(capsys):
+    with pytest.raises(SystemExit, match="--sample-shape"):
+        commands.describe_main(["gans-jax describe", "--config=experiments/dcgan_folder.py:32"])
+    commands.describe_main(
+        ["gans-jax describe", "--config=experiments/dcgan_folder.py:32", "--sample-shape=32,32,1"]
+    )
+    info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert info["sample_shape"] == [32, 32, 1] and info["num_classes"] is None
+    pix2pix = commands.describe(experiment_config("pix2pix_facades:tiny"))
+    assert pix2pix["condition_shape"] == pix2pix["sample_shape"] == [32, 32, 1]

@@ -44,6 +44,7 @@ __all__ = [
     "edges2faces_arrays",
     "make_offline_task",
     "photo_crops",
+    "task_shapes",
     "write_task_folder",
 ]
 
@@ -133,6 +134,18 @@ def edges2faces_arrays(split: str, resolution: int) -> dict[str, np.ndarray]:
     )
     edges = np.stack([canny(f / 255.0, sigma=EDGE_SIGMA_AT_32 * resolution / 32) for f in big])
     return {"image": big[..., None], "condition": np.where(edges, -1.0, 1.0).astype(np.float32)[..., None]}
+
+
+def task_shapes(task: str, resolution: int, scale: int = 4) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The shapes of an offline task's ``"image"`` and ``"condition"`` at ``resolution`` (module
+    docstring), known without building the task."""
+    if task not in TASKS:
+        raise ValueError(
+            f"unknown offline task {task!r} (data.source='offline:{task}'); expected one of {list(TASKS)}"
+        )
+    channels = 1 if task == "edges2faces" else 3
+    low = resolution // scale if TASKS[task] == "super_resolution" else resolution
+    return (resolution, resolution, channels), (low, low, channels)
 
 
 def make_offline_task(
