@@ -2,9 +2,11 @@
 
 ``fid50k`` is FID between 50,000 generated images and the run's training data; ``kid50k`` KID;
 ``pr50k3`` precision and recall (Kynkaanniemi et al. 2019) with k = 3; ``is50k`` the Inception Score
-(needs weights with the output layer). The real side uses up to that many images of the run's
-dataset (all of it when smaller, as StyleGAN does), the generated side exactly that many, drawn
-deterministically from the EMA generator.
+(needs weights with the output layer). The generated side is exactly that many images, drawn
+deterministically from the EMA generator. The real side is up to as many images of the dataset as the
+largest generated set (all of it when smaller), or, with StyleGAN2-ADA's ``_full`` suffix
+(``fid50k_full``, ``kid50k_full``, ``pr50k3_full``), the whole dataset however large; on a dataset no
+larger than the generated set both read every image and agree.
 """
 
 from __future__ import annotations
@@ -21,16 +23,24 @@ from gans_jax.metrics.inception_score import inception_score
 from gans_jax.metrics.kid import kernel_inception_distance
 from gans_jax.metrics.precision_recall import precision_recall
 
-METRIC_PATTERN = re.compile(r"^(fid|kid|pr|is)(\d+)k(\d*)$")
+METRIC_PATTERN = re.compile(r"^(fid|kid|pr|is)(\d+)k(\d*)(_full)?$")
 
 
 def parse_metric(name: str) -> tuple[str, int, int | None]:
-    """``"pr50k3"`` -> ``("pr", 50000, 3)``; ``"fid10k"`` -> ``("fid", 10000, None)``."""
+    """``"pr50k3"`` -> ``("pr", 50000, 3)``; ``"fid10k"`` and ``"fid10k_full"`` -> ``("fid", 10000,
+    None)`` (:func:`is_full` tells them apart)."""
     match = METRIC_PATTERN.match(name)
     if not match or (match.group(3) and match.group(1) != "pr"):
-        raise ValueError(f"unknown metric {name!r}; expected e.g. fid50k, kid50k, pr50k3, is50k")
-    kind, thousands, k = match.groups()
+        raise ValueError(f"unknown metric {name!r}; expected e.g. fid50k, fid50k_full, kid50k, pr50k3, is50k")
+    kind, thousands, k, full = match.groups()
+    if full and kind == "is":
+        raise ValueError(f"metric {name!r}: the Inception Score reads no real images; use is{thousands}k")
     return kind, int(thousands) * 1000, int(k) if k else (3 if kind == "pr" else None)
+
+
+def is_full(name: str) -> bool:
+    """Whether metric ``name`` compares with the whole dataset (StyleGAN2-ADA's ``_full``)."""
+    return name.endswith("_full")
 
 
 def run_sampler(gan, state, *, seed: int = 0, use_ema: bool = True) -> Callable[[int, int], np.ndarray]:
@@ -75,15 +85,17 @@ def evaluate_run(
         generator_batches(run_sampler(gan, state, seed=seed), num_fake, batch_size),
         extractor, num=num_fake, keys=keys, progress=progress, desc="generated",
     )  # fmt: skip
-    real = None
+    real_all = None
+    num_real = min(num_fake, dataset.num_examples)  # without _full: up to the largest generated set
     if needs_real:
-        num_real = min(num_fake, dataset.num_examples)
-        real = collect_features(
-            dataset_batches(dataset, num_real), extractor, num=num_real, progress=progress, desc="real"
+        extract = dataset.num_examples if any(map(is_full, parsed)) else num_real
+        real_all = collect_features(
+            dataset_batches(dataset, extract), extractor, num=extract, progress=progress, desc="real"
         )["pool3"]
     results: dict[str, float | int] = {}
     for name, (kind, num, k) in parsed.items():
         fake_feats = fake["pool3"][:num]
+        real = None if real_all is None else real_all if is_full(name) else real_all[:num_real]
         if kind == "fid":
             f, r = (
                 FeatureStats(fake_feats.shape[1]).update(fake_feats),
