@@ -89,17 +89,47 @@ def _labels(gan, key, num: int, labels: list[str] | None):
     return jnp.resize(jnp.asarray(values, jnp.int32), (num,))  # cycled to --num
 
 
+def parse_seeds(text: str) -> list[int]:
+    """``"0-3,7,9-10"`` -> ``[0, 1, 2, 3, 7, 9, 10]``: StyleGAN2-ADA's ``--seeds`` (inclusive ranges)."""
+    seeds = []
+    for part in text.split(","):
+        first, dash, last = part.strip().partition("-")
+        try:
+            lo, hi = int(first), int(last if dash else first)
+        except ValueError:
+            lo = hi = -1
+        if lo < 0 or hi < lo:
+            raise SystemExit(f"gans-jax: bad seed list {text!r}: expected seeds and ranges like 0-3,7,9-10")
+        seeds.extend(range(lo, hi + 1))
+    return seeds
+
+
+def seed_inputs(gan, seeds, *, truncation: float = 0.0, labels=None):
+    """One latent per seed, drawn from ``PRNGKey(seed)`` (truncated at ``truncation`` > 0), the latent
+    :func:`gans_jax.style_sampling.seed_latents` gives for that seed; a conditional model's label from
+    ``fold_in(PRNGKey(seed), 1)`` unless ``labels`` (cycled) are given. Returns ``(z, labels)``."""
+    keys = [jax.random.PRNGKey(int(s)) for s in seeds]
+    z = jnp.concatenate([_latents(gan, k, 1, truncation) for k in keys])
+    if gan.conditional and not labels:
+        return z, jnp.concatenate([gan.sample_labels(jax.random.fold_in(k, 1), 1) for k in keys])
+    return z, _labels(gan, None, len(keys), labels)
+
+
 def generate_samples(
-    workdir, num, *, seed=0, labels=None, truncation=0.0, use_ema=True, step=None, style=None
+    workdir, num, *, seed=0, seeds=None, labels=None, truncation=0.0, use_ema=True, step=None, style=None
 ):
-    """Samples of a trained run, deterministic in ``seed``: returns ``(samples, labels)``. ``style``:
-    :mod:`gans_jax.style_sampling` options (truncation in W, noise) for style models."""
+    """Samples of a trained run: returns ``(samples, labels)``. ``num`` latents drawn from
+    ``PRNGKey(seed)``, or with ``seeds`` one image per seed (:func:`seed_inputs`; ``num`` unused).
+    ``style``: :mod:`gans_jax.style_sampling` options (truncation in W, noise) for style models."""
     from gans_jax import style_sampling
 
     _, gan, state = builders.load_run(workdir, step)
-    k_z, k_y = jax.random.split(jax.random.PRNGKey(seed))
-    z = _latents(gan, k_z, num, truncation)
-    y = _labels(gan, k_y, num, labels)
+    if seeds is not None:
+        z, y = seed_inputs(gan, seeds, truncation=truncation, labels=labels)
+    else:
+        k_z, k_y = jax.random.split(jax.random.PRNGKey(seed))
+        z = _latents(gan, k_z, num, truncation)
+        y = _labels(gan, k_y, num, labels)
     if style:
         options = {k: v for k, v in style.items() if k != "use_ema"}
         noise_key = options.pop("key", None)
@@ -113,8 +143,9 @@ def generate_samples(
     return np.asarray(gan.generate(state, z, y, use_ema=use_ema)), y
 
 
-def write_samples(out: str, samples: np.ndarray) -> str:
-    """``.npy``: the raw array; ``.png``: a grid (a scatter plot for 2-D points); else a folder of PNGs."""
+def write_samples(out: str, samples: np.ndarray, names=None) -> str:
+    """``.npy``: the raw array; ``.png``: a grid (a scatter plot for 2-D points); else a folder of PNGs
+    (``names``: their file names without extension, default ``000000``, ``000001``, ...)."""
     if out.endswith(".npy"):
         os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
         np.save(out, samples)
@@ -127,21 +158,32 @@ def write_samples(out: str, samples: np.ndarray) -> str:
         if samples.ndim == 2:
             raise SystemExit("gans-jax: 2-D samples go to a .npy or .png file, not a folder")
         os.makedirs(out, exist_ok=True)
-        for i, image in enumerate(visualize.to_uint8(samples)):
-            visualize.save_png(os.path.join(out, f"{i:06d}.png"), image)
+        names = names or [f"{i:06d}" for i in range(len(samples))]
+        for name, image in zip(names, visualize.to_uint8(samples), strict=True):
+            visualize.save_png(os.path.join(out, f"{name}.png"), image)
     return out
 
 
 def sample_main(argv: list[str]) -> None:
-    """``gans-jax sample --workdir DIR --num N --out PATH [--seed S] [--labels 1,2] [--truncation T]``;
-    style models also take ``--truncation-psi P [--truncation-cutoff L] [--noise-mode const|random]`` and
-    ``--style-mix SEEDS_A SEEDS_B [--mix-layers K]`` (the style-mixing grid, StyleGAN Fig. 3)."""
+    """``gans-jax sample --workdir DIR --num N --out PATH [--seed S] [--labels 1,2] [--truncation T]``,
+    or ``--seeds 0-35`` in place of ``--num``/``--seed``; style models also take ``--truncation-psi P
+    [--truncation-cutoff L] [--noise-mode const|random]`` and ``--style-mix SEEDS_A SEEDS_B
+    [--mix-layers K]`` (the style-mixing grid, StyleGAN Fig. 3).
+
+    ``--seed S --num N`` draws N latents at once from ``PRNGKey(S)``; ``--seeds`` (StyleGAN2-ADA's
+    syntax: ``0-3,7,9-10``) draws one image per seed, its latent from ``PRNGKey(seed)``, so an image
+    depends on its seed alone (seed 7 is the same image in any list, and the one ``--style-mix`` shows
+    for seed 7); it is not image 7 of ``--seed 0 --num 8``. A folder output names them
+    ``seed0007.png``."""
 
     def define(fv):
         from absl import flags
 
         _define_run_flags(fv, num_default=64)
         flags.DEFINE_list("labels", None, "Class labels, cycled to --num.", flag_values=fv)
+        flags.DEFINE_string(
+            "seeds", None, "One image per seed, e.g. 0-35 or 0-3,7 (instead of --num/--seed).", flag_values=fv
+        )
         flags.DEFINE_string(
             "style_mix", None, "Style-mixing grid: row seeds and column seeds.", flag_values=fv
         )
@@ -155,11 +197,9 @@ def sample_main(argv: list[str]) -> None:
         from gans_jax import style_sampling
 
         rows, _, cols = fv.style_mix.partition(":")
-        seeds = [[int(s) for s in part.split(",") if s] for part in (rows, cols)]
-        if not all(seeds):
-            raise SystemExit(
-                f"gans-jax: --style-mix needs two comma-separated seed lists, got {fv.style_mix!r}"
-            )
+        if not (rows and cols):
+            raise SystemExit(f"gans-jax: --style-mix needs two seed lists, got {fv.style_mix!r}")
+        seeds = [parse_seeds(part) for part in (rows, cols)]
         _, gan, state = builders.load_run(fv.workdir, fv.step)
         options = _style_options(fv, gan)
         if not options:
@@ -168,18 +208,23 @@ def sample_main(argv: list[str]) -> None:
         visualize.save_png(fv.out, visualize.image_grid(grid, len(seeds[1]) + 1))
         print(f"wrote a {len(seeds[0]) + 1} x {len(seeds[1]) + 1} style-mixing grid to {fv.out}")
         return
+    seeds = parse_seeds(fv.seeds) if fv.seeds else None
+    if seeds and (fv["num"].present or fv["seed"].present):
+        raise SystemExit("gans-jax: --seeds draws one image per seed: give it without --num and --seed")
     _, gan, _ = builders.load_run(fv.workdir, fv.step)
     samples, _ = generate_samples(
         fv.workdir,
         fv.num,
         seed=fv.seed,
+        seeds=seeds,
         labels=fv.labels,
         truncation=fv.truncation,
         use_ema=fv.ema,
         step=fv.step,
         style=_style_options(fv, gan),
     )
-    print(f"wrote {len(samples)} samples to {write_samples(fv.out, samples)}")
+    names = [f"seed{s:04d}" for s in seeds] if seeds else None
+    print(f"wrote {len(samples)} samples to {write_samples(fv.out, samples, names)}")
 
 
 def interpolation_latents(z0, z1, steps: int) -> jax.Array:
