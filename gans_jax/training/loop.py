@@ -111,7 +111,7 @@ def _validate(config, num_devices: int) -> None:
         raise ValueError(
             f"train.batch_size={batch} is not divisible by the {num_devices} devices of the data mesh"
         )
-    if config.train.n_critic > 1 and config.train.get("critic_batches", "split") == "split":
+    if config.train.n_critic > 1 and config.train.critic_batches == "split":
         if batch % (config.train.n_critic * num_devices):
             raise ValueError(
                 f"train.batch_size={batch} must split into n_critic={config.train.n_critic} slices "
@@ -143,19 +143,19 @@ def train(
     _validate(config, len(devices))
     is_main = jax.process_index() == 0
     checkpointer = Checkpointer(
-        os.path.join(workdir, "checkpoints"), max_to_keep=config.train.get("keep_checkpoints", 3)
+        os.path.join(workdir, "checkpoints"), max_to_keep=config.train.keep_checkpoints
     )
     resuming = _check_workdir(workdir, config, checkpointer)
 
     dataset = make_dataset(
         config.data,
-        resolution=config.model.get("resolution"),
+        resolution=config.model.resolution,
         batch_size=config.train.batch_size,
         seed=config.seed,
         process_index=jax.process_index(),
         process_count=jax.process_count(),
     )
-    if config.model.get("conditional", False) and not dataset.num_classes:
+    if config.model.conditional and not dataset.num_classes:
         raise ValueError(f"model.conditional is set but data.source={config.data.source!r} has no labels")
     condition_shape = getattr(dataset, "condition_shape", None)
     gan = builders.build_gan(config, dataset.sample_shape, dataset.num_classes, condition_shape)
@@ -163,7 +163,7 @@ def train(
     if wrap_step is not None:
         train_step = wrap_step(train_step)
     fid = None
-    if config.eval.get("fid_every", 0):
+    if config.eval.fid_every:
         if not config.eval.fid_stats:
             raise ValueError("eval.fid_every is set but eval.fid_stats (a mu/sigma npz) is not")
         from gans_jax.metrics.evaluate import TrainingFID
@@ -188,7 +188,7 @@ def train(
     mesh = sharding.data_mesh(devices) if len(devices) > 1 else None
     state_sharding = None
     if mesh is not None:
-        state_sharding = sharding.state_shardings(state, mesh, config.train.get("shard_params", False))
+        state_sharding = sharding.state_shardings(state, mesh, config.train.shard_params)
         state = jax.device_put(state, state_sharding)
     iterator = dataset.iterator()
     if resuming:
@@ -212,7 +212,7 @@ def train(
         fixed = _fixed_inputs(gan, k_fixed)
     reference = dataset.reference_arrays(2500)["image"]
     empty = accumulate = None
-    retries_left = train_cfg.get("nonfinite_retries", 0)
+    retries_left = train_cfg.nonfinite_retries
     start_step = int(jax.device_get(sharding.host_local(state.step)))
     bar = tqdm(
         total=train_cfg.steps,
@@ -249,7 +249,7 @@ def train(
                 bar.close()
                 raise DivergenceError(f"{message}; last good checkpoint: step {last_good}")
             retries_left -= 1
-            factor = train_cfg.get("nonfinite_lr_factor", 0.5)
+            factor = train_cfg.nonfinite_lr_factor
             state, data_state = checkpointer.restore(state)
             iterator.set_state(data_state["iterator"])
             state = state.replace(
