@@ -23,10 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "interpolate": ("gans_jax.commands:interpolate_main", "latent interpolation strips of a trained run"),
     "translate": ("gans_jax.commands:translate_main", "apply an image-to-image run to a folder of images"),
     "metrics": ("gans_jax.metrics.commands:metrics_main", "fid50k, kid50k, pr50k3, is50k of a trained run"),
-    "stats": (
-        "gans_jax.metrics.commands:stats_main",
-        "Inception statistics (mu, sigma) of images or a TFDS set",
-    ),
+    "stats": ("gans_jax.metrics.commands:stats_main", "Inception statistics (mu, sigma) of images or TFDS"),
     "fid": ("gans_jax.metrics.commands:fid_main", "FID between folders, zips, statistics files or runs"),
 }
 

@@ -61,7 +61,8 @@ def parse_flags(argv: list[str], define, *, epilog=None) -> object:
             getattr(flag_values[name].value, "keys", None)
     except (flags.Error, AttributeError, KeyError, TypeError, OSError) as e:  # bad keys, missing files
         if not isinstance(e, flags.Error) and _raised_in_config_file(e):
-            e.add_note("(raised by the experiment config file's get_config, not by a command-line flag)")
+            if hasattr(e, "add_note"):  # Python >= 3.11
+                e.add_note("(raised by the experiment config file's get_config, not by a command-line flag)")
             raise
         message = " ".join(str(e).split()) if isinstance(e, OSError) else str(e)
         if isinstance(e, (AttributeError, KeyError, TypeError)):  # ml_collections wraps the KeyError's repr

@@ -7,9 +7,11 @@ with ``config[key]`` and fail on a missing one, and :func:`with_defaults` comple
 an older version (a workdir's ``config.json``) with the keys added since.
 
 Where config keys are read: the builders above (``model``, ``optim``, ``objective``, ``regularizers``,
-``auxiliary_losses``, ``train``); the training loop (:mod:`gans_jax.training.loop`: ``train``, ``eval``),
-the Progressive GAN driver (:mod:`gans_jax.training.progressive`: ``progressive``), the evaluation
-(:mod:`gans_jax.evaluation`, :mod:`gans_jax.metrics.evaluate`: ``eval``) and the data pipeline
+``auxiliary_losses``, ``train``); the training loop (:mod:`gans_jax.training.loop`: ``train``, ``eval``,
+``model.resolution`` and ``model.conditional``), the Progressive GAN driver
+(:mod:`gans_jax.training.progressive`: ``progressive``), the evaluation (:mod:`gans_jax.evaluation`,
+:mod:`gans_jax.metrics.evaluate`: ``eval``), the commands of trained runs (:mod:`gans_jax.commands`,
+:mod:`gans_jax.metrics.commands`: ``model``, ``data``) and the data pipeline
 (:mod:`gans_jax.data.pipeline`, :mod:`gans_jax.data.translation`: the ``data`` section, which they also
 accept as a partial mapping with their own documented defaults, for use without a config).
 """
