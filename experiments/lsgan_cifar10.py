@@ -29,7 +29,7 @@ def get_config(arg: str | None = None):
     c = default_config()
     c.model.update(name="dcgan", resolution=32, latent_dim=100, g_channels=64, d_channels=64)
     c.data.update(source="tfds:cifar10", split="train", label_key="label")
-    c.objective = dict(name="least_squares", kwargs=CODINGS["pearson" if "pearson" in presets else "01"])
+    c.objective.update(name="least_squares", kwargs=CODINGS["pearson" if "pearson" in presets else "01"])
     c.optim.g = adam(2e-4, b1=0.5)
     c.optim.d = adam(2e-4, b1=0.5)
     c.train.update(steps=50_000, batch_size=64)
