@@ -2,7 +2,7 @@
 
 Trains every variant of :mod:`gans_jax.mode_collapse` (GAN minimax and non-saturating, LSGAN, WGAN,
 WGAN-GP, hinge + SN, PacGAN2/3/4) on ring8 and grid25 over several seeds, each a config built by
-``gans_jax.experiment.build_gan`` / ``build_train_step`` (the library's only train step), driven by
+``gans_jax.builders.build_gan`` / ``build_train_step`` (the library's only train step), driven by
 ``gans_jax.training.scan`` (``lax.scan`` over steps with real batches drawn in the program from the
 exact mixture, ``vmap`` over seeds). Scores 2,500 samples per seed with
 ``gans_jax.metrics.modes.mode_metrics`` and prints modes captured, high-quality fraction and reverse KL
@@ -21,7 +21,7 @@ import time
 import jax
 import numpy as np
 
-from gans_jax import experiment, mode_collapse
+from gans_jax import builders, mode_collapse
 from gans_jax.data.toy import get_mixture
 from gans_jax.metrics.modes import mode_metrics
 from gans_jax.training import scan
@@ -29,8 +29,8 @@ from gans_jax.training import scan
 
 def run_variant(dataset: str, variant: str, *, epochs: float, fast: bool, seeds, steps_per_call: int):
     config = mode_collapse.get_config(dataset, variant, epochs, fast=fast)
-    gan = experiment.build_gan(config, (2,), None)
-    train_step = experiment.build_train_step(config, gan)
+    gan = builders.build_gan(config, (2,), None)
+    train_step = builders.build_train_step(config, gan)
     mixture = get_mixture(dataset)
     states, info = scan.train_seeds(
         gan,

@@ -252,10 +252,10 @@ def bench_config(config, sample_shape, batch, warmup: int, num_classes=None, con
     compiled for ``batch`` and timed; also its XLA FLOP count per step."""
     import jax
 
-    from gans_jax import experiment
+    from gans_jax import builders
 
-    gan = experiment.build_gan(config, sample_shape, num_classes, condition_shape)
-    step = experiment.build_train_step(config, gan)
+    gan = builders.build_gan(config, sample_shape, num_classes, condition_shape)
+    step = builders.build_train_step(config, gan)
     state = jax.jit(lambda k: step.init_state(k, sample_shape))(jax.random.PRNGKey(0))
     return time_compiled_step(step, state, jax.device_put(batch), warmup)
 
@@ -307,11 +307,11 @@ def bench_translation(args) -> tuple:
     files), on a random batch of ``--batch`` (target, source) pairs."""
     import numpy as np
 
-    from gans_jax import experiment
+    from gans_jax import configs
 
     res = args.resolution
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    config = experiment.load_config(
+    config = configs.load_config(
         os.path.join(root, "experiments", TRANSLATION[args.model]),
         {"model.resolution": res, "train.batch_size": args.batch},
     )
@@ -332,11 +332,11 @@ def bench_biggan(args) -> tuple:
     """BigGAN's train step built from ``experiments/biggan_imagenet.py`` (the library's own path)."""
     import numpy as np
 
-    from gans_jax import experiment
+    from gans_jax import configs
 
     res = args.resolution
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    config = experiment.load_config(
+    config = configs.load_config(
         os.path.join(root, "experiments", "biggan_imagenet.py"),
         {
             "model.resolution": res,
@@ -361,11 +361,11 @@ def bench_stylegan2(args) -> tuple:
     """StyleGAN2 config F's train step from ``experiments/stylegan2_ffhq.py`` at ``--resolution``."""
     import numpy as np
 
-    from gans_jax import experiment
+    from gans_jax import configs
 
     res = args.resolution
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    config = experiment.load_config(
+    config = configs.load_config(
         os.path.join(root, "experiments", "stylegan2_ffhq.py"),
         {"model.resolution": res, "train.batch_size": args.batch, "train.compute_dtype": args.dtype},
     )
@@ -381,16 +381,16 @@ def bench_pggan(args) -> tuple:
     import jax
     import numpy as np
 
-    from gans_jax import experiment
+    from gans_jax import builders, configs
     from gans_jax.training import progressive
     from gans_jax.training.sharding import compile_train_step
 
     res = args.resolution
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    config = experiment.load_config(os.path.join(root, "experiments", "pggan_celebahq.py"))
+    config = configs.load_config(os.path.join(root, "experiments", "pggan_celebahq.py"))
     config.model.resolution = res
     config.train.batch_size = args.batch
-    recipe = experiment.build_train_step(config, experiment.build_gan(config, (res, res, NC), None))
+    recipe = builders.build_train_step(config, builders.build_gan(config, (res, res, NC), None))
     state = jax.jit(lambda k: recipe.init_state(k, (res, res, NC)))(jax.random.PRNGKey(0))
     # A stage whose fade is half done at step 0 and never ends during the benchmark.
     half = 10**6

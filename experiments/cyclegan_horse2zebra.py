@@ -21,9 +21,11 @@ photos, unpaired), networks of width 16 with 2 residual blocks, a few minutes on
 
 from gans_jax.configs import adam, default_config, parse_presets
 
+PRESETS = ("tiny",)
+
 
 def get_config(arg: str | None = None):
-    presets = parse_presets(arg, ("tiny",))
+    presets = parse_presets(arg, PRESETS)
     c = default_config()
     c.model.update(
         name="cyclegan",

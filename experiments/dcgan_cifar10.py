@@ -9,9 +9,11 @@ class-conditional variant.
 
 from gans_jax.configs import adam, default_config
 
+PRESETS = ("conditional",)
+
 
 def get_config(arg: str | None = None):
-    if arg not in (None, "conditional"):
+    if arg not in (None, *PRESETS):
         raise ValueError(f"unknown preset {arg!r}; expected none or 'conditional'")
     c = default_config()
     c.model.update(

@@ -8,6 +8,8 @@ colon pick the resolution: ``dcgan_folder.py:32`` (default 64).
 
 from gans_jax.configs import adam, default_config
 
+PRESETS = ("<resolution>",)  # e.g. dcgan_folder.py:32; 64 by default
+
 
 def get_config(arg: str | None = None):
     c = default_config()

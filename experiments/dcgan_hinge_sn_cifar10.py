@@ -16,9 +16,11 @@ Adversarial Networks").
 
 from gans_jax.configs import adam, default_config, digits_preset, parse_presets
 
+PRESETS = ("digits",)
+
 
 def get_config(arg: str | None = None):
-    presets = parse_presets(arg, ("digits",))
+    presets = parse_presets(arg, PRESETS)
     c = default_config()
     c.model.update(
         name="dcgan",

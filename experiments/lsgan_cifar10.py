@@ -21,12 +21,15 @@ from gans_jax.configs import adam, default_config, digits_preset, parse_presets
 CODINGS = {"01": dict(a=0.0, b=1.0, c=1.0), "pearson": dict(a=-1.0, b=1.0, c=0.0)}
 
 
+PRESETS = ("pearson", "digits")
+
+
 def get_config(arg: str | None = None):
-    presets = parse_presets(arg, ("pearson", "digits"))
+    presets = parse_presets(arg, PRESETS)
     c = default_config()
     c.model.update(name="dcgan", resolution=32, latent_dim=100, g_channels=64, d_channels=64)
     c.data.update(source="tfds:cifar10", split="train", label_key="label")
-    c.objective = dict(name="least_squares", kwargs=CODINGS["pearson" if "pearson" in presets else "01"])
+    c.objective.update(name="least_squares", kwargs=CODINGS["pearson" if "pearson" in presets else "01"])
     c.optim.g = adam(2e-4, b1=0.5)
     c.optim.d = adam(2e-4, b1=0.5)
     c.train.update(steps=50_000, batch_size=64)

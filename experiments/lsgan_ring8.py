@@ -8,6 +8,8 @@ Recipe and variants: :mod:`gans_jax.mode_collapse`.
 
 from gans_jax.mode_collapse import experiment_config
 
+PRESETS = ("<variant>", "epochs=<N>")  # gans_jax.mode_collapse.VARIANTS
+
 
 def get_config(arg: str | None = None):
     return experiment_config("ring8", "lsgan", arg)

@@ -25,9 +25,11 @@ feature maps min(256 // r, 64), 3,200 images per phase, batch 16.
 
 from gans_jax.configs import adam, default_config, parse_presets
 
+PRESETS = ("tiny",)
+
 
 def get_config(arg: str | None = None):
-    presets = parse_presets(arg, ("tiny",))
+    presets = parse_presets(arg, PRESETS)
     c = default_config()
     c.model.update(
         name="progressive",

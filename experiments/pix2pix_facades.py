@@ -24,9 +24,11 @@ the identity baseline) and sample grids use ``eval.path`` (``data/facades/val``)
 
 from gans_jax.configs import adam, default_config, parse_presets
 
+PRESETS = ("tiny",)
+
 
 def get_config(arg: str | None = None):
-    presets = parse_presets(arg, ("tiny",))
+    presets = parse_presets(arg, PRESETS)
     c = default_config()
     c.model.update(
         name="pix2pix",

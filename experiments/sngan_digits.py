@@ -13,9 +13,11 @@ E with n_dis = 1) reaches 0.92 in 600 steps.
 
 from gans_jax.configs import adam, default_config
 
+PRESETS = ("cnn", "resnet")
+
 
 def get_config(arg: str | None = None):
-    if arg not in (None, "cnn", "resnet"):
+    if arg not in (None, *PRESETS):
         raise ValueError(f"unknown preset {arg!r}; expected 'cnn' (default) or 'resnet'")
     c = default_config()
     if arg == "resnet":

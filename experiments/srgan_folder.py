@@ -45,9 +45,11 @@ run reaches 27.52 dB; with the paper's generator (batch norm, tanh output, no sk
 
 from gans_jax.configs import adam, default_config, parse_presets
 
+PRESETS = ("tiny",)
+
 
 def get_config(arg: str | None = None):
-    presets = parse_presets(arg, ("tiny",))
+    presets = parse_presets(arg, PRESETS)
     c = default_config()
     c.model.update(
         name="srgan", translation="paired", resolution=96, g_channels=64, d_channels=64, residual_blocks=16

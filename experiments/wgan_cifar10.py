@@ -25,8 +25,11 @@ from gans_jax.configs import default_config, digits_preset, parse_presets, rmspr
 N_CRITIC, M = 5, 64
 
 
+PRESETS = ("digits",)
+
+
 def get_config(arg: str | None = None):
-    presets = parse_presets(arg, ("digits",))
+    presets = parse_presets(arg, PRESETS)
     c = default_config()
     c.model.update(name="dcgan", resolution=32, latent_dim=100, g_channels=64, d_channels=64)
     c.data.update(source="tfds:cifar10", split="train", label_key="label")

@@ -23,8 +23,11 @@ from gans_jax.configs import adam, default_config, digits_preset, parse_presets
 N_CRITIC, M = 5, 64
 
 
+PRESETS = ("digits",)
+
+
 def get_config(arg: str | None = None):
-    presets = parse_presets(arg, ("digits",))
+    presets = parse_presets(arg, PRESETS)
     c = default_config()
     c.model.update(
         name="dcgan", resolution=32, latent_dim=128, g_channels=64, d_channels=64, d_normalization="layer"

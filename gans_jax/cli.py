@@ -3,7 +3,8 @@
 ``gans-jax train --config experiments/<name>.py --workdir DIR [--config.key=value ...]`` trains an
 experiment (ml_collections config files, overridable key by key); ``python experiments/<name>.py
 --workdir DIR`` runs the same thing. Each command is a function ``main(argv)`` in its own module,
-registered in :data:`COMMANDS` as ``"module:function"``.
+registered in :data:`COMMANDS` as ``"module:function"`` with a line saying what it does (``gans-jax
+--help`` lists them); ``gans-jax train --help`` also lists the experiments and the config sections.
 """
 
 from __future__ import annotations
@@ -11,44 +12,68 @@ from __future__ import annotations
 import importlib
 import sys
 
-COMMANDS: dict[str, str] = {
-    "train": "gans_jax.cli:train_main",
-    "stats": "gans_jax.metrics.commands:stats_main",
-    "fid": "gans_jax.metrics.commands:fid_main",
-    "metrics": "gans_jax.metrics.evaluate:metrics_main",
-    "sample": "gans_jax.commands:sample_main",
-    "translate": "gans_jax.commands:translate_main",
-    "interpolate": "gans_jax.commands:interpolate_main",
-    "describe": "gans_jax.commands:describe_main",
+from gans_jax.cli_flags import parse_flags
+
+# name -> ("module:function", one line of what it does). Modules are imported only when run.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("gans_jax.cli:train_main", "train an experiment (experiments/*.py) in a workdir"),
+    "configs": ("gans_jax.cli:configs_main", "list the experiments, or print one's full resolved config"),
+    "describe": ("gans_jax.commands:describe_main", "parameter tables of an experiment's networks (--flops)"),
+    "sample": ("gans_jax.commands:sample_main", "images (or points) from a trained run: grid, .npy, folder"),
+    "interpolate": ("gans_jax.commands:interpolate_main", "latent interpolation strips of a trained run"),
+    "translate": ("gans_jax.commands:translate_main", "apply an image-to-image run to a folder of images"),
+    "metrics": ("gans_jax.metrics.commands:metrics_main", "fid50k, kid50k, pr50k3, is50k of a trained run"),
+    "stats": ("gans_jax.metrics.commands:stats_main", "Inception statistics (mu, sigma) of images or TFDS"),
+    "fid": ("gans_jax.metrics.commands:fid_main", "FID between folders, zips, statistics files or runs"),
 }
 
 
-def _underscored(arg: str) -> str:
-    """``--truncation-psi=0.7`` -> ``--truncation_psi=0.7``: flags may be spelled with dashes."""
-    if not arg.startswith("--") or arg.startswith("--config"):
-        return arg
-    name, eq, value = arg.partition("=")
-    return "--" + name[2:].replace("-", "_") + eq + value
+def usage() -> str:
+    """``gans-jax``'s usage: every command with its line."""
+    width = max(map(len, COMMANDS))
+    lines = [f"  {name:<{width}}  {summary}" for name, (_, summary) in COMMANDS.items()]
+    return "usage: gans-jax COMMAND [flags]   (gans-jax COMMAND --help)\n\ncommands:\n" + "\n".join(lines)
 
 
-def parse_flags(argv: list[str], define) -> object:
-    """Parse absl flags defined by ``define(flag_values)``; bad flags exit with a one-line message."""
-    from absl import flags
+def experiments_help(width: int = 110) -> str:
+    """The experiments (``experiments/*.py``, one line each: presets and summary), the config
+    sections, and where to see a whole config: the end of ``gans-jax train --help``, and ``gans-jax
+    configs``."""
+    import textwrap
 
-    flag_values = flags.FlagValues()
-    define(flag_values)
-    argv = [argv[0], *(_underscored(arg) for arg in argv[1:])]
-    if any(arg in ("--help", "-h", "--helpfull") for arg in argv[1:]):
-        print(f"usage: {argv[0]} [flags]\n{flag_values.get_help()}")
-        raise SystemExit(0)
-    try:
-        flag_values(argv)
-    except (flags.Error, AttributeError, KeyError, TypeError) as e:  # bad config keys surface as these
-        message = str(e)
-        if not isinstance(e, flags.Error):  # ml_collections wraps the KeyError's repr
-            message = message.strip("'\"").replace("\\n", " ").replace("\\'", "'")
-        raise SystemExit(f"gans-jax: bad command-line flag: {message}") from None
-    return flag_values
+    from gans_jax import configs
+
+    def rows(items, heading):
+        left = dict(items)
+        pad = min(max(map(len, left)), 32)
+        lines = [heading]
+        for name, text in left.items():
+            indent = " " * (pad + 4)
+            if len(name) > pad:  # the text starts on the next line
+                lines.append(f"  {name}")
+                lines.append(textwrap.fill(text, width, initial_indent=indent, subsequent_indent=indent))
+            else:
+                first = f"  {name:<{pad}}  "
+                lines.append(textwrap.fill(text, width, initial_indent=first, subsequent_indent=indent))
+        return lines
+
+    out = []
+    listed = configs.list_experiments()
+    if listed:
+        summaries = [
+            (name + (f"[:{'|'.join(presets)}]" if presets else ""), summary)
+            for name, summary, presets in listed
+        ]
+        where = f"experiments ({configs.experiments_dir()}): --config experiments/NAME.py[:PRESET]"
+        out += rows(summaries, where)
+    else:
+        out.append("experiments: no experiments/ folder here; --config takes any file with get_config()")
+    out += rows(configs.SECTIONS.items(), "\nconfig sections (override any key: --config.SECTION.KEY=VALUE):")
+    out.append(
+        "\nan experiment's full resolved config: gans-jax configs NAME[:PRESET] [--config.KEY=VALUE ...]"
+        "\nits networks' parameter tables:        gans-jax describe --config experiments/NAME.py[:PRESET]"
+    )
+    return "\n".join(out)
 
 
 def _define_train_flags(default_config: str | None):
@@ -90,19 +115,42 @@ def initialize_distributed(fv) -> None:
 
 def train_main(argv: list[str], default_config: str | None = None) -> None:
     """``gans-jax train``: train an experiment in a workdir."""
-    fv = parse_flags(argv, _define_train_flags(default_config))
+    fv = parse_flags(argv, _define_train_flags(default_config), epilog=experiments_help)
     if fv.workdir is None:
         raise SystemExit("gans-jax: --workdir is required")
     if fv.config is None:
         raise SystemExit("gans-jax: --config is required (an experiments/*.py file)")
     if fv.distributed or fv.coordinator_address:
         initialize_distributed(fv)
-    from gans_jax.training.loop import train
+    from gans_jax.train import train
 
-    if fv.config.model.name == "progressive":  # grown stage by stage, each stage a run of `train`
-        from gans_jax.training.progressive import train_progressive as train
     _, results = train(fv.config, fv.workdir, progress=fv.progress)
     print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in results.items()})
+
+
+def configs_main(argv: list[str]) -> None:
+    """``gans-jax configs``: the experiments with their presets; ``gans-jax configs NAME[:PRESET]``
+    (or a path, plus ``--config.KEY=VALUE`` overrides): that experiment's full resolved config as the
+    JSON a training run saves as ``WORKDIR/config.json``."""
+
+    def define(fv):
+        from ml_collections import config_flags
+
+        config_flags.DEFINE_config_file("config", None, "Experiment config file.", flag_values=fv)
+
+    from gans_jax import configs
+
+    if len(argv) > 1 and not argv[1].startswith("-"):  # gans-jax configs NAME[:PRESET] [flags]
+        try:
+            path = configs.resolve_experiment(argv[1])
+        except FileNotFoundError as e:
+            raise SystemExit(f"gans-jax: {e}") from None
+        argv = [argv[0], f"--config={path}", *argv[2:]]
+    fv = parse_flags(argv, define, epilog=experiments_help)
+    if fv.config is None:
+        print(experiments_help())
+        return
+    print(fv.config.to_json_best_effort(indent=2, sort_keys=True))
 
 
 def run_experiment_file(path: str, argv: list[str] | None = None) -> None:
@@ -113,10 +161,14 @@ def run_experiment_file(path: str, argv: list[str] | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv if argv is None else argv)
+    if len(argv) >= 2 and argv[1] in ("-h", "--help", "help"):
+        print(usage())
+        return
     if len(argv) < 2 or argv[1] not in COMMANDS:
-        raise SystemExit(f"usage: gans-jax {{{','.join(COMMANDS)}}} [flags]   (gans-jax COMMAND --help)")
-    module, function = COMMANDS[argv[1]].split(":")
-    getattr(importlib.import_module(module), function)([f"{argv[0]} {argv[1]}", *argv[2:]])
+        unknown = f"gans-jax: unknown command {argv[1]!r}\n" if len(argv) >= 2 else ""
+        raise SystemExit(unknown + usage())
+    module, function = COMMANDS[argv[1]][0].split(":")
+    getattr(importlib.import_module(module), function)([f"gans-jax {argv[1]}", *argv[2:]])
 
 
 if __name__ == "__main__":

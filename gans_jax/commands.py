@@ -1,4 +1,4 @@
-"""``gans-jax sample``, ``gans-jax interpolate`` and ``gans-jax describe``."""
+"""``gans-jax sample``, ``gans-jax interpolate``, ``gans-jax describe`` and ``gans-jax translate``."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gans_jax import experiment, sampling, visualize
-from gans_jax.cli import parse_flags
+from gans_jax import builders, evaluation, sampling, visualize
+from gans_jax.cli_flags import parse_flags, require
 
 
 def _define_run_flags(fv, *, num_default: int) -> None:
@@ -69,12 +69,6 @@ def _split_pair_flag(argv: list[str], name: str) -> list[str]:
     return out
 
 
-def _required(fv, *names):
-    for name in names:
-        if getattr(fv, name) is None:
-            raise SystemExit(f"gans-jax: --{name} is required")
-
-
 def _latents(gan, key, num: int, truncation: float):
     if truncation > 0:
         return sampling.truncated_latents(key, num, tuple(gan.latent_shape), truncation)
@@ -95,17 +89,47 @@ def _labels(gan, key, num: int, labels: list[str] | None):
     return jnp.resize(jnp.asarray(values, jnp.int32), (num,))  # cycled to --num
 
 
+def parse_seeds(text: str) -> list[int]:
+    """``"0-3,7,9-10"`` -> ``[0, 1, 2, 3, 7, 9, 10]``: StyleGAN2-ADA's ``--seeds`` (inclusive ranges)."""
+    seeds = []
+    for part in text.split(","):
+        first, dash, last = part.strip().partition("-")
+        try:
+            lo, hi = int(first), int(last if dash else first)
+        except ValueError:
+            lo = hi = -1
+        if lo < 0 or hi < lo:
+            raise SystemExit(f"gans-jax: bad seed list {text!r}: expected seeds and ranges like 0-3,7,9-10")
+        seeds.extend(range(lo, hi + 1))
+    return seeds
+
+
+def seed_inputs(gan, seeds, *, truncation: float = 0.0, labels=None):
+    """One latent per seed, drawn from ``PRNGKey(seed)`` (truncated at ``truncation`` > 0), the latent
+    :func:`gans_jax.style_sampling.seed_latents` gives for that seed; a conditional model's label from
+    ``fold_in(PRNGKey(seed), 1)`` unless ``labels`` (cycled) are given. Returns ``(z, labels)``."""
+    keys = [jax.random.PRNGKey(int(s)) for s in seeds]
+    z = jnp.concatenate([_latents(gan, k, 1, truncation) for k in keys])
+    if gan.conditional and not labels:
+        return z, jnp.concatenate([gan.sample_labels(jax.random.fold_in(k, 1), 1) for k in keys])
+    return z, _labels(gan, None, len(keys), labels)
+
+
 def generate_samples(
-    workdir, num, *, seed=0, labels=None, truncation=0.0, use_ema=True, step=None, style=None
+    workdir, num, *, seed=0, seeds=None, labels=None, truncation=0.0, use_ema=True, step=None, style=None
 ):
-    """Samples of a trained run, deterministic in ``seed``: returns ``(samples, labels)``. ``style``:
-    :mod:`gans_jax.style_sampling` options (truncation in W, noise) for style models."""
+    """Samples of a trained run: returns ``(samples, labels)``. ``num`` latents drawn from
+    ``PRNGKey(seed)``, or with ``seeds`` one image per seed (:func:`seed_inputs`; ``num`` unused).
+    ``style``: :mod:`gans_jax.style_sampling` options (truncation in W, noise) for style models."""
     from gans_jax import style_sampling
 
-    _, gan, state = experiment.load_run(workdir, step)
-    k_z, k_y = jax.random.split(jax.random.PRNGKey(seed))
-    z = _latents(gan, k_z, num, truncation)
-    y = _labels(gan, k_y, num, labels)
+    _, gan, state = builders.load_run(workdir, step)
+    if seeds is not None:
+        z, y = seed_inputs(gan, seeds, truncation=truncation, labels=labels)
+    else:
+        k_z, k_y = jax.random.split(jax.random.PRNGKey(seed))
+        z = _latents(gan, k_z, num, truncation)
+        y = _labels(gan, k_y, num, labels)
     if style:
         options = {k: v for k, v in style.items() if k != "use_ema"}
         noise_key = options.pop("key", None)
@@ -119,8 +143,9 @@ def generate_samples(
     return np.asarray(gan.generate(state, z, y, use_ema=use_ema)), y
 
 
-def write_samples(out: str, samples: np.ndarray) -> str:
-    """``.npy``: the raw array; ``.png``: a grid (a scatter plot for 2-D points); else a folder of PNGs."""
+def write_samples(out: str, samples: np.ndarray, names=None) -> str:
+    """``.npy``: the raw array; ``.png``: a grid (a scatter plot for 2-D points); else a folder of PNGs
+    (``names``: their file names without extension, default ``000000``, ``000001``, ...)."""
     if out.endswith(".npy"):
         os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
         np.save(out, samples)
@@ -133,21 +158,32 @@ def write_samples(out: str, samples: np.ndarray) -> str:
         if samples.ndim == 2:
             raise SystemExit("gans-jax: 2-D samples go to a .npy or .png file, not a folder")
         os.makedirs(out, exist_ok=True)
-        for i, image in enumerate(visualize.to_uint8(samples)):
-            visualize.save_png(os.path.join(out, f"{i:06d}.png"), image)
+        names = names or [f"{i:06d}" for i in range(len(samples))]
+        for name, image in zip(names, visualize.to_uint8(samples), strict=True):
+            visualize.save_png(os.path.join(out, f"{name}.png"), image)
     return out
 
 
 def sample_main(argv: list[str]) -> None:
-    """``gans-jax sample --workdir DIR --num N --out PATH [--seed S] [--labels 1,2] [--truncation T]``;
-    style models also take ``--truncation-psi P [--truncation-cutoff L] [--noise-mode const|random]`` and
-    ``--style-mix SEEDS_A SEEDS_B [--mix-layers K]`` (the style-mixing grid, StyleGAN Fig. 3)."""
+    """``gans-jax sample --workdir DIR --num N --out PATH [--seed S] [--labels 1,2] [--truncation T]``,
+    or ``--seeds 0-35`` in place of ``--num``/``--seed``; style models also take ``--truncation-psi P
+    [--truncation-cutoff L] [--noise-mode const|random]`` and ``--style-mix SEEDS_A SEEDS_B
+    [--mix-layers K]`` (the style-mixing grid, StyleGAN Fig. 3).
+
+    ``--seed S --num N`` draws N latents at once from ``PRNGKey(S)``; ``--seeds`` (StyleGAN2-ADA's
+    syntax: ``0-3,7,9-10``) draws one image per seed, its latent from ``PRNGKey(seed)``, so an image
+    depends on its seed alone (seed 7 is the same image in any list, and the one ``--style-mix`` shows
+    for seed 7); it is not image 7 of ``--seed 0 --num 8``. A folder output names them
+    ``seed0007.png``."""
 
     def define(fv):
         from absl import flags
 
         _define_run_flags(fv, num_default=64)
         flags.DEFINE_list("labels", None, "Class labels, cycled to --num.", flag_values=fv)
+        flags.DEFINE_string(
+            "seeds", None, "One image per seed, e.g. 0-35 or 0-3,7 (instead of --num/--seed).", flag_values=fv
+        )
         flags.DEFINE_string(
             "style_mix", None, "Style-mixing grid: row seeds and column seeds.", flag_values=fv
         )
@@ -156,17 +192,15 @@ def sample_main(argv: list[str]) -> None:
         )
 
     fv = parse_flags(_split_pair_flag(argv, "style_mix"), define)
-    _required(fv, "workdir", "out")
+    require(fv, "workdir", "out")
     if fv.style_mix:
         from gans_jax import style_sampling
 
         rows, _, cols = fv.style_mix.partition(":")
-        seeds = [[int(s) for s in part.split(",") if s] for part in (rows, cols)]
-        if not all(seeds):
-            raise SystemExit(
-                f"gans-jax: --style-mix needs two comma-separated seed lists, got {fv.style_mix!r}"
-            )
-        _, gan, state = experiment.load_run(fv.workdir, fv.step)
+        if not (rows and cols):
+            raise SystemExit(f"gans-jax: --style-mix needs two seed lists, got {fv.style_mix!r}")
+        seeds = [parse_seeds(part) for part in (rows, cols)]
+        _, gan, state = builders.load_run(fv.workdir, fv.step)
         options = _style_options(fv, gan)
         if not options:
             raise SystemExit("gans-jax: --style-mix needs a StyleGAN run")
@@ -174,18 +208,23 @@ def sample_main(argv: list[str]) -> None:
         visualize.save_png(fv.out, visualize.image_grid(grid, len(seeds[1]) + 1))
         print(f"wrote a {len(seeds[0]) + 1} x {len(seeds[1]) + 1} style-mixing grid to {fv.out}")
         return
-    _, gan, _ = experiment.load_run(fv.workdir, fv.step)
+    seeds = parse_seeds(fv.seeds) if fv.seeds else None
+    if seeds and (fv["num"].present or fv["seed"].present):
+        raise SystemExit("gans-jax: --seeds draws one image per seed: give it without --num and --seed")
+    _, gan, _ = builders.load_run(fv.workdir, fv.step)
     samples, _ = generate_samples(
         fv.workdir,
         fv.num,
         seed=fv.seed,
+        seeds=seeds,
         labels=fv.labels,
         truncation=fv.truncation,
         use_ema=fv.ema,
         step=fv.step,
         style=_style_options(fv, gan),
     )
-    print(f"wrote {len(samples)} samples to {write_samples(fv.out, samples)}")
+    names = [f"seed{s:04d}" for s in seeds] if seeds else None
+    print(f"wrote {len(samples)} samples to {write_samples(fv.out, samples, names)}")
 
 
 def interpolation_latents(z0, z1, steps: int) -> jax.Array:
@@ -208,8 +247,8 @@ def interpolate_main(argv: list[str]) -> None:
         flags.DEFINE_integer("steps", 10, "Images per row.", flag_values=fv)
 
     fv = parse_flags(argv, define)
-    _required(fv, "workdir", "out")
-    _, gan, state = experiment.load_run(fv.workdir, fv.step)
+    require(fv, "workdir", "out")
+    _, gan, state = builders.load_run(fv.workdir, fv.step)
     if len(gan.latent_shape) != 1:
         raise SystemExit(f"gans-jax: interpolation needs a vector latent, got shape {gan.latent_shape}")
     k0, k1, k_y = jax.random.split(jax.random.PRNGKey(fv.seed), 3)
@@ -233,46 +272,94 @@ def interpolate_main(argv: list[str]) -> None:
     print(f"wrote {2 * fv.num} rows (spherical, linear) to {fv.out}")
 
 
-def describe(config) -> dict:
-    """Parameter tables of both networks and the FLOPs of one compiled train step."""
+def describe(config, *, sample_shape=None, num_classes=None, flops: bool = False) -> dict:
+    """Parameter tables of both networks, from shapes alone (:func:`jax.eval_shape`; no data is
+    read): the example shape comes from the config (:func:`gans_jax.data.shapes.example_shapes`)
+    unless ``sample_shape`` / ``num_classes`` are given. ``flops``: also compile one train step on
+    abstract inputs and report its FLOPs (XLA's cost analysis; seconds to minutes)."""
     from clu import parameter_overview
 
-    from gans_jax.data.pipeline import make_dataset
+    from gans_jax.data.shapes import example_shapes
 
-    dataset = make_dataset(
+    shapes = example_shapes(
         config.data,
-        resolution=config.model.get("resolution"),
-        batch_size=config.train.batch_size,
-        seed=config.seed,
+        resolution=config.model.resolution,
+        conditional=config.model.conditional,
+        sample_shape=sample_shape,
+        num_classes=num_classes,
     )
-    gan = experiment.build_gan(config, dataset.sample_shape, dataset.num_classes)
-    state = experiment.init_state(config, gan, jax.random.PRNGKey(config.seed), dataset.sample_shape)
-    batch = next(dataset.iterator())
-    if not gan.conditional:
-        batch = {"image": batch["image"]}
-    step = jax.jit(experiment.build_train_step(config, gan))
-    cost = step.lower(state, batch).compile().cost_analysis()
-    cost = cost[0] if isinstance(cost, list) else cost
-    return {
+    gan = builders.build_gan(config, shapes.sample_shape, shapes.num_classes, shapes.condition_shape)
+    state = jax.eval_shape(
+        lambda: builders.init_state(config, gan, jax.random.PRNGKey(config.seed), shapes.sample_shape)
+    )
+    info = {
         "generator_table": parameter_overview.get_parameter_overview(state.g_params, include_stats=False),
         "discriminator_table": parameter_overview.get_parameter_overview(state.d_params, include_stats=False),
         "generator_params": int(parameter_overview.count_parameters(state.g_params)),
         "discriminator_params": int(parameter_overview.count_parameters(state.d_params)),
-        "step_flops": float(cost.get("flops", float("nan"))),
+        "sample_shape": list(shapes.sample_shape),
+        "num_classes": gan.num_classes,
     }
+    if shapes.condition_shape is not None:
+        info["condition_shape"] = list(shapes.condition_shape)
+    if flops:
+        batch_size = config.train.batch_size
+        batch = {"image": jax.ShapeDtypeStruct((batch_size, *shapes.sample_shape), jnp.float32)}
+        if gan.conditional:
+            batch["label"] = jax.ShapeDtypeStruct((batch_size,), jnp.int32)
+        if gan.translation is not None:
+            batch["condition"] = jax.ShapeDtypeStruct((batch_size, *shapes.condition_shape), jnp.float32)
+        step = jax.jit(builders.build_train_step(config, gan))
+        cost = step.lower(state, batch).compile().cost_analysis()
+        cost = cost[0] if isinstance(cost, list) else cost
+        info["step_flops"] = float(cost.get("flops", float("nan")))
+    return info
+
+
+def _shape_flag(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        shape = tuple(int(d) for d in text.replace("x", ",").split(",") if d)
+    except ValueError:
+        shape = ()
+    if not shape or min(shape) < 1:
+        raise SystemExit(f"gans-jax: --sample_shape takes positive integers like 64,64,3, got {text!r}")
+    return shape
 
 
 def describe_main(argv: list[str]) -> None:
-    """``gans-jax describe --config FILE [--config.key=value ...]``."""
+    """``gans-jax describe --config FILE [--config.key=value ...] [--flops]``: parameter tables of an
+    experiment's networks without reading its data (``--sample-shape H,W,C`` and ``--num-classes N``
+    where the config alone does not tell, e.g. a folder with ``data.channels=0``)."""
 
     def define(fv):
+        from absl import flags
         from ml_collections import config_flags
 
         config_flags.DEFINE_config_file("config", None, "Experiment config file.", flag_values=fv)
+        flags.DEFINE_bool("flops", False, "Also compile one train step and report its FLOPs.", flag_values=fv)
+        flags.DEFINE_string(
+            "sample_shape",
+            None,
+            "One example's shape, e.g. 64,64,3 (default: from the config).",
+            flag_values=fv,
+        )
+        flags.DEFINE_integer(
+            "num_classes", None, "Number of classes (default: from the config's data source).", flag_values=fv
+        )
+
+    from gans_jax.data.shapes import UnknownShapeError
 
     fv = parse_flags(argv, define)
-    _required(fv, "config")
-    info = describe(fv.config)
+    require(fv, "config")
+    try:
+        info = describe(
+            fv.config, sample_shape=_shape_flag(fv.sample_shape), num_classes=fv.num_classes, flops=fv.flops
+        )
+    except UnknownShapeError as e:
+        flag = "--num-classes N" if "classes" in str(e) else "--sample-shape H,W,C"
+        raise SystemExit(f"gans-jax: {e} ({flag})") from None
     print("Generator\n" + info.pop("generator_table"))
     print("Discriminator\n" + info.pop("discriminator_table"))
     print(json.dumps(info))
@@ -284,7 +371,7 @@ def translate_folder(workdir, input_dir, out_dir, *, direction="x2y", batch_size
     ``direction`` picks CycleGAN's ``x2y`` (G) or ``y2x`` (F)."""
     from gans_jax.data.folder import ImageFolderSource
 
-    config, gan, state = experiment.load_run(workdir, step)
+    config, gan, state = builders.load_run(workdir, step)
     if gan.translation is None:
         raise SystemExit(f"gans-jax: {workdir} holds a {config.model.name} run, not an image-to-image model")
     if direction not in ("x2y", "y2x"):
@@ -296,7 +383,7 @@ def translate_folder(workdir, input_dir, out_dir, *, direction="x2y", batch_size
         source_shape[0],
         channels=source_shape[-1],
         labels_from_subfolders=False,
-        crop=config.data.get("crop", "center"),
+        crop=config.data.crop,
         on_corrupt="error",
     )
     written = []
@@ -304,14 +391,14 @@ def translate_folder(workdir, input_dir, out_dir, *, direction="x2y", batch_size
         for start in range(0, len(source), batch_size):
             images = source.read_batch(np.arange(start, min(start + batch_size, len(source))))["image"]
             if gan.translation == "paired":
-                out = experiment.translate(gan, state, images, use_ema=use_ema)
+                out = evaluation.translate(gan, state, images, use_ema=use_ema)
             else:
                 n = len(images)
                 other = np.zeros(
                     (n, *(sample_shape if direction == "x2y" else gan.condition_shape)), np.float32
                 )
                 domains = {"x": images, "y": other} if direction == "x2y" else {"x": other, "y": images}
-                out = experiment.translate(gan, state, domains, use_ema=use_ema)[
+                out = evaluation.translate(gan, state, domains, use_ema=use_ema)[
                     "y" if direction == "x2y" else "x"
                 ]
             for name, image in zip(
@@ -340,7 +427,7 @@ def translate_main(argv: list[str]) -> None:
         flags.DEFINE_bool("ema", True, "Use the EMA generator when the run has one.", flag_values=fv)
 
     fv = parse_flags(argv, define)
-    _required(fv, "workdir", "input", "out")
+    require(fv, "workdir", "input", "out")
     written = translate_folder(
         fv.workdir,
         fv.input,

@@ -1,22 +1,60 @@
 """The keys every experiment shares, with their defaults; ``experiments/*.py`` start from here.
 
 Every key exists in every experiment (unused ones empty), so a command-line override of a key that
-does not exist is a typo and is refused.
+does not exist is a typo and is refused. These are the only defaults: the builders
+(:mod:`gans_jax.builders`, :mod:`gans_jax.models.registry`, :mod:`gans_jax.optimizers`) read keys
+with ``config[key]`` and fail on a missing one, and :func:`with_defaults` completes a config saved by
+an older version (a workdir's ``config.json``) with the keys added since.
+
+Where config keys are read: the builders above (``model``, ``optim``, ``objective``, ``regularizers``,
+``auxiliary_losses``, ``train``); the training loop (:mod:`gans_jax.training.loop`: ``train``, ``eval``,
+``model.resolution`` and ``model.conditional``), the Progressive GAN driver
+(:mod:`gans_jax.training.progressive`: ``progressive``), the evaluation (:mod:`gans_jax.evaluation`,
+:mod:`gans_jax.metrics.evaluate`: ``eval``), the commands of trained runs (:mod:`gans_jax.commands`,
+:mod:`gans_jax.metrics.commands`: ``model``, ``data``) and the data pipeline
+(:mod:`gans_jax.data.pipeline`, :mod:`gans_jax.data.translation`: the ``data`` section, which they also
+accept as a partial mapping with their own documented defaults, for use without a config).
 """
 
 from __future__ import annotations
 
+import copy
+import importlib.util
+import os
+from collections.abc import Mapping
+from typing import Any
+
 import ml_collections
 
 
-def adam(lr: float, b1: float = 0.5, b2: float = 0.999, schedule: str = "constant") -> dict:
-    return dict(name="adam", lr=lr, b1=b1, b2=b2, schedule=schedule, clip=0.0)
+def adam(
+    lr: float, b1: float = 0.5, b2: float = 0.999, schedule: str = "constant", clip: float = 0.0
+) -> dict:
+    """Adam (Kingma & Ba 2015) with DCGAN's beta1 = 0.5 (Radford et al. 2016, Sec. 4) unless given."""
+    return dict(name="adam", lr=lr, b1=b1, b2=b2, schedule=schedule, clip=clip)
 
 
 def rmsprop(lr: float, decay: float = 0.99, eps: float = 1e-8, clip: float = 0.0, schedule: str = "constant"):
     """RMSProp as PyTorch's ``optim.RMSprop`` defaults (decay alpha = 0.99, g / (sqrt(v) + eps)), which the
     WGAN authors' code uses; ``clip`` > 0 is WGAN weight clipping."""
     return dict(name="rmsprop", lr=lr, decay=decay, eps=eps, schedule=schedule, clip=clip)
+
+
+def sgd(lr: float, schedule: str = "constant", clip: float = 0.0) -> dict:
+    """Plain stochastic gradient descent."""
+    return dict(name="sgd", lr=lr, schedule=schedule, clip=clip)
+
+
+OPTIMIZERS = {"adam": adam, "rmsprop": rmsprop, "sgd": sgd}
+
+
+def optimizer_with_defaults(opt: Mapping[str, Any]) -> dict:
+    """An ``optim.g``/``optim.d`` spec completed with its optimiser's defaults above: ``{"name":
+    "sgd", "lr": 0.1}`` -> ``sgd(0.1)``; the spec's own keys win. An unknown name is refused."""
+    name = opt["name"]
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; expected one of {tuple(OPTIMIZERS)}")
+    return {**OPTIMIZERS[name](opt["lr"]), **opt}
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -140,11 +178,12 @@ def default_config() -> ml_collections.ConfigDict:
         fid_num=10_000,
         fid_resize="legacy_tf",
         fid_weights="",  # Inception weights file ("" = looked up)
+        fid_batch_size=64,  # images per Inception call of the training-time FID
         standing_stats=0,  # > 0: G's batch-norm statistics from this many train-mode batches (BigGAN)
         truncations=(),  # truncation thresholds to sweep in evaluation, e.g. (0.5, 1.0, 1.5)
         split="",  # image-to-image: held-out split for sample grids and metrics ("" = data.split)
         path="",  # ... or held-out folder ("" = data.path)
-        # super-resolution metrics (Ledig et al. 2017, Sec. 3.1; gans_jax.experiment.translation_evaluation):
+        # super-resolution metrics (Ledig et al. 2017, Sec. 3.1; gans_jax.evaluation.translation_evaluation):
         resolution=0,  # held-out HR crop side (G is fully convolutional); 0 = model.resolution
         shave=0,  # border pixels removed before PSNR / L1 (SR papers: the scale factor)
     )
@@ -173,3 +212,137 @@ def parse_presets(arg: str | None, allowed: tuple[str, ...]) -> set[str]:
             f"unknown preset(s) {unknown} in {arg!r}; expected a comma-separated subset of {allowed}"
         )
     return presets
+
+
+# One line per top-level section of default_config(), for `gans-jax train --help`.
+SECTIONS = {
+    "seed": "initialisation, data order and sampling seed",
+    "model": "the networks: name (mlp, dcgan, infogan, sngan_*, biggan, progressive, stylegan[2], "
+    "pix2pix, cyclegan, srgan), resolution, widths, conditioning, latent sizes",
+    "data": "source (toy, digits, folder, tfds:<name>, offline:<task>), path, split, image-to-image options",
+    "objective": "adversarial loss name and kwargs, its weight next to the auxiliary losses",
+    "optim": "g and d: adam | rmsprop | sgd, lr, betas, schedule, WGAN weight clipping",
+    "regularizers": "name -> {weight, every, ...}: gradient_penalty, r1, r2, drift, orthogonal, path_length",
+    "auxiliary_losses": "name -> {weight, ...}: InfoGAN codes, auxiliary_classifier, feature_matching, "
+    "l1_reconstruction, cycle_consistency, identity, content",
+    "train": "steps, batch_size, n_critic, EMA, accumulation, precision, log/sample/checkpoint periods",
+    "progressive": "Progressive GAN stages: start resolution, fade and stabilise lengths, batch sizes",
+    "eval": "final evaluation (samples, standing statistics, truncations) and training-time FID",
+}
+
+
+def load_config(path: str, overrides: Mapping[str, Any] | None = None):
+    """``get_config(arg)`` of an experiment file (``"file.py"`` or ``"file.py:arg"``), then dotted
+    ``overrides`` such as ``{"train.steps": 100}``; an unknown key raises a ``KeyError`` naming it."""
+    path, _, arg = path.partition(":")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"experiment config file {path!r} does not exist")
+    spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(path))[0], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = module.get_config(arg or None)
+    for dotted, value in (overrides or {}).items():
+        node, parts = config, dotted.split(".")
+        for depth, part in enumerate(parts):
+            if part not in node:
+                where = ".".join(parts[:depth]) or "the config"
+                raise KeyError(f"unknown config key {dotted!r}: {where} has {sorted(node)}")
+            if depth < len(parts) - 1:
+                node = node[part]
+        node[parts[-1]] = value  # ConfigDict refuses a value of another type (TypeError)
+    return config
+
+
+# Mappings taken whole from a saved config: each optimiser spec is completed by
+# optimizer_with_defaults for its own name, not merged key by key over the default Adam.
+_TAKEN_WHOLE = ("optim.g", "optim.d")
+
+
+def with_defaults(saved: Mapping[str, Any]) -> ml_collections.ConfigDict:
+    """A saved config (a workdir's ``config.json``) merged over :func:`default_config`: keys added to
+    the defaults since it was written take their default values, every saved value is kept. Free-form
+    mappings (``regularizers``, ``auxiliary_losses``, ``objective.kwargs``: empty by default) and the
+    optimiser specs are taken as saved."""
+
+    def merge(base: dict, over: Mapping[str, Any], prefix: str) -> None:
+        for key, value in over.items():
+            path = f"{prefix}{key}"
+            default = base.get(key)
+            if (
+                isinstance(value, Mapping)
+                and isinstance(default, dict)
+                and default
+                and path not in _TAKEN_WHOLE
+            ):
+                merge(default, value, path + ".")
+            else:
+                base[key] = copy.deepcopy(value)
+
+    merged = default_config().to_dict()
+    merge(merged, saved, "")
+    return ml_collections.ConfigDict(merged)
+
+
+def experiments_dir() -> str | None:
+    """The ``experiments/`` folder: under the current directory, else next to the ``gans_jax``
+    package (a source checkout); ``None`` when neither exists (an installed wheel)."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for candidate in (os.path.join(os.getcwd(), "experiments"), os.path.join(here, "experiments")):
+        if os.path.isdir(candidate):
+            return candidate
+    return None
+
+
+def describe_experiment_file(path: str) -> tuple[str, tuple[str, ...]]:
+    """``(first line of the module docstring, PRESETS)`` of an experiment file, read with ``ast``
+    without running it. ``PRESETS`` is a module-level tuple of the arguments ``get_config(arg)``
+    takes (``"<...>"`` marks a value to fill in); a file without one takes none."""
+    import ast
+
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), path)
+    summary = _first_sentence(" ".join((ast.get_docstring(tree) or "").split("\n\n")[0].split()))
+    presets: tuple[str, ...] = ()
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "PRESETS" for t in node.targets):
+            presets = tuple(ast.literal_eval(node.value))
+    return summary, presets
+
+
+def _first_sentence(text: str) -> str:
+    """Up to the first full stop outside parentheses that ends a sentence (not "et al." or "Sec.")."""
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "." and depth == 0 and text[i + 1 : i + 2] in ("", " "):
+            word = text[:i].rsplit(" ", 1)[-1]
+            if word not in ("al", "e.g", "i.e", "Sec", "App", "Fig", "Eq", "vs", "etc"):
+                return text[: i + 1]
+    return text
+
+
+def list_experiments(directory: str | None = None) -> list[tuple[str, str, tuple[str, ...]]]:
+    """``(name, summary, presets)`` of every ``experiments/*.py`` file (see
+    :func:`describe_experiment_file`), sorted by name; empty when there is no such folder."""
+    directory = directory or experiments_dir()
+    if directory is None:
+        return []
+    names = sorted(f[:-3] for f in os.listdir(directory) if f.endswith(".py") and not f.startswith("_"))
+    return [(name, *describe_experiment_file(os.path.join(directory, f"{name}.py"))) for name in names]
+
+
+def resolve_experiment(name: str) -> str:
+    """An experiment given as a path (``experiments/x.py:preset``) or a name (``x:preset``) -> the
+    path form that :func:`load_config` and ``--config`` take."""
+    stem, colon, arg = name.partition(":")
+    if stem.endswith(".py") or os.sep in stem:
+        return name
+    directory = experiments_dir()
+    known = [n for n, _, _ in list_experiments(directory)]
+    if stem not in known:
+        raise FileNotFoundError(
+            f"no experiment named {stem!r}; expected a file path or one of {known}"
+            if known
+            else f"no experiment named {stem!r} and no experiments/ folder here: give the file's path"
+        )
+    return os.path.join(directory, f"{stem}.py") + colon + arg

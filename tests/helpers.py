@@ -4,7 +4,7 @@ import os
 
 import jax
 
-from gans_jax.experiment import load_config
+from gans_jax.configs import load_config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ONE_DEVICE = jax.devices()[:1]
@@ -29,7 +29,8 @@ def run_two_processes(script: str, *args, timeout: float = 240) -> list[str]:
 
 def two_processes(script: str, *args, timeout: float = 240) -> list[tuple[int, str, str]]:
     """``(returncode, stdout, stderr)`` of each process of :func:`run_two_processes`'s job. Both are
-    killed with SIGKILL at the end (after jax.distributed.initialize SIGTERM is ignored, STACK.md)."""
+    killed with SIGKILL at the end: after jax.distributed.initialize, the preemption notifier catches
+    and ignores SIGTERM."""
     import signal
     import socket
     import subprocess

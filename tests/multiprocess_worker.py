@@ -5,7 +5,7 @@ multiprocess_worker.py PORT PROCESS_ID WORKDIR STEPS EXPERIMENT[:PRESET] [OVERRI
 OPTIONS_JSON: ``"sigterm": {"process": 1, "at": 20, "throttle": 0.05}``: that process sends itself
 SIGTERM as it draws batch ``at`` (tests/helpers.SignallingIterator); a preempted process prints
 ``PREEMPTED process=I step=N`` and exits with the loop's status (75). ``"load_run": true``: the
-RESULT line adds ``restored=DIGEST``, the digest of the state ``experiment.load_run`` reads back.
+RESULT line adds ``restored=DIGEST``, the digest of the state ``builders.load_run`` reads back.
 ``"reference": DIR``: first train the same config, uninterrupted, in DIR (one start-up for two runs).
 """
 
@@ -59,9 +59,9 @@ def report(workdir, state, results) -> None:
     line = f"RESULT process={jax.process_index()} of={jax.process_count()} step={results['step']}"
     line += f" digest={digest_of(sharding.host_local(state))}"
     if options.get("load_run"):
-        from gans_jax import experiment
+        from gans_jax import builders
 
-        line += f" restored={digest_of(experiment.load_run(workdir)[2])}"
+        line += f" restored={digest_of(builders.load_run(workdir)[2])}"
     print(line)
     sys.stdout.flush()
 

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gans_jax import experiment
+from gans_jax import builders
 from gans_jax.data.digits import load_digits_dataset
 from gans_jax.models import biggan
 from gans_jax.training import sharding
@@ -80,7 +80,7 @@ def tiny_setup(**overrides):
         **{"model.g_channels": 8, "model.d_channels": 8, "train.batch_size": 16, **overrides},
     )
     res = config.model.resolution
-    gan = experiment.build_gan(config, (res, res, 1), 10)
+    gan = builders.build_gan(config, (res, res, 1), 10)
     digits = load_digits_dataset(res)
     batch = {"image": jnp.asarray(digits["image"][:16]), "label": jnp.asarray(digits["label"][:16])}
     return config, gan, batch
@@ -93,8 +93,8 @@ def test_recipe_step_sharded_on_8_devices_equals_single_device():
     config, gan, batch = tiny_setup(
         **{"optim.g.name": "sgd", "optim.d.name": "sgd", "train.ema_decay": 0.999}
     )
-    state = experiment.init_state(config, gan, jax.random.PRNGKey(0), batch["image"].shape[1:])
-    train_step = experiment.build_train_step(config, gan)
+    state = builders.init_state(config, gan, jax.random.PRNGKey(0), batch["image"].shape[1:])
+    train_step = builders.build_train_step(config, gan)
     expected, expected_metrics = sharding.compile_train_step(train_step)(jax.tree.map(jnp.copy, state), batch)
     mesh = sharding.data_mesh()
     got, metrics = sharding.compile_train_step(train_step, mesh)(

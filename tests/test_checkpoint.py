@@ -16,7 +16,7 @@ import jax
 import numpy as np
 import pytest
 
-from gans_jax import commands, experiment
+from gans_jax import builders, commands
 from gans_jax.training import loop
 from gans_jax.training.checkpoint import CheckpointRestoreError, CorruptCheckpointWarning
 from tests.helpers import ONE_DEVICE, ROOT, experiment_config
@@ -102,7 +102,7 @@ def test_corrupt_latest_checkpoint_is_set_aside_and_training_resumes_from_the_on
     corrupt(workdir / "checkpoints" / "30")
 
     with pytest.warns(CorruptCheckpointWarning, match=r"step 30 .* does not restore .*using step 20"):
-        _, _, read = experiment.load_run(str(workdir))  # a reader falls back, and leaves the files be
+        _, _, read = builders.load_run(str(workdir))  # a reader falls back, and leaves the files be
     assert int(read.step) == 20 and (workdir / "checkpoints" / "30").is_dir()
 
     with pytest.warns(
@@ -128,4 +128,4 @@ def test_no_readable_checkpoint_is_an_error_naming_each_step(ring_runs, tmp_path
         loop.train(_ring(40), str(workdir), progress=False, devices=ONE_DEVICE)
     assert sorted(os.listdir(workdir / "checkpoints")) == ["10", "20", "30"]  # nothing renamed
     with pytest.raises(FileNotFoundError, match=r"no checkpoint of step 15 .* has steps \[10, 20, 30\]"):
-        experiment.load_run(str(run30), step=15)
+        builders.load_run(str(run30), step=15)

@@ -84,10 +84,61 @@ def test_interpolation_endpoints_and_slerp_norm():
 
 def test_describe_reports_parameters_and_flops(capsys):
     config = experiment_config("dcgan_digits")
-    commands.describe_main(["gans-jax describe", "--config=experiments/dcgan_digits.py"])
+    commands.describe_main(["gans-jax describe", "--config=experiments/dcgan_digits.py", "--flops"])
     out = capsys.readouterr().out
     info = json.loads(out.strip().splitlines()[-1])
     assert "Generator" in out and "Discriminator" in out
     assert info["generator_params"] > 10_000 and info["discriminator_params"] > 10_000
     assert info["step_flops"] > 1e6
     assert config.model.resolution == 16
+
+
+def test_describe_works_from_shapes_without_data(capsys):
+    """StyleGAN2 config F at 1024x1024 with no data.path: the parameter counts of its docstring (30.4M G,
+    29.0M D) from abstract shapes, no dataset opened and no step compiled (no FLOPs without --flops)."""
+    commands.describe_main(["gans-jax describe", "--config=experiments/stylegan2_ffhq.py"])
+    info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert info["generator_params"] == 30_370_060 and info["discriminator_params"] == 29_012_513
+    assert info["sample_shape"] == [1024, 1024, 3] and "step_flops" not in info
+
+
+def test_describe_asks_for_what_the_config_cannot_tell(capsys):
+    with pytest.raises(SystemExit, match="--sample-shape"):
+        commands.describe_main(["gans-jax describe", "--config=experiments/dcgan_folder.py:32"])
+    commands.describe_main(
+        ["gans-jax describe", "--config=experiments/dcgan_folder.py:32", "--sample-shape=32,32,1"]
+    )
+    info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert info["sample_shape"] == [32, 32, 1] and info["num_classes"] is None
+    pix2pix = commands.describe(experiment_config("pix2pix_facades:tiny"))
+    assert pix2pix["condition_shape"] == pix2pix["sample_shape"] == [32, 32, 1]
+
+
+def test_seed_lists_and_ranges():
+    assert commands.parse_seeds("0-3,7,9-10") == [0, 1, 2, 3, 7, 9, 10]
+    assert commands.parse_seeds("5") == [5]
+    for bad in ("3-1", "a", "", "1,,2", "-2"):
+        with pytest.raises(SystemExit, match="bad seed list"):
+            commands.parse_seeds(bad)
+
+
+def test_sample_seeds_draw_one_image_per_seed(digits_run, tmp_path):
+    """``--seeds``: seed s's image depends on s alone (the same in any list), its latent is the one
+    style_sampling.seed_latents draws for s, and a folder output names the files by seed."""
+    from gans_jax import builders, style_sampling
+
+    both, labels = commands.generate_samples(digits_run, None, seeds=[3, 7])
+    alone, label = commands.generate_samples(digits_run, None, seeds=[7])
+    np.testing.assert_allclose(both[1], alone[0], atol=1e-5)
+    assert int(labels[1]) == int(label[0]) and both.shape == (2, 16, 16, 1)
+    _, gan, _ = builders.load_run(digits_run)
+    z, _ = commands.seed_inputs(gan, [3, 7])
+    np.testing.assert_array_equal(z, style_sampling.seed_latents(gan, [3, 7]))
+    commands.sample_main(
+        ["gans-jax sample", f"--workdir={digits_run}", "--seeds=0-2,5", f"--out={tmp_path}/s"]
+    )
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [f"seed000{i}.png" for i in (0, 1, 2, 5)]
+    with pytest.raises(SystemExit, match="without --num"):
+        commands.sample_main(
+            ["gans-jax sample", f"--workdir={digits_run}", "--seeds=0-2", "--num=3", "--out=x.png"]
+        )

@@ -10,7 +10,7 @@ from PIL import Image
 from gans_jax.configs import default_config
 from gans_jax.data import make_dataset
 from gans_jax.data.offline import COLOR_PHOTOS, GRAY_PHOTOS, PHOTOS, TRAIN_ROWS, _photos, photo_crops
-from gans_jax.data.translation import bicubic_downsample, unit_range_to_uint8
+from gans_jax.data.transforms import bicubic_downsample, unit_range_to_uint8
 
 
 def save(path, array, fmt=None):

@@ -119,7 +119,7 @@ def test_bad_option_values_are_named():
 def test_salimans_options_train_through_the_one_step():
     """VBN generator + minibatch discrimination from a config: a train step updates G, keeps the
     reference batch fixed, and the EMA generator samples with it."""
-    from gans_jax import experiment
+    from gans_jax import builders
     from tests.helpers import experiment_config
 
     cfg = experiment_config(
@@ -133,12 +133,12 @@ def test_salimans_options_train_through_the_one_step():
             "model.minibatch_kernel_dim": 3,
         },
     )
-    gan = experiment.build_gan(cfg, (16, 16, 1), 10)
-    state = experiment.init_state(cfg, gan, jax.random.PRNGKey(0), (16, 16, 1))
+    gan = builders.build_gan(cfg, (16, 16, 1), 10)
+    state = builders.init_state(cfg, gan, jax.random.PRNGKey(0), (16, 16, 1))
     assert set(state.g_collections) == {"vbn_reference"}
     assert "MinibatchDiscrimination_0" in state.d_params
     batch = {"image": jnp.tanh(X).repeat(2, 0), "label": jnp.arange(8) % 10}
-    new, metrics = jax.jit(experiment.build_train_step(cfg, gan))(state, batch)
+    new, metrics = jax.jit(builders.build_train_step(cfg, gan))(state, batch)
     assert np.isfinite(float(metrics["g_loss"])) and np.isfinite(float(metrics["d_loss"]))
     jax.tree.map(np.testing.assert_array_equal, new.g_collections, state.g_collections)
     assert not np.allclose(new.g_params["Dense_0"]["kernel"], state.g_params["Dense_0"]["kernel"])

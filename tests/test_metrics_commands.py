@@ -148,3 +148,46 @@ def test_stats_of_a_tfds_dataset(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["num_samples"] == 6
     mu, sigma, num = load_stats(out)
     assert mu.shape == (2048,) and sigma.shape == (2048, 2048) and num == 6
+
+
+def test_metrics_against_other_data(tmp_path, monkeypatch, capsys):
+    """``gans-jax metrics --data``: a folder (or zip) of images or a TFDS dataset in place of the run's
+    data, read at the run's resolution and channel count (a stand-in extractor keeps this fast)."""
+    from gans_jax.metrics import features
+    from gans_jax.training import loop
+    from tests.helpers import ONE_DEVICE, experiment_config
+    from tests.test_metrics_evaluate import PixelFeatures
+
+    seen = []
+
+    class Recording(PixelFeatures):
+        def __call__(self, images):
+            seen.append(images.shape[1:])
+            return super().__call__(images)
+
+    monkeypatch.setattr(features, "InceptionExtractor", lambda *args, **kwargs: Recording())
+    workdir = tmp_path / "digits"
+    config = experiment_config("dcgan_digits", **{"train.steps": 2, "train.log_every": 1})
+    loop.train(config, str(workdir), progress=False, devices=ONE_DEVICE)
+    rng, real = np.random.default_rng(3), tmp_path / "real"
+    real.mkdir()
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)).save(real / f"{i}.png")
+    base = ["gans-jax metrics", f"--workdir={workdir}", "--batch_size=50"]
+    commands.metrics_main([*base, "--metrics=fid1k,fid1k_full,kid1k", f"--data={real}"])
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["data"] == str(real) and result["fid1k_num_real"] == result["fid1k_full_num_real"] == 12
+    assert result["fid1k_num_fake"] == 1000 and np.isfinite(result["kid1k"])
+    assert set(seen) == {(16, 16, 1)}  # the colour files read as the run's 16x16 greyscale images
+    assert json.loads((workdir / "metrics-2-real.json").read_text())["fid1k"] == result["fid1k"]
+
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=6):
+        commands.metrics_main([*base, "--metrics=fid1k_full", "--data=tfds:mnist:test"])
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["data"] == "tfds:mnist:test" and result["fid1k_full_num_real"] == 6
+    with pytest.raises(SystemExit, match="does not exist"):
+        commands.metrics_main([*base, f"--data={tmp_path / 'missing'}"])  # before anything is computed
+    with pytest.raises(SystemExit, match="reads no real images"):
+        commands.metrics_main([*base, "--metrics=is1k_full"])

@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 
-from gans_jax import experiment
+from gans_jax import builders
 from gans_jax.data.pipeline import make_dataset
 from gans_jax.metrics import evaluate
 from gans_jax.metrics.features import images_to_uint8
@@ -39,7 +39,7 @@ def run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("run")
     config = experiment_config("dcgan_digits", **{"train.steps": 2, "train.log_every": 1})
     loop.train(config, str(workdir), progress=False, devices=ONE_DEVICE)
-    config, gan, state = experiment.load_run(str(workdir))
+    config, gan, state = builders.load_run(str(workdir))
     dataset = make_dataset(config.data, resolution=16, batch_size=50, seed=0)
     return gan, state, dataset
 
@@ -72,3 +72,40 @@ def test_evaluate_run_computes_every_metric_from_one_pass(run):
     )
     f, r = FeatureStats(16).update(fake), FeatureStats(16).update(real)
     np.testing.assert_allclose(results["fid1k"], frechet_distance(f.mu, f.sigma, r.mu, r.sigma), rtol=1e-5)
+
+
+def test_full_metrics_compare_with_the_whole_dataset(run):
+    """``fid1k`` reads as many real images as generated ones; ``fid1k_full`` (StyleGAN2-ADA's suffix)
+    reads the whole dataset, and equals the Frechet distance to all of its features."""
+    gan, state, dataset = run
+    assert evaluate.parse_metric("fid50k_full") == ("fid", 50_000, None) and evaluate.is_full("kid1k_full")
+    with pytest.raises(ValueError, match="reads no real images"):
+        evaluate.parse_metric("is50k_full")
+    results = evaluate.evaluate_run(
+        gan, state, dataset, ["fid1k", "fid1k_full", "pr1k3_full"], PixelFeatures(), batch_size=100,
+        progress=False,
+    )  # fmt: skip
+    assert dataset.num_examples > 1000
+    assert results["fid1k_num_real"] == 1000 and results["fid1k_full_num_real"] == dataset.num_examples
+    assert results["pr1k3_full_num_real"] == dataset.num_examples
+    extractor = PixelFeatures()
+    fake = np.concatenate(
+        [
+            extractor(images_to_uint8(b))["pool3"]
+            for b in generator_batches(evaluate.run_sampler(gan, state), 1000, 100)
+        ]
+    )
+    real = np.concatenate(
+        [
+            extractor(images_to_uint8(b))["pool3"]
+            for b in evaluate.dataset_batches(dataset, dataset.num_examples)
+        ]
+    )
+    f, r = FeatureStats(16).update(fake), FeatureStats(16).update(real)
+    np.testing.assert_allclose(
+        results["fid1k_full"], frechet_distance(f.mu, f.sigma, r.mu, r.sigma), rtol=1e-5
+    )
+    r1k = FeatureStats(16).update(real[:1000])
+    np.testing.assert_allclose(
+        results["fid1k"], frechet_distance(f.mu, f.sigma, r1k.mu, r1k.sigma), rtol=1e-5
+    )

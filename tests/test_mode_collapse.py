@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gans_jax import experiment, mode_collapse
+from gans_jax import builders, mode_collapse
 from gans_jax.data.toy import GaussianMixture2D, get_mixture
 from gans_jax.metrics.modes import mode_metrics
 from gans_jax.models.mlp import MLPDiscriminator, MLPGenerator, maxout, pack_samples
@@ -118,7 +118,7 @@ def test_configs_follow_pacgan():
     assert experiment_config("minimax_gan_ring8").objective.name == "minimax"
     assert experiment_config("lsgan_grid25").objective.name == "least_squares"
     # Every variant builds: D of PacGAN-m takes 2m inputs.
-    gan = experiment.build_gan(experiment_config("pacgan3_ring8"), (2,), None)
+    gan = builders.build_gan(experiment_config("pacgan3_ring8"), (2,), None)
     state = gan.init_state(jax.random.PRNGKey(0), (2,))
     assert state.d_params["Dense_0"]["kernel"].shape == (6, 1000)
     with pytest.raises(ValueError, match="'spiral'"):
@@ -165,8 +165,8 @@ def test_ring_learns_with_each_loss(variant):
     overrides.update({f"optim.{p}.{k}": v for p in ("g", "d") for k, v in optim.items()})
     config.update_from_flattened_dict(overrides)
     config.train.batch_size = 256 * config.model.pack * config.train.n_critic
-    gan = experiment.build_gan(config, (2,), None)
-    step = experiment.build_train_step(config, gan)
+    gan = builders.build_gan(config, (2,), None)
+    step = builders.build_train_step(config, gan)
     mixture = get_mixture("ring8")
     states, _ = scan.train_seeds(
         gan,

@@ -92,7 +92,7 @@ def test_bicubic_residual_starts_as_bicubic_interpolation_and_learns_a_residual(
     bicubic upsampling away from the border, and every layer gets gradients after the first update."""
     from gans_jax.data.folder import uint8_to_unit_range
     from gans_jax.data.offline import photo_crops
-    from gans_jax.data.translation import bicubic_downsample, bicubic_upsample
+    from gans_jax.data.transforms import bicubic_downsample, bicubic_upsample
     from gans_jax.metrics.translation import psnr, shave_border
 
     g = SRResNetGenerator(base_channels=8, num_blocks=2, output="bicubic_residual", normalization="none")

@@ -168,10 +168,10 @@ def test_first_blocks_match_an_independent_numpy_reference(tmp_path):
 def test_srgan_config_with_vgg22_content_runs_train_steps(tmp_path):
     """``srgan_folder:tiny`` with ``auxiliary_losses.content = dict(features="vgg22", weights=<npz>)``:
     the config's train step (objective, 1e-3 adversarial weight, content loss through
-    ``_auxiliary_kwargs``) logs a finite ``g_aux_content`` equal to the VGG22 MSE of G's output, and
+    ``auxiliary_loss_kwargs``) logs a finite ``g_aux_content`` equal to the VGG22 MSE of G's output, and
     trains. Stand-in 1x1-convolution networks keep it fast (SRResNet's own step is covered by
     test_learns_translation.py)."""
-    from gans_jax import experiment
+    from gans_jax import builders
     from tests.helpers import experiment_config
 
     path = write_npz(tmp_path / "vgg.npz", random_state_dict("vgg22", seed=5))
@@ -186,7 +186,7 @@ def test_srgan_config_with_vgg22_content_runs_train_steps(tmp_path):
         translation="paired",
         condition_shape=(16, 16, 3),
     )
-    step = jax.jit(experiment.build_train_step(config, gan))
+    step = jax.jit(builders.build_train_step(config, gan))
     state = gan.init_state(jax.random.PRNGKey(0), (16, 16, 3))
     k1, k2 = jax.random.split(jax.random.PRNGKey(1))
     image = jax.random.uniform(k1, (4, 16, 16, 3), minval=-1, maxval=1)
@@ -209,20 +209,21 @@ def test_srgan_config_with_vgg22_content_runs_train_steps(tmp_path):
 
 
 def test_config_refuses_vgg_features_without_weights(tmp_path):
-    from gans_jax.experiment import _auxiliary_kwargs
+    from gans_jax.builders import auxiliary_loss_kwargs
     from tests.helpers import experiment_config
 
     config = experiment_config("srgan_folder:tiny")
     for spec in ({"features": "vgg54"}, {"features": "vgg54", "weights": ""}):
         with pytest.raises(ValueError, match=f"needs auxiliary_losses.content.weights.*{WEIGHTS_FILE}"):
-            _auxiliary_kwargs(config, "content", {"weight": 1.0, **spec})
+            auxiliary_loss_kwargs(config, "content", {"weight": 1.0, **spec})
     with pytest.raises(ValueError, match="only used with VGG features"):
-        _auxiliary_kwargs(config, "content", {"weight": 1.0, "features": "pixel", "weights": "x.pth"})
+        auxiliary_loss_kwargs(config, "content", {"weight": 1.0, "features": "pixel", "weights": "x.pth"})
     with pytest.raises(FileNotFoundError, match="missing.pth"):
-        _auxiliary_kwargs(config, "content", {"weight": 1.0, "features": "vgg22", "weights": "missing.pth"})
+        missing = {"weight": 1.0, "features": "vgg22", "weights": "missing.pth"}
+        auxiliary_loss_kwargs(config, "content", missing)
     path = write_npz(tmp_path / "vgg.npz", random_state_dict("vgg22"))
     given = {"weight": 1.0, "features": "vgg22", "weights": path, "rescale": 1}
-    spec = _auxiliary_kwargs(config, "content", given)
+    spec = auxiliary_loss_kwargs(config, "content", given)
     assert sorted(spec) == ["features", "weight"]
     out = jax.eval_shape(spec["features"], jax.ShapeDtypeStruct((2, 32, 32, 1), jnp.float32))
     assert out.shape == (2, 16, 16, 128)

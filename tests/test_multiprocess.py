@@ -1,7 +1,8 @@
 """Two processes on one machine through jax.distributed (Gloo on CPU): the run completes, both agree
-on the parameters, only process 0 writes logs, and the run resumes from its checkpoint. ../shared/STACK.md
-traps 1 and 3: one CPU device per process (no NPROC rendezvous deadlock), and SIGTERM is ignored after
-jax.distributed.initialize, so leftover workers are killed with SIGKILL."""
+on the parameters, only process 0 writes logs, and the run resumes from its checkpoint. One CPU device per
+process: two processes of 4 simulated devices each hang in collectives on a 2-core machine unless NPROC
+is at least twice the local device count. SIGTERM is ignored after jax.distributed.initialize (its
+preemption notifier catches it), so leftover workers are killed with SIGKILL."""
 
 import json
 import re

@@ -76,7 +76,7 @@ def test_two_processes_agree_on_the_preemption_step_and_resume_exactly(tmp_path)
     """Process 1 alone gets SIGTERM (as one preempted host would) as it draws batch 10; through jax's
     preemption sync point both processes checkpoint the same step and exit with status 75 (the same
     two processes first train an uninterrupted reference). Rerun, the pair ends with the reference's
-    parameters and log steps, and every process reads the final checkpoint back (experiment.load_run,
+    parameters and log steps, and every process reads the final checkpoint back (builders.load_run,
     onto its own device) to the same digest."""
     reference, run = tmp_path / "reference", tmp_path / "run"
     sigterm = {"process": 1, "at": 10, "throttle": 0.1}  # time for the notice to reach process 0

@@ -121,14 +121,14 @@ def _tiny(**overrides):
 
 
 def test_grow_state_carries_parameters_moments_and_ema_exactly(tmp_path):
-    from gans_jax import experiment
+    from gans_jax import builders
 
     config = _tiny()
     stages = pg.schedule_from_config(config)
-    gan4 = experiment.build_gan(pg.stage_config(config, stages[0]), (4, 4, 1), None)
-    gan8 = experiment.build_gan(pg.stage_config(config, stages[1]), (8, 8, 1), None)
-    step4 = experiment.build_train_step(pg.stage_config(config, stages[0]), gan4)
-    step8 = experiment.build_train_step(pg.stage_config(config, stages[1]), gan8)
+    gan4 = builders.build_gan(pg.stage_config(config, stages[0]), (4, 4, 1), None)
+    gan8 = builders.build_gan(pg.stage_config(config, stages[1]), (8, 8, 1), None)
+    step4 = builders.build_train_step(pg.stage_config(config, stages[0]), gan4)
+    step8 = builders.build_train_step(pg.stage_config(config, stages[1]), gan8)
     old = pg._init_state(step4, jax.random.PRNGKey(0), (4, 4, 1))
     old = old.replace(
         step=jnp.int32(7),
@@ -209,15 +209,15 @@ def test_tiny_recipe_learns_digits(tmp_path):
     """4 -> 8 on digits, 1,600 images per phase (300 steps): the Frechet distance of the EMA generator's
     samples to the real digits (64-d pixel space) falls below a third of the untrained generator's
     (measured: 4514 -> 1023; 513 with twice the images)."""
-    from gans_jax import experiment
+    from gans_jax import builders
 
     overrides = {"model.resolution": 8, "progressive.fade_images": 1600, "progressive.stabilize_images": 1600}
     overrides.update({"train.sample_every": 10_000, "eval.num_samples": 64})
     config = experiment_config("pggan_celebahq:tiny", **overrides)
     state, _ = pg.train_progressive(config, str(tmp_path), progress=False, devices=ONE_DEVICE)
-    gan = experiment.build_gan(config, (8, 8, 1), None)
+    gan = builders.build_gan(config, (8, 8, 1), None)
     z = gan.sample_latents(jax.random.PRNGKey(3), 1000)
-    untrained = pg._init_state(experiment.build_train_step(config, gan), jax.random.PRNGKey(0), (8, 8, 1))
+    untrained = pg._init_state(builders.build_train_step(config, gan), jax.random.PRNGKey(0), (8, 8, 1))
     before = _digits_fd(gan.generate(untrained, z))
     after = _digits_fd(gan.generate(state, z))
     print(f"digits pixel FD: untrained {before:.1f}, trained {after:.1f}")

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gans_jax import experiment
+from gans_jax import builders
 from gans_jax.training import loop
 from gans_jax.training.preemption import EXIT_PREEMPTED
 from tests.helpers import ONE_DEVICE, ROOT, experiment_config
@@ -84,8 +84,8 @@ def _tensorboard_steps(workdir, tag="d_loss"):
 
 
 def _assert_same_parameters(a, b):
-    _, _, a = experiment.load_run(str(a))
-    _, _, b = experiment.load_run(str(b))
+    _, _, a = builders.load_run(str(a))
+    _, _, b = builders.load_run(str(b))
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 

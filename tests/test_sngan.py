@@ -9,7 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gans_jax.experiment import build_gan, build_train_step, load_config
+from gans_jax.builders import build_gan, build_train_step
+from gans_jax.configs import load_config
 from gans_jax.layers.resample import ConvMeanPool, UpsampleConv, mean_pool, nearest_upsample
 from gans_jax.models import sngan
 from tests.helpers import ROOT

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gans_jax import style_sampling
-from gans_jax.cli import _underscored
+from gans_jax.cli_flags import _underscored
 from gans_jax.commands import _split_pair_flag
 from tests.test_stylegan2 import small_gan
 
@@ -82,15 +82,15 @@ def test_sample_and_interpolate_commands_on_a_stylegan2_workdir(tmp_path):
 
     from PIL import Image
 
-    from gans_jax import experiment
+    from gans_jax import builders
     from gans_jax.commands import interpolate_main, sample_main
     from gans_jax.training.checkpoint import Checkpointer
     from tests.helpers import experiment_config
 
     config = experiment_config("stylegan2_ffhq:tiny", **{"model.channel_max": 16, "model.w_dim": 16})
     shape = (config.model.resolution, config.model.resolution, 1)
-    gan = experiment.build_gan(config, shape, None)
-    state = experiment.init_state(config, gan, jax.random.PRNGKey(0), shape)
+    gan = builders.build_gan(config, shape, None)
+    state = builders.init_state(config, gan, jax.random.PRNGKey(0), shape)
     (tmp_path / "config.json").write_text(config.to_json_best_effort())
     (tmp_path / "run.json").write_text(json.dumps({"sample_shape": list(shape), "num_classes": None}))
     checkpointer = Checkpointer(str(tmp_path / "checkpoints"))

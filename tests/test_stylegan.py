@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gans_jax import experiment
+from gans_jax import builders
 from gans_jax.layers.equalized import EqualizedDense
 from gans_jax.layers.style import MappingNetwork, NoiseInjection, adaptive_instance_norm
 from gans_jax.models import stylegan
@@ -102,8 +102,8 @@ def test_tiny_experiment_builds_and_rejects_unknown_presets():
     config = experiment_config("stylegan_ffhq")
     assert config.model.name == "stylegan" and config.model.channel_base == 16384
     tiny = experiment_config("stylegan_ffhq:tiny")
-    gan = experiment.build_gan(tiny, (16, 16, 1), None)
-    extra = {k: v for r in experiment.build_regularizers(tiny) for k, v in r.init_extra.items()}
+    gan = builders.build_gan(tiny, (16, 16, 1), None)
+    extra = {k: v for r in builders.build_regularizers(tiny) for k, v in r.init_extra.items()}
     assert isinstance(gan.generator, stylegan.Generator) and extra == {}
     with pytest.raises(ValueError, match="preset"):
         experiment_config("stylegan_ffhq:x")

@@ -6,7 +6,7 @@ import numpy as np
 import optax
 import pytest
 
-from gans_jax import experiment
+from gans_jax import builders
 from gans_jax import regularizers as regs
 from gans_jax.layers.fir import FIR, conv2d, downsample_2d, upsample_2d
 from gans_jax.layers.style import ModulatedConv, style_mix, truncate
@@ -230,9 +230,9 @@ def test_tiny_experiment_learns_digits_with_lazy_regularisation():
     from gans_jax.metrics.fid import fid_from_features
 
     config = experiment_config("stylegan2_ffhq:tiny")
-    gan = experiment.build_gan(config, (16, 16, 1), None)
-    step = jax.jit(experiment.build_train_step(config, gan))
-    state0 = jax.jit(lambda k: experiment.init_state(config, gan, k, (16, 16, 1)))(jax.random.PRNGKey(0))
+    gan = builders.build_gan(config, (16, 16, 1), None)
+    step = jax.jit(builders.build_train_step(config, gan))
+    state0 = jax.jit(lambda k: builders.init_state(config, gan, k, (16, 16, 1)))(jax.random.PRNGKey(0))
     assert float(state0.extra["pl_mean"]) == 0.0
     held_out = load_digits_8x8("test", 0.2, 0)[0].reshape(-1, 64)
     generate = jax.jit(lambda s: gan.generate(s, gan.sample_latents(jax.random.PRNGKey(5), 500)))
@@ -271,8 +271,8 @@ def test_experiment_configs_build():
         0.0002 * 64**2 / 32 / 2
     )
     tiny = experiment_config("stylegan2_ffhq:tiny")
-    gan = experiment.build_gan(tiny, (16, 16, 1), None)
-    extra = {k: v for r in experiment.build_regularizers(tiny) for k, v in r.init_extra.items()}
+    gan = builders.build_gan(tiny, (16, 16, 1), None)
+    extra = {k: v for r in builders.build_regularizers(tiny) for k, v in r.init_extra.items()}
     assert isinstance(gan.generator, stylegan2.Generator) and extra == {"pl_mean": 0.0}
     with pytest.raises(ValueError, match="preset"):
         experiment_config("stylegan2_ffhq:nope")

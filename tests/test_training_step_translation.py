@@ -238,7 +238,7 @@ def test_image_pool_lives_in_the_state_and_feeds_the_discriminator():
 def test_content_loss_on_features_and_the_inception_extractor():
     """SRGAN's content loss: MSE of phi(G(x)) and phi(y) for a feature map phi (hand value), pixels
     without one; the config's ``features="inception"`` builds the FID Inception port as phi."""
-    from gans_jax.experiment import _auxiliary_kwargs
+    from gans_jax.builders import auxiliary_loss_kwargs
     from tests.helpers import experiment_config
     from tests.test_metrics_inception import _weights_path
 
@@ -251,8 +251,8 @@ def test_content_loss_on_features_and_the_inception_extractor():
     np.testing.assert_allclose(pixel, jnp.mean(jnp.square(fake - real)), rtol=1e-6)
 
     config = experiment_config("srgan_folder:tiny", **{"eval.fid_weights": _weights_path()})
-    spec = _auxiliary_kwargs(config, "content", {"weight": 1.0, "features": "inception"})
+    spec = auxiliary_loss_kwargs(config, "content", {"weight": 1.0, "features": "inception"})
     out = jax.eval_shape(spec["features"], jax.ShapeDtypeStruct((2, 32, 32, 1), jnp.float32))
     assert out.shape == (2, 2048)
     with pytest.raises(ValueError, match="'vgg'"):
-        _auxiliary_kwargs(config, "content", {"weight": 1.0, "features": "vgg"})
+        auxiliary_loss_kwargs(config, "content", {"weight": 1.0, "features": "vgg"})

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gans_jax import experiment
+from gans_jax import builders, configs, optimizers
 from gans_jax.data.digits import load_digits_dataset
 from gans_jax.losses import get_objective
 from gans_jax.metrics.digits_classifier import DigitsJudge
@@ -30,7 +30,7 @@ EXPERIMENTS = [
 def config(name: str, **overrides):
     base, _, arg = name.partition(":")
     path = os.path.join(ROOT, "experiments", f"{base}.py") + (f":{arg}" if arg else "")
-    return experiment.load_config(path, overrides)
+    return configs.load_config(path, overrides)
 
 
 def digits_batch(n: int) -> dict:
@@ -38,8 +38,8 @@ def digits_batch(n: int) -> dict:
 
 
 def built(cfg):
-    gan = experiment.build_gan(cfg, (16, 16, 1), 10)
-    state = jax.jit(lambda k: experiment.init_state(cfg, gan, k, (16, 16, 1)))(jax.random.PRNGKey(cfg.seed))
+    gan = builders.build_gan(cfg, (16, 16, 1), 10)
+    state = jax.jit(lambda k: builders.init_state(cfg, gan, k, (16, 16, 1)))(jax.random.PRNGKey(cfg.seed))
     return gan, state
 
 
@@ -56,7 +56,7 @@ def test_paper_defaults():
     assert sn.objective.name == "hinge" and sn.model.d_spectral_norm and sn.model.d_normalization == "none"
     for name in EXPERIMENTS:  # the CIFAR-10 networks build (shapes only)
         cfg = config(name)
-        gan = experiment.build_gan(cfg, (32, 32, 3), 10)
+        gan = builders.build_gan(cfg, (32, 32, 3), 10)
         state = jax.eval_shape(lambda gan=gan: gan.init_state(jax.random.PRNGKey(0), (32, 32, 3)))
         assert cfg.data.source == "tfds:cifar10" and state.step.shape == ()
     with pytest.raises(ValueError, match="'cifar100'"):
@@ -70,7 +70,7 @@ def digits_experiment(name: str):
     cfg = config(f"{base}:{arg + ',' if arg else ''}digits", **{"model.g_channels": 8, "model.d_channels": 8})
     cfg.train.batch_size = 4 * cfg.train.n_critic
     gan, state = built(cfg)
-    return cfg, gan, state, jax.jit(experiment.build_train_step(cfg, gan))
+    return cfg, gan, state, jax.jit(builders.build_train_step(cfg, gan))
 
 
 def test_wgan_step_keeps_every_critic_weight_within_c():
@@ -109,11 +109,11 @@ def test_wgan_gp_step_reports_the_gradient_penalty(normalized):
     gan = dataclasses.replace(
         gan,
         discriminator=LinearCritic(normalized),
-        d_optimizer=experiment.build_optimizer({**cfg.optim.d, "lr": lr}, 1),
+        d_optimizer=optimizers.build_optimizer({**cfg.optim.d, "lr": lr}, 1),
     )
-    state = experiment.init_state(cfg, gan, jax.random.PRNGKey(0), (16, 16, 1))
+    state = builders.init_state(cfg, gan, jax.random.PRNGKey(0), (16, 16, 1))
     w = np.asarray(state.d_params["w"])
-    _, metrics = jax.jit(experiment.build_train_step(cfg, gan))(state, digits_batch(cfg.train.batch_size))
+    _, metrics = jax.jit(builders.build_train_step(cfg, gan))(state, digits_batch(cfg.train.batch_size))
     expected = 0.0 if normalized else (np.linalg.norm(w) - 1.0) ** 2
     assert expected == 0.0 or expected > 1.0
     np.testing.assert_allclose(float(metrics["reg/gradient_penalty"]), expected, rtol=1e-5, atol=1e-9)

@@ -5,6 +5,7 @@ Every source is random access and served through grain by one interface,
 ``iterator()`` yields this process's share of each global batch as host-local numpy arrays.
 """
 
-from gans_jax.data.pipeline import SOURCES, ArraySource, Dataset, make_dataset, make_source
+from gans_jax.data.pipeline import SOURCES, Dataset, make_dataset, make_source
+from gans_jax.data.sources import ArraySource
 
 __all__ = ["SOURCES", "ArraySource", "Dataset", "make_dataset", "make_source"]

@@ -39,6 +39,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "ON_CORRUPT",
     "ImageFolderSource",
+    "decode_image",
     "load_image_folder",
     "resize_to_square",
     "uint8_to_unit_range",
@@ -127,6 +128,13 @@ def _read_image(data: bytes, name: str) -> Image.Image:
     except _PIL_ERRORS as err:
         raise ValueError(f"cannot read image {name}: {type(err).__name__}: {err}") from err
     return img
+
+
+def decode_image(data: bytes, name: str, mode: str) -> Image.Image:
+    """An image file's bytes decoded fully and converted to ``mode`` (``"L"`` or ``"RGB"``: alpha
+    dropped, 16-bit greyscale scaled to 8 bits, palettes resolved); a file Pillow cannot read raises
+    ValueError naming it."""
+    return _convert(_read_image(data, name), mode)
 
 
 def _check_image(data: bytes, name: str) -> str:

@@ -32,7 +32,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from gans_jax.data.pipeline import ArraySource
+from gans_jax.data.sources import ArraySource
+from gans_jax.data.transforms import unit_range_to_uint8
+from gans_jax.data.translation import SuperResolutionSource, UnpairedSource
 
 __all__ = [
     "CROPS_PER_PHOTO",
@@ -42,6 +44,7 @@ __all__ = [
     "edges2faces_arrays",
     "make_offline_task",
     "photo_crops",
+    "task_shapes",
     "write_task_folder",
 ]
 
@@ -133,6 +136,18 @@ def edges2faces_arrays(split: str, resolution: int) -> dict[str, np.ndarray]:
     return {"image": big[..., None], "condition": np.where(edges, -1.0, 1.0).astype(np.float32)[..., None]}
 
 
+def task_shapes(task: str, resolution: int, scale: int = 4) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The shapes of an offline task's ``"image"`` and ``"condition"`` at ``resolution`` (module
+    docstring), known without building the task."""
+    if task not in TASKS:
+        raise ValueError(
+            f"unknown offline task {task!r} (data.source='offline:{task}'); expected one of {list(TASKS)}"
+        )
+    channels = 1 if task == "edges2faces" else 3
+    low = resolution // scale if TASKS[task] == "super_resolution" else resolution
+    return (resolution, resolution, channels), (low, low, channels)
+
+
 def make_offline_task(
     task: str, *, split: str, resolution: int, translation: str = "", scale: int = 4, seed: int = 0
 ):
@@ -149,8 +164,6 @@ def make_offline_task(
         )
     if not isinstance(resolution, (int, np.integer)) or resolution < 8:
         raise ValueError(f"offline tasks need model.resolution >= 8, got {resolution!r}")
-    from gans_jax.data.translation import SuperResolutionSource, UnpairedSource
-
     if task == "edges2faces":
         return ArraySource(edges2faces_arrays(split, resolution))
     if task == "gray2color":
@@ -172,8 +185,6 @@ def write_task_folder(task: str, path, *, split: str = "train", resolution: int 
     "super_resolution"``). ``limit`` > 0 writes at most that many images per folder. Read back at
     the same ``model.resolution`` (and seed) the folder gives the same batches as the task.
     Returns ``path``."""
-    from gans_jax.data.translation import unit_range_to_uint8
-
     source = make_offline_task(task, split=split, resolution=resolution)
     if task == "edges2faces":
         folders = {"A": source.arrays["condition"], "B": source.arrays["image"]}

@@ -27,162 +27,41 @@ its millisecond steps.)
 from __future__ import annotations
 
 import sys
-import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-__all__ = ["SOURCES", "ArraySource", "Dataset", "make_dataset", "make_source"]
+from gans_jax.data.sources import EpochPermutations, make_basic_source, option
+
+__all__ = ["SOURCES", "Dataset", "make_dataset", "make_source"]
 
 SOURCES = ("toy", "digits", "folder", "tfds:<name>", "offline:<task>")
 _REFERENCE_SEED = 0  # reference_arrays() order: the same for every training seed
 
 
-class ArraySource:
-    """A random-access source over equal-length in-memory arrays.
-
-    Args:
-      arrays: ``"image"`` (float32 ready for the model, or uint8 in ``[0, 255]``, mapped to
-        ``[-1, 1]`` when read), for labelled data ``"label"``, and for image-to-image data
-        ``"condition"`` (the generator's input image, float32 or uint8 like ``"image"``).
-      num_classes: number of classes, ``None`` when unlabelled.
-    """
-
-    def __init__(self, arrays: Mapping[str, np.ndarray], num_classes: int | None = None):
-        lengths = {k: len(v) for k, v in arrays.items()}
-        if "image" not in arrays or len(set(lengths.values())) != 1:
-            raise ValueError(f"need an 'image' array and arrays of equal lengths, got lengths {lengths}")
-        if ("label" in arrays) != (num_classes is not None):
-            raise ValueError(
-                f"labels {'given' if 'label' in arrays else 'missing'} but num_classes={num_classes}"
-            )
-        self.arrays = {k: np.asarray(v) for k, v in arrays.items()}
-        if "label" in self.arrays:
-            self.arrays["label"] = self.arrays["label"].astype(np.int32)
-        self.num_classes = num_classes
-
-    @property
-    def sample_shape(self) -> tuple[int, ...]:
-        return tuple(self.arrays["image"].shape[1:])
-
-    @property
-    def condition_shape(self) -> tuple[int, ...] | None:
-        """The shape of one ``"condition"`` image, ``None`` when there is none."""
-        return tuple(self.arrays["condition"].shape[1:]) if "condition" in self.arrays else None
-
-    def __len__(self) -> int:
-        return len(self.arrays["image"])
-
-    def _convert(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from gans_jax.data.folder import uint8_to_unit_range
-
-        for key in ("image", "condition"):
-            if key in batch and batch[key].dtype == np.uint8:
-                batch[key] = uint8_to_unit_range(batch[key])
-        return batch
-
-    def __getitem__(self, index: int) -> dict[str, np.ndarray]:
-        return self._convert({k: v[int(index)] for k, v in self.arrays.items()})
-
-    def read_batch(self, indices: Sequence[int]) -> dict[str, np.ndarray]:
-        indices = np.asarray(indices, dtype=np.int64)
-        return self._convert({k: v[indices] for k, v in self.arrays.items()})
-
-
-def _option(data: Mapping[str, Any], key: str, default: Any) -> Any:
-    """``data[key]``, or ``default`` when the key is absent or empty (``""``/``None``)."""
-    value = data.get(key, default) if hasattr(data, "get") else default
-    return default if value is None or value == "" else value
-
-
 def make_source(data: Mapping[str, Any], *, resolution: int | None, seed: int = 0):
-    """The random-access source named by ``data.source`` (see :func:`make_dataset`)."""
-    source = _option(data, "source", "")
-    crop = _option(data, "crop", "center")
-    num_threads = int(_option(data, "num_threads", 2))
-    translation = _option(data, "translation", "")
-    if translation or (isinstance(source, str) and source.startswith("offline:")):
+    """The random-access source named by ``data.source`` and ``data.translation`` (see
+    :func:`make_dataset`): an offline image-to-image task, an image-to-image source over a basic
+    source, or a basic source (:func:`gans_jax.data.sources.make_basic_source`)."""
+    source = option(data, "source", "")
+    translation = option(data, "translation", "")
+    if isinstance(source, str) and source.startswith("offline:"):
+        from gans_jax.data.offline import make_offline_task
+
+        return make_offline_task(
+            source[len("offline:") :],
+            split=option(data, "split", "train"),
+            resolution=resolution,
+            translation=translation,
+            scale=int(option(data, "scale", 4)),
+            seed=seed,
+        )
+    if translation:
         from gans_jax.data.translation import make_translation_source
 
         return make_translation_source(data, resolution=resolution, seed=seed)
-    if source == "toy":
-        from gans_jax.data.toy import MIXTURES, get_mixture
-
-        name = _option(data, "name", "")
-        if name not in MIXTURES:
-            raise ValueError(f"unknown toy mixture data.name={name!r}; expected one of {sorted(MIXTURES)}")
-        num_samples = _option(data, "num_samples", 100_000)
-        if not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
-            raise ValueError(f"data.num_samples must be a positive integer, got {num_samples!r}")
-        points = get_mixture(name).sample(np.random.default_rng(seed), int(num_samples))
-        return ArraySource({"image": points})
-    if source == "digits":
-        from gans_jax.data.digits import NUM_CLASSES, load_digits_dataset
-
-        arrays = load_digits_dataset(
-            8 if resolution is None else resolution, split=_option(data, "split", "train")
-        )
-        return ArraySource(arrays, NUM_CLASSES)
-    if source == "folder":
-        from gans_jax.data.folder import ImageFolderSource
-
-        if resolution is None:
-            raise ValueError("data.source='folder' needs a resolution (model.resolution) to resize images to")
-        return ImageFolderSource(
-            _option(data, "path", ""),
-            resolution,
-            channels=_option(data, "channels", None) or None,  # 0 = infer from the files
-            crop=crop,
-            on_corrupt=_option(data, "on_corrupt", "error"),
-            num_threads=num_threads,
-        )
-    if isinstance(source, str) and source.startswith("tfds:"):
-        from gans_jax.data.tfds import TfdsSource
-
-        label_key = data.get("label_key", "label") if hasattr(data, "get") else "label"
-        return TfdsSource(
-            source[len("tfds:") :],
-            split=_option(data, "split", "train"),
-            data_dir=_option(data, "path", None),
-            image_key=_option(data, "image_key", "image"),
-            label_key=label_key or "",
-            resolution=resolution,
-            crop=crop,
-        )
-    raise ValueError(
-        f"unknown data.source {source!r}; expected 'toy', 'digits', 'folder', 'tfds:<name>' "
-        "(e.g. 'tfds:mnist') or 'offline:<task>' (e.g. 'offline:edges2faces')"
-    )
-
-
-class EpochPermutations:
-    """A fresh permutation of ``size`` rows per epoch, seeded by ``seed_words + (epoch,)``, cached for the
-    few neighbouring epochs that prefetch threads work on (thread-safe). :meth:`rows` maps stream
-    positions ``p`` to rows: row ``p mod size`` of epoch ``p // size``'s permutation."""
-
-    def __init__(self, size: int, seed_words: Sequence[int]):
-        self.size, self.seed_words = int(size), tuple(int(w) for w in seed_words)
-        self._perms: dict[int, np.ndarray] = {}
-        self._lock = threading.Lock()
-
-    def __call__(self, epoch: int) -> np.ndarray:
-        with self._lock:
-            perm = self._perms.get(epoch)
-            if perm is None:
-                perm = np.random.default_rng([*self.seed_words, epoch]).permutation(self.size)
-                if len(self._perms) >= 4:  # prefetch threads work on neighbouring epochs only
-                    del self._perms[min(self._perms)]
-                self._perms[epoch] = perm
-            return perm
-
-    def rows(self, positions: Sequence[int]) -> np.ndarray:
-        epochs, offsets = np.divmod(np.asarray(positions, np.int64), self.size)
-        out = np.empty(len(epochs), np.int64)
-        for epoch in np.unique(epochs):
-            mask = epochs == epoch
-            out[mask] = self(int(epoch))[offsets[mask]]
-        return out
+    return make_basic_source(data, resolution=resolution, seed=seed)
 
 
 class Dataset:
@@ -340,7 +219,7 @@ def make_dataset(
       process_index, process_count: this process's place among the data-parallel processes
         (``jax.process_index()``, ``jax.process_count()``).
     """
-    num_threads = _option(data, "num_threads", 2)
+    num_threads = option(data, "num_threads", 2)
     _check_batching(batch_size, seed, process_index, process_count, num_threads)
     source = make_source(data, resolution=resolution, seed=seed)
     return Dataset(

@@ -28,7 +28,7 @@ from PIL import Image
 
 from gans_jax.data.folder import CROP_POLICIES, resize_to_square, uint8_to_unit_range
 
-__all__ = ["TfdsSource", "resize_array"]
+__all__ = ["TfdsSource", "dataset_features", "feature_shapes", "resize_array"]
 
 
 def _tensorflow_available() -> bool:
@@ -52,6 +52,65 @@ def resize_array(image: np.ndarray, resolution: int, crop: str = "center") -> np
         return np.asarray(resize_to_square(Image.fromarray(image, "RGB"), resolution, crop))
     bands = [np.asarray(resize_to_square(Image.fromarray(image[..., k]), resolution, crop)) for k in range(c)]
     return np.stack(bands, axis=-1)
+
+
+def feature_shapes(
+    name: str, features, image_key: str, label_key: str, resolution: int | None, crop: str
+) -> tuple[int, int, int | None]:
+    """``(resolution, channels, num_classes)`` of a TFDS dataset's examples as :class:`TfdsSource`
+    serves them, from its ``features`` (``DatasetInfo.features``); errors name a missing or unsuitable
+    feature."""
+    keys = list(features.keys())
+    if image_key not in features:
+        raise ValueError(
+            f"TFDS dataset {name!r} has no image feature {image_key!r} (data.image_key); "
+            f"its features are {keys}"
+        )
+    shape = tuple(features[image_key].shape)
+    dtype = np.dtype(features[image_key].np_dtype)
+    if len(shape) != 3 or dtype != np.uint8:
+        raise ValueError(
+            f"feature {image_key!r} of TFDS dataset {name!r} is not a uint8 (H, W, C) "
+            f"image: shape {shape}, dtype {dtype}"
+        )
+    height, width, channels = shape
+    if channels is None:
+        raise ValueError(f"TFDS dataset {name!r}: images of unknown channel count {shape}")
+    if resolution is None:
+        if height is None or width is None or (height != width and crop == "none"):
+            raise ValueError(
+                f"TFDS dataset {name!r} has images of shape {shape}: set model.resolution "
+                "to resize them to a fixed square size"
+            )
+        resolution = min(height, width)
+    num_classes = None
+    if label_key:
+        if label_key not in features:
+            raise ValueError(
+                f"TFDS dataset {name!r} has no label feature {label_key!r} "
+                f"(data.label_key); its features are {keys}; set data.label_key='' for "
+                "unlabelled training"
+            )
+        num_classes = getattr(features[label_key], "num_classes", None)
+        if not num_classes:
+            raise ValueError(
+                f"feature {label_key!r} of TFDS dataset {name!r} is not a ClassLabel; "
+                "set data.label_key='' for unlabelled training"
+            )
+        num_classes = int(num_classes)
+    return int(resolution), int(channels), num_classes
+
+
+def dataset_features(name: str, data_dir: str | os.PathLike[str] | None = None):
+    """The ``features`` of a registered TFDS dataset from its builder's metadata, without its data
+    (nothing is read or downloaded; the dataset need not be prepared)."""
+    import tensorflow_datasets as tfds
+
+    data_dir = os.path.expanduser(os.fspath(data_dir)) if data_dir else None
+    try:
+        return tfds.builder(name, data_dir=data_dir).info.features
+    except tfds.core.registered.DatasetNotFoundError as err:
+        raise ValueError(f"unknown TFDS dataset {name!r} (data.source='tfds:{name}')") from err
 
 
 class TfdsSource:
@@ -120,52 +179,11 @@ class TfdsSource:
                 ) from err
             self._source = None
             features = builder.info.features
-        self._check_features(features)
+        self.resolution, self.channels, self.num_classes = feature_shapes(
+            name, features, image_key, label_key, resolution, crop
+        )
         if self._source is None:
             self._arrays = self._load_with_tensorflow(tfds, data_dir)
-
-    def _check_features(self, features) -> None:
-        keys = list(features.keys())
-        if self.image_key not in features:
-            raise ValueError(
-                f"TFDS dataset {self.name!r} has no image feature {self.image_key!r} "
-                f"(data.image_key); its features are {keys}"
-            )
-        shape = tuple(features[self.image_key].shape)
-        dtype = np.dtype(features[self.image_key].np_dtype)
-        if len(shape) != 3 or dtype != np.uint8:
-            raise ValueError(
-                f"feature {self.image_key!r} of TFDS dataset {self.name!r} is not a uint8 (H, W, C) "
-                f"image: shape {shape}, dtype {dtype}"
-            )
-        height, width, channels = shape
-        if channels is None:
-            raise ValueError(f"TFDS dataset {self.name!r}: images of unknown channel count {shape}")
-        if self.resolution_arg is None:
-            if height is None or width is None or (height != width and self.crop == "none"):
-                raise ValueError(
-                    f"TFDS dataset {self.name!r} has images of shape {shape}: set model.resolution "
-                    "to resize them to a fixed square size"
-                )
-            self.resolution = min(height, width)
-        else:
-            self.resolution = int(self.resolution_arg)
-        self.channels = int(channels)
-        self.num_classes = None
-        if self.label_key:
-            if self.label_key not in features:
-                raise ValueError(
-                    f"TFDS dataset {self.name!r} has no label feature {self.label_key!r} "
-                    f"(data.label_key); its features are {keys}; set data.label_key='' for "
-                    "unlabelled training"
-                )
-            num_classes = getattr(features[self.label_key], "num_classes", None)
-            if not num_classes:
-                raise ValueError(
-                    f"feature {self.label_key!r} of TFDS dataset {self.name!r} is not a ClassLabel; "
-                    "set data.label_key='' for unlabelled training"
-                )
-            self.num_classes = int(num_classes)
 
     def _load_with_tensorflow(self, tfds, data_dir) -> dict[str, np.ndarray]:
         """Reads a TFRecord-only split once through ``tfds.load`` and keeps it in memory as uint8."""

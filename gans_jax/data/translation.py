@@ -39,7 +39,17 @@ import numpy as np
 from PIL import Image
 
 from gans_jax.data.folder import ImageFolderSource, list_images, resize_to_square, uint8_to_unit_range
-from gans_jax.data.pipeline import EpochPermutations
+from gans_jax.data.sources import EpochPermutations, make_basic_source, option
+from gans_jax.data.transforms import (
+    PARTNER_STREAM,
+    bicubic_downsample,
+    check_positive_int,
+    crop_and_mirror,
+    jitter_batch,
+    jitter_load_size,
+    jitter_rng,
+    unit_range_to_uint8,
+)
 
 __all__ = [
     "DIRECTIONS",
@@ -48,110 +58,28 @@ __all__ = [
     "PairedImageSource",
     "SuperResolutionSource",
     "UnpairedSource",
-    "bicubic_downsample",
-    "bicubic_upsample",
+    "condition_and_image",
     "domain_folders",
     "make_translation_source",
     "paired_folder_source",
-    "unit_range_to_uint8",
 ]
 
 TRANSLATIONS = ("paired", "unpaired", "super_resolution")
 DIRECTIONS = ("AtoB", "BtoA")
 LAYOUTS = ("folders", "side_by_side")
-PIX2PIX_LOAD_RATIO = 286 / 256  # pix2pix: images resized to 286 before a random 256 crop
-_JITTER_STREAM, _PARTNER_STREAM = 1, 2  # keep these draws apart from the Dataset's epoch permutations
 
 
-def unit_range_to_uint8(images: np.ndarray) -> np.ndarray:
-    """``[-1, 1]`` -> uint8 ``[0, 255]`` by ``round((x + 1) * 127.5)``: the inverse of
-    :func:`gans_jax.data.folder.uint8_to_unit_range` on its outputs."""
-    return np.clip(np.rint((np.asarray(images, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+def condition_and_image(direction: str, a, b) -> tuple:
+    """``(condition, image)`` of domains ``a`` and ``b``: ``(a, b)`` for ``data.direction="AtoB"``,
+    ``(b, a)`` for ``"BtoA"``; the one check of ``data.direction``."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"unknown data.direction {direction!r}; expected one of {list(DIRECTIONS)}")
+    return (a, b) if direction == "AtoB" else (b, a)
 
 
 def _as_hwc(image: Image.Image | np.ndarray) -> np.ndarray:
     arr = np.asarray(image)
     return arr[..., None] if arr.ndim == 2 else arr
-
-
-def _to_pil(image: np.ndarray) -> list[Image.Image]:
-    """A ``(H, W, C)`` uint8 array as one RGB/L Pillow image, or one L image per channel."""
-    if image.shape[-1] == 3:
-        return [Image.fromarray(image, "RGB")]
-    return [Image.fromarray(np.ascontiguousarray(image[..., k]), "L") for k in range(image.shape[-1])]
-
-
-def bicubic_downsample(images: np.ndarray, scale: int) -> np.ndarray:
-    """``(N, H, W, C)`` uint8 -> ``(N, H/scale, W/scale, C)`` uint8 with Pillow's BICUBIC filter,
-    as the low-resolution inputs of SRGAN (Ledig et al. 2017, Sec. 3.1: "bicubic kernel with
-    downsampling factor r = 4"). Channels other than RGB are resized one by one."""
-    images = np.asarray(images)
-    if images.ndim != 4 or images.dtype != np.uint8:
-        raise ValueError(f"expected (N, H, W, C) uint8 images, got shape {images.shape} dtype {images.dtype}")
-    n, h, w, c = images.shape
-    if h % scale or w % scale:
-        raise ValueError(f"image size {h}x{w} is not divisible by the scale {scale}")
-    return _pil_bicubic(images, (h // scale, w // scale))
-
-
-def bicubic_upsample(images: np.ndarray, scale: int) -> np.ndarray:
-    """``(N, h, w, C)`` uint8 -> ``(N, scale h, scale w, C)`` uint8 with Pillow's BICUBIC filter: the
-    bicubic baseline of super-resolution, made with the same filter as the low-resolution inputs
-    (:func:`bicubic_downsample`)."""
-    images = np.asarray(images)
-    if images.ndim != 4 or images.dtype != np.uint8:
-        raise ValueError(f"expected (N, H, W, C) uint8 images, got shape {images.shape} dtype {images.dtype}")
-    return _pil_bicubic(images, (images.shape[1] * scale, images.shape[2] * scale))
-
-
-def _pil_bicubic(images: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-    n, c = images.shape[0], images.shape[3]
-    out = np.empty((n, *hw, c), np.uint8)
-    for i in range(n):
-        bands = [np.asarray(b.resize(hw[::-1], Image.Resampling.BICUBIC)) for b in _to_pil(images[i])]
-        out[i] = bands[0] if c == 3 else np.stack(bands, -1)
-    return out
-
-
-def _jitter_rng(seed: int, position: int, domain: int = 0) -> np.random.Generator:
-    return np.random.default_rng([int(seed), _JITTER_STREAM, int(position), int(domain)])
-
-
-def _crop_and_mirror(images: Sequence[np.ndarray], size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """The same random ``size x size`` crop and the same random horizontal mirror of every image."""
-    h, w = images[0].shape[:2]
-    top, left = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
-    mirror = bool(rng.random() < 0.5)
-    out = []
-    for img in images:
-        img = img[top : top + size, left : left + size]
-        out.append(np.ascontiguousarray(img[:, ::-1] if mirror else img))
-    return out
-
-
-def _jitter_batch(
-    images: np.ndarray, size: int, seed: int, positions: np.ndarray, domain: int = 0
-) -> np.ndarray:
-    """A random ``size`` crop and mirror of each uint8 image, drawn from ``(seed, position, domain)``."""
-    out = np.empty((len(images), size, size, *images.shape[3:]), np.uint8)
-    for k, (img, p) in enumerate(zip(images, positions, strict=True)):
-        out[k] = _crop_and_mirror([img], size, _jitter_rng(seed, p, domain))[0]
-    return out
-
-
-def _check_positive_int(name: str, value: Any) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _load_size(resolution: int, load_size: int) -> int:
-    load_size = int(load_size) or round(resolution * PIX2PIX_LOAD_RATIO)
-    if load_size < resolution:
-        raise ValueError(
-            f"data.load_size={load_size} is smaller than the crop size (model.resolution) {resolution}"
-        )
-    return load_size
 
 
 class PairedImageSource:
@@ -179,14 +107,12 @@ class PairedImageSource:
         load_size: int = 0,
         seed: int = 0,
     ):
-        if direction not in DIRECTIONS:
-            raise ValueError(f"unknown data.direction {direction!r}; expected one of {list(DIRECTIONS)}")
-        self.resolution = _check_positive_int("resolution", resolution)
+        condition_channels, image_channels = condition_and_image(direction, *channels)
+        self.resolution = check_positive_int("resolution", resolution)
         self._read_pair, self._length = read_pair, int(length)
         self.direction, self.crop, self.jitter, self.seed = direction, crop, bool(jitter), int(seed)
-        self.load_size = _load_size(self.resolution, load_size) if self.jitter else self.resolution
-        a, b = channels
-        self._channels = {"condition": a, "image": b} if direction == "AtoB" else {"condition": b, "image": a}
+        self.load_size = jitter_load_size(self.resolution, load_size) if self.jitter else self.resolution
+        self._channels = {"condition": condition_channels, "image": image_channels}
 
     @property
     def sample_shape(self) -> tuple[int, int, int]:
@@ -206,9 +132,10 @@ class PairedImageSource:
             _as_hwc(resize_to_square(img, self.load_size, self.crop)) for img in self._read_pair(int(index))
         )
         if self.jitter:
-            rng = _jitter_rng(self.seed, index if position is None else position)
-            a, b = _crop_and_mirror([a, b], self.resolution, rng)
-        return {"condition": a, "image": b} if self.direction == "AtoB" else {"condition": b, "image": a}
+            rng = jitter_rng(self.seed, index if position is None else position)
+            a, b = crop_and_mirror([a, b], self.resolution, rng)
+        condition, image = condition_and_image(self.direction, a, b)
+        return {"condition": condition, "image": image}
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
         return {k: uint8_to_unit_range(v) for k, v in self.read_uint8(index).items()}
@@ -316,8 +243,6 @@ def paired_folder_source(
     """
     if layout not in LAYOUTS:
         raise ValueError(f"unknown data.layout {layout!r}; expected one of {list(LAYOUTS)}")
-    if direction not in DIRECTIONS:
-        raise ValueError(f"unknown data.direction {direction!r}; expected one of {list(DIRECTIONS)}")
     if not os.fspath(path):
         raise ValueError("no folder given: set data.path to a folder of image pairs")
     root = Path(os.path.expanduser(os.fspath(path)))
@@ -404,7 +329,7 @@ class UnpairedSource:
                     f"domain {name} images {s.sample_shape} are smaller than the crop {crop_size}"
                 )
         self.x, self.y, self.seed, self.crop_size = x, y, int(seed), int(crop_size)
-        self._permutations = EpochPermutations(len(self.y), (self.seed, _PARTNER_STREAM))
+        self._permutations = EpochPermutations(len(self.y), (self.seed, PARTNER_STREAM))
 
     def _shape(self, source) -> tuple[int, ...]:
         shape = tuple(source.sample_shape)
@@ -439,7 +364,7 @@ class UnpairedSource:
         }
         if self.crop_size:
             for domain, key in enumerate(("condition", "image")):
-                jittered = _jitter_batch(
+                jittered = jitter_batch(
                     unit_range_to_uint8(out[key]), self.crop_size, self.seed, positions, domain
                 )
                 out[key] = uint8_to_unit_range(jittered)
@@ -466,8 +391,8 @@ class SuperResolutionSource:
     num_classes = None
 
     def __init__(self, base, resolution: int, scale: int, *, jitter: bool = False, seed: int = 0):
-        self.resolution = _check_positive_int("resolution", resolution)
-        self.scale = _check_positive_int("data.scale", scale)
+        self.resolution = check_positive_int("resolution", resolution)
+        self.scale = check_positive_int("data.scale", scale)
         if self.resolution % self.scale:
             raise ValueError(f"model.resolution={resolution} is not divisible by data.scale={scale}")
         shape = tuple(base.sample_shape)
@@ -499,7 +424,7 @@ class SuperResolutionSource:
         positions = indices if positions is None else np.asarray(positions, np.int64)
         high = unit_range_to_uint8(self.base.read_batch(indices)["image"])
         if self.jitter:
-            high = _jitter_batch(high, self.resolution, self.seed, positions)
+            high = jitter_batch(high, self.resolution, self.seed, positions)
         return {
             "image": uint8_to_unit_range(high),
             "condition": uint8_to_unit_range(bicubic_downsample(high, self.scale)),
@@ -511,55 +436,36 @@ class SuperResolutionSource:
             close()
 
 
-def _get(data: Mapping[str, Any], key: str, default: Any) -> Any:
-    from gans_jax.data.pipeline import _option
-
-    return _option(data, key, default)
-
-
 def make_translation_source(data: Mapping[str, Any], *, resolution: int | None, seed: int = 0):
     """The image-to-image source of a ``data`` config (module docstring): ``data.translation`` in
-    :data:`TRANSLATIONS` over ``data.source``, or an ``offline:<task>`` source."""
-    from gans_jax.data.pipeline import make_source
-
-    source = _get(data, "source", "")
-    translation = _get(data, "translation", "")
+    :data:`TRANSLATIONS` over ``data.source`` (``offline:<task>`` sources are
+    :func:`gans_jax.data.offline.make_offline_task`'s)."""
+    source = option(data, "source", "")
+    translation = option(data, "translation", "")
     if resolution is None:
         raise ValueError(f"data.translation={translation!r} / data.source={source!r} needs model.resolution")
-    direction = _get(data, "direction", "AtoB")
-    crop = _get(data, "crop", "center")
-    jitter = bool(_get(data, "jitter", False))
-    load_size = int(_get(data, "load_size", 0))
-    split = _get(data, "split", "train")
-    if isinstance(source, str) and source.startswith("offline:"):
-        from gans_jax.data.offline import make_offline_task
-
-        return make_offline_task(
-            source[len("offline:") :],
-            split=split,
-            resolution=resolution,
-            translation=translation,
-            scale=int(_get(data, "scale", 4)),
-            seed=seed,
-        )
+    crop = option(data, "crop", "center")
+    jitter = bool(option(data, "jitter", False))
+    load_size = int(option(data, "load_size", 0))
+    split = option(data, "split", "train")
     if translation not in TRANSLATIONS:
         raise ValueError(
             f"unknown data.translation {translation!r}; expected '' or one of {list(TRANSLATIONS)}"
         )
     if translation == "super_resolution":
-        scale = _check_positive_int("data.scale", _get(data, "scale", 4))
+        scale = check_positive_int("data.scale", option(data, "scale", 4))
         if resolution % scale:
             raise ValueError(f"model.resolution={resolution} is not divisible by data.scale={scale}")
-        base_data = {k: data[k] for k in data.keys()}
-        base_data["translation"] = ""
-        base_resolution = _load_size(resolution, load_size) if jitter else resolution
-        base = make_source(base_data, resolution=base_resolution, seed=seed)
+        base_resolution = jitter_load_size(resolution, load_size) if jitter else resolution
+        base = make_basic_source(data, resolution=base_resolution, seed=seed)
         return SuperResolutionSource(base, resolution, scale, jitter=jitter, seed=seed)
+    direction = option(data, "direction", "AtoB")
+    x_domain, y_domain = condition_and_image(direction, "A", "B")  # refused before any file is read
     folder_options = dict(
-        channels=_get(data, "channels", None) or None,
+        channels=option(data, "channels", None) or None,
         crop=crop,
-        on_corrupt=_get(data, "on_corrupt", "error"),
-        num_threads=int(_get(data, "num_threads", 2)),
+        on_corrupt=option(data, "on_corrupt", "error"),
+        num_threads=int(option(data, "num_threads", 2)),
     )
     if translation == "paired":
         if source != "folder":
@@ -568,9 +474,9 @@ def make_translation_source(data: Mapping[str, Any], *, resolution: int | None, 
                 f"A|B images), got data.source={source!r}"
             )
         return paired_folder_source(
-            _get(data, "path", ""),
+            option(data, "path", ""),
             resolution,
-            layout=_get(data, "layout", "folders"),
+            layout=option(data, "layout", "folders"),
             split=split,
             direction=direction,
             jitter=jitter,
@@ -579,14 +485,12 @@ def make_translation_source(data: Mapping[str, Any], *, resolution: int | None, 
             **folder_options,
         )
     # unpaired
-    if direction not in DIRECTIONS:
-        raise ValueError(f"unknown data.direction {direction!r}; expected one of {list(DIRECTIONS)}")
     if jitter:
-        resolution, crop_size = _load_size(resolution, load_size), resolution
+        resolution, crop_size = jitter_load_size(resolution, load_size), resolution
     else:
         crop_size = 0
     if source == "folder":
-        path = _get(data, "path", "")
+        path = option(data, "path", "")
         if not path:
             raise ValueError(
                 "no folder given: set data.path to a folder with A/ and B/ (or trainA/, trainB/)"
@@ -603,8 +507,8 @@ def make_translation_source(data: Mapping[str, Any], *, resolution: int | None, 
             d: TfdsSource(
                 source[len("tfds:") :],
                 split=f"{split}{d}",
-                data_dir=_get(data, "path", None),
-                image_key=_get(data, "image_key", "image"),
+                data_dir=option(data, "path", None),
+                image_key=option(data, "image_key", "image"),
                 label_key="",
                 resolution=resolution,
                 crop=crop,
@@ -616,5 +520,4 @@ def make_translation_source(data: Mapping[str, Any], *, resolution: int | None, 
             f"data.translation='unpaired' reads data.source='folder' (A/ and B/) or 'tfds:<name>' "
             f"(splits <split>A and <split>B, e.g. tfds:cycle_gan/horse2zebra), got {source!r}"
         )
-    x, y = (domains["A"], domains["B"]) if direction == "AtoB" else (domains["B"], domains["A"])
-    return UnpairedSource(x, y, seed=seed, crop_size=crop_size)
+    return UnpairedSource(domains[x_domain], domains[y_domain], seed=seed, crop_size=crop_size)

@@ -7,7 +7,8 @@ pixels becomes one pixel with ``s*s*C`` channels), a stride-1 convolution with a
 multiply once by the rearranged kernel (im2col).
 
 Why: XLA:CPU computes the gradients of a strided convolution several times slower than its forward
-pass (the kernel gradient worst, ../shared/STACK.md trap 7), while its matrix products run near the
+pass (the kernel gradient worst; a 4x4 stride-2 transposed convolution's took 6.35 s against 0.23 s
+for PyTorch's whole forward + backward on 2 cores), while its matrix products run near the
 machine's peak and their gradients are matrix products too. The product is written on 2-D operands:
 XLA:CPU hands 2-D dots to its fast (YNNPACK) kernels, and the DCGAN step ran ~30% slower with 4-D
 ``(N, H, W, K) @ (K, O)`` products. :func:`conv_general_dilated_cpu` is a drop-in for

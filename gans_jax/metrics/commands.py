@@ -1,7 +1,9 @@
-"""``gans-jax stats`` and ``gans-jax fid``: Inception statistics and FID of image folders, zips and npz files.
+"""``gans-jax stats``, ``gans-jax fid`` and ``gans-jax metrics``: Inception statistics and FID of image
+folders, zips and npz files, and StyleGAN2-ADA's metrics of a trained run (:func:`metrics_main`).
 
     gans-jax stats PATH -o ref.npz [--resize legacy_tf|clean] [--num N] [--batch_size 64]
     gans-jax fid A B [--resize legacy_tf|clean] [--num N]
+    gans-jax metrics --workdir DIR --metrics fid50k_full,kid50k,pr50k3,is50k [--data PATH|tfds:NAME]
 
 ``PATH``, ``A`` and ``B`` are folders of images (searched recursively), ``.zip`` archives of images, or
 (for ``fid``) statistics ``.npz`` files written by ``gans-jax stats``, pytorch-fid or clean-fid. Images
@@ -17,7 +19,6 @@ download location (:mod:`gans_jax.metrics.inception_weights`).
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -26,11 +27,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from gans_jax.data.folder import IMAGE_EXTENSIONS, list_images
+from gans_jax.cli_flags import parse_flags
+from gans_jax.data.folder import IMAGE_EXTENSIONS, decode_image, list_images
 
-__all__ = ["fid_main", "image_source", "iter_image_batches", "stats_main", "stats_of_path"]
+__all__ = ["fid_main", "image_source", "iter_image_batches", "metrics_main", "stats_main", "stats_of_path"]
 
 _TFDS_NAME = re.compile(r"^[a-z][a-z0-9_]*(/[\w.\-]+)?(:[\w.\-]+)?(\[[^\]]*\])?$")
 
@@ -62,20 +63,6 @@ def image_source(
     return list_images(root)
 
 
-def _decode_rgb(data: bytes, name: str) -> np.ndarray:
-    try:
-        img = Image.open(io.BytesIO(data))
-        img.load()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        raise ValueError(f"cannot read image {name}: {type(err).__name__}: {err}") from err
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):  # 16-bit greyscale -> 8 bits
-        arr = np.clip(np.round(np.asarray(img, dtype=np.float64) / 257.0), 0, 255).astype(np.uint8)
-        img = Image.fromarray(arr)
-    elif img.mode == "P":
-        img = img.convert("RGBA")
-    return np.asarray(img.convert("RGB"))
-
-
 def iter_image_batches(
     path: str | os.PathLike[str], batch_size: int, *, num: int | None = None, progress: bool = True
 ) -> Iterator[np.ndarray]:
@@ -93,7 +80,7 @@ def iter_image_batches(
         for name in tqdm(
             names, desc=f"reading {Path(path).name}", unit="img", disable=not progress, leave=False
         ):
-            img = _decode_rgb(read(name), f"{path}:{name}")
+            img = np.asarray(decode_image(read(name), f"{path}:{name}", "RGB"))
             group = pending.setdefault(img.shape, [])
             group.append(img)
             if len(group) == batch_size:
@@ -150,9 +137,7 @@ def _define_common(fv) -> None:
 
 
 def _parse(argv: list[str], define, nargs: int, usage: str):
-    """absl flags via :func:`gans_jax.cli.parse_flags`, plus exactly ``nargs`` positional arguments."""
-    from gans_jax.cli import parse_flags
-
+    """absl flags via :func:`gans_jax.cli_flags.parse_flags`, plus exactly ``nargs`` positional arguments."""
     fv = parse_flags(argv, define)
     positional = fv(argv)[1:]  # parsing again is idempotent here and returns the non-flag arguments
     if len(positional) != nargs:
@@ -232,7 +217,7 @@ def fid_main(argv: list[str]) -> None:
                 results.append(_npz_stats(path, fv.resize))
                 continue
             if _is_workdir(Path(path)):  # sample the run's EMA generator
-                from gans_jax.experiment import load_run
+                from gans_jax.builders import load_run
                 from gans_jax.metrics.evaluate import run_sampler
                 from gans_jax.metrics.fid import generator_batches
 
@@ -255,3 +240,89 @@ def fid_main(argv: list[str]) -> None:
     print(
         json.dumps({"fid": fid, "num_a": n1, "num_b": n2, "resize": fv.resize, "a": paths[0], "b": paths[1]})
     )
+
+
+def other_data(spec: str, config, channels: int) -> dict:
+    """The data config of ``gans-jax metrics --data SPEC``: a folder or ``.zip`` of images (read with
+    ``channels`` channels, the run's), or ``tfds:NAME[:SPLIT]`` (default split ``train``); cropped as
+    the run's data (``data.crop``)."""
+    common = {"crop": config.data.crop, "num_threads": config.data.num_threads}
+    if spec.startswith("tfds:"):
+        name, _, split = spec[len("tfds:") :].partition(":")
+        return {**common, "source": f"tfds:{name}", "split": split or "train", "label_key": ""}
+    if not Path(spec).exists():
+        raise FileNotFoundError(f"--data {spec!r} does not exist (expected a folder or .zip, or tfds:NAME)")
+    return {**common, "source": "folder", "path": spec, "channels": channels, "on_corrupt": "error"}
+
+
+def metrics_main(argv: list[str]) -> None:
+    """``gans-jax metrics --workdir DIR --metrics fid50k,kid50k,pr50k3,is50k [--resize legacy_tf|clean]
+    [--data PATH|tfds:NAME[:SPLIT]]``.
+
+    Metric names as StyleGAN2-ADA's (:mod:`gans_jax.metrics.evaluate`; ``fid50k_full`` compares with
+    the whole dataset). The real images are the run's training data, or ``--data``: another folder,
+    zip or TFDS dataset, read at the run's resolution and channel count. Prints one line per metric
+    and, as the last line, a JSON object with every value and sample count; also writes
+    ``DIR/metrics-<step>.json`` (``metrics-<step>-<data name>.json`` with ``--data``)."""
+    from gans_jax.builders import load_run
+    from gans_jax.data.pipeline import make_dataset
+    from gans_jax.metrics.evaluate import evaluate_run, parse_metric
+    from gans_jax.metrics.features import InceptionExtractor
+
+    def define(fv):
+        from absl import flags
+
+        flags.DEFINE_string("workdir", None, "Training workdir.", flag_values=fv)
+        flags.DEFINE_list(
+            "metrics", ["fid50k"], "Metrics, e.g. fid50k,fid50k_full,kid50k,pr50k3,is50k.", flag_values=fv
+        )
+        flags.DEFINE_enum(
+            "resize", "legacy_tf", ["legacy_tf", "clean"], "Inception input resize.", flag_values=fv
+        )
+        flags.DEFINE_string("weights", None, "Inception weights file (default: looked up).", flag_values=fv)
+        flags.DEFINE_integer("batch_size", 64, "Images per Inception call.", flag_values=fv)
+        flags.DEFINE_integer("seed", 0, "Seed of the generated samples.", flag_values=fv)
+        flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).", flag_values=fv)
+        flags.DEFINE_string(
+            "data",
+            None,
+            "Real images instead of the run's data: a folder or .zip, or tfds:NAME[:SPLIT].",
+            flag_values=fv,
+        )
+
+    fv = parse_flags(argv, define)
+    if fv.workdir is None:
+        raise SystemExit("gans-jax: --workdir is required")
+    try:
+        for name in fv.metrics:
+            parse_metric(name)
+    except ValueError as e:
+        raise SystemExit(f"gans-jax: {e}") from None
+    config, gan, state = load_run(fv.workdir, fv.step)
+    if len(gan.latent_shape) != 1 or config.data.source == "toy":
+        raise SystemExit("gans-jax: Inception metrics need an image generator")
+    data, suffix = config.data, ""
+    if fv.data:
+        with open(os.path.join(fv.workdir, "run.json")) as f:
+            channels = json.load(f)["sample_shape"][-1]
+        try:
+            data = other_data(fv.data, config, channels)
+        except FileNotFoundError as e:
+            raise SystemExit(f"gans-jax: {e}") from None
+        suffix = "-" + re.sub(r"[^\w.]+", "_", Path(fv.data.rstrip("/")).name or fv.data).strip("_")
+    dataset = make_dataset(
+        data, resolution=config.model.resolution, batch_size=fv.batch_size, seed=config.seed
+    )
+    extractor = InceptionExtractor(fv.weights, resize=fv.resize, batch_size=fv.batch_size)
+    results = evaluate_run(gan, state, dataset, fv.metrics, extractor, batch_size=fv.batch_size, seed=fv.seed)
+    results = {
+        "step": int(state.step),
+        "resize": fv.resize,
+        **({"data": fv.data} if fv.data else {}),
+        **results,
+    }
+    for name, value in results.items():
+        print(f"{name:>24s}  {value}")
+    with open(os.path.join(fv.workdir, f"metrics-{int(state.step)}{suffix}.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    print(json.dumps(results))

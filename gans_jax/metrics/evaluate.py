@@ -2,9 +2,11 @@
 
 ``fid50k`` is FID between 50,000 generated images and the run's training data; ``kid50k`` KID;
 ``pr50k3`` precision and recall (Kynkaanniemi et al. 2019) with k = 3; ``is50k`` the Inception Score
-(needs weights with the output layer). The real side uses up to that many images of the run's
-dataset (all of it when smaller, as StyleGAN does), the generated side exactly that many, drawn
-deterministically from the EMA generator.
+(needs weights with the output layer). The generated side is exactly that many images, drawn
+deterministically from the EMA generator. The real side is up to as many images of the dataset as the
+largest generated set (all of it when smaller), or, with StyleGAN2-ADA's ``_full`` suffix
+(``fid50k_full``, ``kid50k_full``, ``pr50k3_full``), the whole dataset however large; on a dataset no
+larger than the generated set both read every image and agree.
 """
 
 from __future__ import annotations
@@ -21,16 +23,24 @@ from gans_jax.metrics.inception_score import inception_score
 from gans_jax.metrics.kid import kernel_inception_distance
 from gans_jax.metrics.precision_recall import precision_recall
 
-METRIC_PATTERN = re.compile(r"^(fid|kid|pr|is)(\d+)k(\d*)$")
+METRIC_PATTERN = re.compile(r"^(fid|kid|pr|is)(\d+)k(\d*)(_full)?$")
 
 
 def parse_metric(name: str) -> tuple[str, int, int | None]:
-    """``"pr50k3"`` -> ``("pr", 50000, 3)``; ``"fid10k"`` -> ``("fid", 10000, None)``."""
+    """``"pr50k3"`` -> ``("pr", 50000, 3)``; ``"fid10k"`` and ``"fid10k_full"`` -> ``("fid", 10000,
+    None)`` (:func:`is_full` tells them apart)."""
     match = METRIC_PATTERN.match(name)
     if not match or (match.group(3) and match.group(1) != "pr"):
-        raise ValueError(f"unknown metric {name!r}; expected e.g. fid50k, kid50k, pr50k3, is50k")
-    kind, thousands, k = match.groups()
+        raise ValueError(f"unknown metric {name!r}; expected e.g. fid50k, fid50k_full, kid50k, pr50k3, is50k")
+    kind, thousands, k, full = match.groups()
+    if full and kind == "is":
+        raise ValueError(f"metric {name!r}: the Inception Score reads no real images; use is{thousands}k")
     return kind, int(thousands) * 1000, int(k) if k else (3 if kind == "pr" else None)
+
+
+def is_full(name: str) -> bool:
+    """Whether metric ``name`` compares with the whole dataset (StyleGAN2-ADA's ``_full``)."""
+    return name.endswith("_full")
 
 
 def run_sampler(gan, state, *, seed: int = 0, use_ema: bool = True) -> Callable[[int, int], np.ndarray]:
@@ -75,15 +85,17 @@ def evaluate_run(
         generator_batches(run_sampler(gan, state, seed=seed), num_fake, batch_size),
         extractor, num=num_fake, keys=keys, progress=progress, desc="generated",
     )  # fmt: skip
-    real = None
+    real_all = None
+    num_real = min(num_fake, dataset.num_examples)  # without _full: up to the largest generated set
     if needs_real:
-        num_real = min(num_fake, dataset.num_examples)
-        real = collect_features(
-            dataset_batches(dataset, num_real), extractor, num=num_real, progress=progress, desc="real"
+        extract = dataset.num_examples if any(map(is_full, parsed)) else num_real
+        real_all = collect_features(
+            dataset_batches(dataset, extract), extractor, num=extract, progress=progress, desc="real"
         )["pool3"]
     results: dict[str, float | int] = {}
     for name, (kind, num, k) in parsed.items():
         fake_feats = fake["pool3"][:num]
+        real = None if real_all is None else real_all if is_full(name) else real_all[:num_real]
         if kind == "fid":
             f, r = (
                 FeatureStats(fake_feats.shape[1]).update(fake_feats),
@@ -105,56 +117,6 @@ def evaluate_run(
     return results
 
 
-def metrics_main(argv: list[str]) -> None:
-    """``gans-jax metrics --workdir DIR --metrics fid50k,kid50k,pr50k3,is50k [--resize legacy_tf|clean]``.
-
-    Prints one line per metric and, as the last line, a JSON object with every value and sample count;
-    also writes ``DIR/metrics-<step>.json``."""
-    import json
-    import os
-
-    from gans_jax import experiment
-    from gans_jax.cli import parse_flags
-    from gans_jax.data.pipeline import make_dataset
-    from gans_jax.metrics.features import InceptionExtractor
-
-    def define(fv):
-        from absl import flags
-
-        flags.DEFINE_string("workdir", None, "Training workdir.", flag_values=fv)
-        flags.DEFINE_list("metrics", ["fid50k"], "Metrics, e.g. fid50k,kid50k,pr50k3,is50k.", flag_values=fv)
-        flags.DEFINE_enum(
-            "resize", "legacy_tf", ["legacy_tf", "clean"], "Inception input resize.", flag_values=fv
-        )
-        flags.DEFINE_string("weights", None, "Inception weights file (default: looked up).", flag_values=fv)
-        flags.DEFINE_integer("batch_size", 64, "Images per Inception call.", flag_values=fv)
-        flags.DEFINE_integer("seed", 0, "Seed of the generated samples.", flag_values=fv)
-        flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).", flag_values=fv)
-
-    fv = parse_flags(argv, define)
-    if fv.workdir is None:
-        raise SystemExit("gans-jax: --workdir is required")
-    try:
-        for name in fv.metrics:
-            parse_metric(name)
-    except ValueError as e:
-        raise SystemExit(f"gans-jax: {e}") from None
-    config, gan, state = experiment.load_run(fv.workdir, fv.step)
-    if len(gan.latent_shape) != 1 or config.data.source == "toy":
-        raise SystemExit("gans-jax: Inception metrics need an image generator")
-    dataset = make_dataset(
-        config.data, resolution=config.model.get("resolution"), batch_size=fv.batch_size, seed=config.seed
-    )
-    extractor = InceptionExtractor(fv.weights, resize=fv.resize, batch_size=fv.batch_size)
-    results = evaluate_run(gan, state, dataset, fv.metrics, extractor, batch_size=fv.batch_size, seed=fv.seed)
-    results = {"step": int(state.step), "resize": fv.resize, **results}
-    for name, value in results.items():
-        print(f"{name:>24s}  {value}")
-    with open(os.path.join(fv.workdir, f"metrics-{int(state.step)}.json"), "w") as f:
-        json.dump(results, f, indent=2)
-    print(json.dumps(results))
-
-
 class TrainingFID:
     """FID of the EMA generator against precomputed reference statistics, every ``eval.fid_every``
     steps of training (``eval.fid_stats``: a ``mu``/``sigma`` npz from ``gans-jax stats``)."""
@@ -163,11 +125,11 @@ class TrainingFID:
         from gans_jax.metrics.fid import load_stats
 
         self.num = eval_config.fid_num
-        self.batch_size = eval_config.get("fid_batch_size", 64)
+        self.batch_size = eval_config.fid_batch_size
         self.stats_path = eval_config.fid_stats
         self.reference = load_stats(self.stats_path)
-        self.resize = eval_config.get("fid_resize", "legacy_tf")
-        self.weights = eval_config.get("fid_weights", "") or None
+        self.resize = eval_config.fid_resize
+        self.weights = eval_config.fid_weights or None
         self._extractor = None
 
     def __call__(self, gan, state) -> dict[str, float | int]:

@@ -293,11 +293,6 @@ class InceptionExtractor:
             return {k: np.zeros((0, dims[k]), np.float32) for k in keys}
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
-    def iter_batches(self, batches: Iterable[np.ndarray]) -> Iterator[dict[str, np.ndarray]]:
-        """Features of each batch of an iterable of uint8 image batches, one result per batch."""
-        for batch in batches:
-            yield self(batch)
-
 
 def process_batches(get_batch: Callable[[int], np.ndarray], num_batches: int) -> Iterator[np.ndarray]:
     """This process's share of ``num_batches`` global batches ``get_batch(0), get_batch(1), ...``:

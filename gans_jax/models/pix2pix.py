@@ -14,7 +14,7 @@ convolution with ``k`` filters, normalisation and a (Leaky)ReLU; ``CDk`` adds dr
   ``base_channels * min(2**i, 8)``. The paper applies dropout at test time too ("the noise z is
   dropout", Sec. 2.2): ``test_dropout=True`` keeps it on with ``train=False``, which then needs a
   ``"dropout"`` PRNG stream. Up-convolutions are :class:`gans_jax.layers.SubPixelConvTranspose`
-  (exactly the 4x4 stride-2 transposed convolution, fast to train on CPU, ../shared/STACK.md trap 7).
+  (exactly the 4x4 stride-2 transposed convolution, whose kernel gradient is ~24x slower on XLA:CPU).
 - :class:`PatchDiscriminator`: ``C64-C128-C256-C512`` (the last stride 1) and a 1-channel 4x4 stride-1
   convolution: one logit per overlapping ``70 x 70`` patch for ``n_layers=3`` (:func:`receptive_field`),
   shape ``(B, h, w)``. With ``conditional=True`` (pix2pix) it judges the condition and the image

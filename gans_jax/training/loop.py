@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from gans_jax import experiment, sampling, visualize
+from gans_jax import builders, configs, evaluation, optimizers, sampling, visualize
 from gans_jax.data.pipeline import make_dataset
 from gans_jax.metrics.translation import match_to
 from gans_jax.training import sharding
@@ -103,9 +103,9 @@ def _check_workdir(workdir: str, config, checkpointer: Checkpointer) -> bool:
         return False
     path = os.path.join(workdir, "config.json")
     if os.path.exists(path):
-        with open(path) as f:
-            saved = json.load(f)
-        now = json.loads(config.to_json_best_effort())
+        with open(path) as f:  # completed with keys added since, as load_run reads it
+            saved = json.loads(configs.with_defaults(json.load(f)).to_json_best_effort())
+        now = json.loads(configs.with_defaults(config.to_dict()).to_json_best_effort())
         for key in SHAPE_KEYS:
             if saved.get(key) != now.get(key):
                 raise ValueError(
@@ -121,7 +121,7 @@ def _validate(config, num_devices: int) -> None:
         raise ValueError(
             f"train.batch_size={batch} is not divisible by the {num_devices} devices of the data mesh"
         )
-    if config.train.n_critic > 1 and config.train.get("critic_batches", "split") == "split":
+    if config.train.n_critic > 1 and config.train.critic_batches == "split":
         if batch % (config.train.n_critic * num_devices):
             raise ValueError(
                 f"train.batch_size={batch} must split into n_critic={config.train.n_critic} slices "
@@ -163,26 +163,26 @@ def train(
 def _train(config, workdir, progress, devices, initial_state, wrap_step, preemption):
     is_main = jax.process_index() == 0
     checkpointer = Checkpointer(
-        os.path.join(workdir, "checkpoints"), max_to_keep=config.train.get("keep_checkpoints", 3), owner=True
+        os.path.join(workdir, "checkpoints"), max_to_keep=config.train.keep_checkpoints, owner=True
     )
     resuming = _check_workdir(workdir, config, checkpointer)
 
     dataset = make_dataset(
         config.data,
-        resolution=config.model.get("resolution"),
+        resolution=config.model.resolution,
         batch_size=config.train.batch_size,
         seed=config.seed,
         process_index=jax.process_index(),
         process_count=jax.process_count(),
     )
-    if config.model.get("conditional", False) and not dataset.num_classes:
+    if config.model.conditional and not dataset.num_classes:
         raise ValueError(f"model.conditional is set but data.source={config.data.source!r} has no labels")
     condition_shape = getattr(dataset, "condition_shape", None)
-    gan = experiment.build_gan(config, dataset.sample_shape, dataset.num_classes, condition_shape)
-    recipe = experiment.build_train_step(config, gan)  # bad objective/regulariser names fail here
+    gan = builders.build_gan(config, dataset.sample_shape, dataset.num_classes, condition_shape)
+    recipe = builders.build_train_step(config, gan)  # bad objective/regulariser names fail here
     train_step = recipe if wrap_step is None else wrap_step(recipe)
     fid = None
-    if config.eval.get("fid_every", 0):
+    if config.eval.fid_every:
         if not config.eval.fid_stats:
             raise ValueError("eval.fid_every is set but eval.fid_stats (a mu/sigma npz) is not")
         from gans_jax.metrics.evaluate import TrainingFID
@@ -207,7 +207,7 @@ def _train(config, workdir, progress, devices, initial_state, wrap_step, preempt
     mesh = sharding.data_mesh(devices) if len(devices) > 1 else None
     state_sharding = None
     if mesh is not None:
-        state_sharding = sharding.state_shardings(state, mesh, config.train.get("shard_params", False))
+        state_sharding = sharding.state_shardings(state, mesh, config.train.shard_params)
         state = jax.device_put(state, state_sharding)
     iterator = dataset.iterator()
     window = None  # metrics aggregated since the last log step, from the checkpoint
@@ -229,12 +229,12 @@ def _train(config, workdir, progress, devices, initial_state, wrap_step, preempt
     start_step = int(jax.device_get(sharding.host_local(state.step)))
     writer = Writer(workdir, enabled=is_main, start_step=start_step)
     if gan.translation is not None:
-        fixed = experiment.held_out_examples(config, gan, 8)
+        fixed = evaluation.held_out_examples(config, gan, 8)
     else:
         fixed = _fixed_inputs(gan, k_fixed)
     reference = dataset.reference_arrays(2500)["image"]
     empty = accumulate = None
-    retries_left = train_cfg.get("nonfinite_retries", 0)
+    retries_left = train_cfg.nonfinite_retries
     bar = tqdm(
         total=train_cfg.steps,
         initial=start_step,
@@ -273,13 +273,13 @@ def _train(config, workdir, progress, devices, initial_state, wrap_step, preempt
                 bar.close()
                 raise DivergenceError(f"{message}; last good checkpoint: step {last_good}")
             retries_left -= 1
-            factor = train_cfg.get("nonfinite_lr_factor", 0.5)
+            factor = train_cfg.nonfinite_lr_factor
             state, data_state = checkpointer.restore(state)
             iterator.set_state(data_state["iterator"])
             writer.rewind(last_good)
             state = state.replace(
-                g_opt_state=experiment.scale_learning_rate(state.g_opt_state, factor),
-                d_opt_state=experiment.scale_learning_rate(state.d_opt_state, factor),
+                g_opt_state=optimizers.scale_learning_rate(state.g_opt_state, factor),
+                d_opt_state=optimizers.scale_learning_rate(state.d_opt_state, factor),
             )
             tqdm.write(f"{message}; restored step {last_good}, learning rates x{factor}")
             done = window_start = last_good
@@ -320,7 +320,7 @@ def _train(config, workdir, progress, devices, initial_state, wrap_step, preempt
     results = {
         "step": int(local.step),
         "train_seconds": round(time.perf_counter() - run_start, 2),
-        **experiment.evaluate(config, gan, local, k_eval),
+        **evaluation.evaluate(config, gan, local, k_eval),
     }
     if is_main:
         picture = sample_picture(gan, local, fixed, reference, use_ema=True)

@@ -256,7 +256,7 @@ def _latest_step(directory: str) -> int | None:
 def train_progressive(config, workdir: str, *, progress: bool = True, devices=None):
     """Train (or resume) a Progressive GAN experiment stage by stage in ``workdir``; returns the final
     stage's state and metrics (also written to ``workdir/metrics.json`` and ``workdir/samples.png``)."""
-    from gans_jax import experiment
+    from gans_jax import builders
     from gans_jax.data.pipeline import make_dataset
     from gans_jax.training import loop
 
@@ -282,10 +282,10 @@ def train_progressive(config, workdir: str, *, progress: bool = True, devices=No
         sample_shape = make_dataset(
             cfg.data, resolution=stage.resolution, batch_size=stage.batch_size, seed=cfg.seed
         ).sample_shape
-        train_step = experiment.build_train_step(cfg, experiment.build_gan(cfg, sample_shape, None))
+        train_step = builders.build_train_step(cfg, builders.build_gan(cfg, sample_shape, None))
         if latest is None and i > 0:
             if state is None:
-                _, _, state = experiment.load_run(stage_dir(workdir, stages[i - 1]), stages[i - 1].end_step)
+                _, _, state = builders.load_run(stage_dir(workdir, stages[i - 1]), stages[i - 1].end_step)
             key = jax.random.fold_in(jax.random.PRNGKey(config.seed), stage.resolution)
             initial = grow_state(train_step, state, key, sample_shape, reset_optimizer=reset)
         else:  # the first stage's start (the loop's own initialisation key), or a template to resume into

@@ -1,6 +1,6 @@
 """Many train steps per compiled call, for data a JAX program can draw itself (the 2-D mixtures).
 
-The train step is the one from :func:`gans_jax.experiment.build_train_step`; this module only changes
+The train step is the one from :func:`gans_jax.builders.build_train_step`; this module only changes
 how it is driven: ``lax.scan`` runs ``steps_per_call`` steps inside one compiled call, each on a real
 batch drawn in the program from ``fold_in(data_key, state.step)``, and ``vmap`` runs independent seeds
 side by side. On a CPU this removes the per-step dispatch and host-to-device copies that dominate the

@@ -21,8 +21,9 @@ DATA_AXIS = "data"
 def data_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
     """A 1-D mesh named ``"data"`` over ``devices`` (default: all devices of all processes).
 
-    Built with ``Mesh`` directly: ``jax.make_mesh`` defaults to Explicit axes, which a plain Linen
-    step does not support (../shared/STACK.md, trap 2)."""
+    Built with ``Mesh`` directly: ``jax.make_mesh`` defaults to Explicit axes (jax 0.10), and a plain
+    data-parallel Linen step then fails with ``ShardingTypeError: Contracting dimensions are sharded
+    and it is ambiguous...``."""
     return Mesh(np.asarray(devices if devices is not None else jax.devices()), (DATA_AXIS,))
 
 

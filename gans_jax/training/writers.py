@@ -1,7 +1,8 @@
 """Where training metrics go: a JSON-lines file that needs nothing to read, and TensorBoard event files.
 
 TensorBoard events are written by clu's writers when TensorFlow is installed (the ``tf`` extra) and
-by tensorboardX otherwise (no TensorFlow needed; ../shared/STACK.md, trap 4). Metrics between two log
+by tensorboardX otherwise (clu 0.0.12's ``metric_writers`` import TensorFlow at import time;
+tensorboardX writes the same event files without it). Metrics between two log
 steps are aggregated on device with ``clu.metrics`` (means), plus the first step whose losses or
 gradient norms were not finite, so the divergence guard can name it without a host sync per step.
 
