@@ -25,6 +25,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "metrics": ("gans_jax.metrics.commands:metrics_main", "fid50k, kid50k, pr50k3, is50k of a trained run"),
     "stats": ("gans_jax.metrics.commands:stats_main", "Inception statistics (mu, sigma) of images or TFDS"),
     "fid": ("gans_jax.metrics.commands:fid_main", "FID between folders, zips, statistics files or runs"),
+    "convert": (
+        "gans_jax.pretrained:convert_main",
+        "an official checkpoint (StyleGAN2-ADA, ...) as a workdir",
+    ),
 }
 
 

@@ -73,6 +73,17 @@ def parse_flags(argv: list[str], define, *, epilog=None) -> object:
     return flag_values
 
 
+def parse_flags_and_paths(argv: list[str], define, nargs: int, usage: str):
+    """``(flags, paths)``: :func:`parse_flags`, plus exactly ``nargs`` positional arguments."""
+    fv = parse_flags(argv, define)
+    positional = fv([argv[0], *(_underscored(arg) for arg in argv[1:])])[1:]  # the non-flag arguments
+    if len(positional) != nargs:
+        raise SystemExit(
+            f"gans-jax: expected {nargs} path(s), got {len(positional)} {positional}\nusage: {usage}"
+        )
+    return fv, positional
+
+
 def require(fv, *names: str) -> None:
     """Exit with ``gans-jax: --NAME is required`` for the first of ``names`` left unset."""
     for name in names:

@@ -82,7 +82,12 @@ def _labels(gan, key, num: int, labels: list[str] | None):
         return None
     if not labels:
         return gan.sample_labels(key, num)
-    values = [int(v) for v in labels]
+    if len(labels) == 1 and labels[0].endswith(".npy"):
+        labels = np.load(labels[0]).reshape(-1).tolist()
+    try:
+        values = [int(v) for v in labels]
+    except ValueError:
+        raise SystemExit(f"gans-jax: --labels takes class indices or a .npy file, got {labels}") from None
     bad = [v for v in values if not 0 <= v < gan.num_classes]
     if bad:
         raise SystemExit(f"gans-jax: labels {bad} outside [0, {gan.num_classes})")
@@ -115,16 +120,42 @@ def seed_inputs(gan, seeds, *, truncation: float = 0.0, labels=None):
     return z, _labels(gan, None, len(keys), labels)
 
 
+def given_latents(gan, path: str) -> jax.Array:
+    """The latents stored in ``path`` (``.npy``, shape ``(N, *gan.latent_shape)``), checked."""
+    try:
+        z = np.load(path)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"gans-jax: --latents {path}: cannot read it as a .npy array ({e})") from None
+    if z.ndim < 1 or tuple(z.shape[1:]) != tuple(gan.latent_shape) or not len(z):
+        expected = ", ".join(["N", *map(str, gan.latent_shape)])
+        raise SystemExit(f"gans-jax: --latents {path} has shape {z.shape}; the model takes ({expected})")
+    return jnp.asarray(z, jnp.float32)
+
+
 def generate_samples(
-    workdir, num, *, seed=0, seeds=None, labels=None, truncation=0.0, use_ema=True, step=None, style=None
+    workdir,
+    num,
+    *,
+    seed=0,
+    seeds=None,
+    latents=None,
+    labels=None,
+    truncation=0.0,
+    use_ema=True,
+    step=None,
+    style=None,
 ):
     """Samples of a trained run: returns ``(samples, labels)``. ``num`` latents drawn from
-    ``PRNGKey(seed)``, or with ``seeds`` one image per seed (:func:`seed_inputs`; ``num`` unused).
+    ``PRNGKey(seed)``, or with ``seeds`` one image per seed (:func:`seed_inputs`; ``num`` unused), or the
+    ``latents`` stored in a ``.npy`` file (labels then from ``labels``, else drawn from ``PRNGKey(seed)``).
     ``style``: :mod:`gans_jax.style_sampling` options (truncation in W, noise) for style models."""
     from gans_jax import style_sampling
 
     _, gan, state = builders.load_run(workdir, step)
-    if seeds is not None:
+    if latents is not None:
+        z = given_latents(gan, latents)
+        y = _labels(gan, jax.random.PRNGKey(seed), len(z), labels)
+    elif seeds is not None:
         z, y = seed_inputs(gan, seeds, truncation=truncation, labels=labels)
     else:
         k_z, k_y = jax.random.split(jax.random.PRNGKey(seed))
@@ -185,6 +216,9 @@ def sample_main(argv: list[str]) -> None:
             "seeds", None, "One image per seed, e.g. 0-35 or 0-3,7 (instead of --num/--seed).", flag_values=fv
         )
         flags.DEFINE_string(
+            "latents", None, "A .npy of latents (N, *latent_shape): exactly these images.", flag_values=fv
+        )
+        flags.DEFINE_string(
             "style_mix", None, "Style-mixing grid: row seeds and column seeds.", flag_values=fv
         )
         flags.DEFINE_integer(
@@ -211,12 +245,17 @@ def sample_main(argv: list[str]) -> None:
     seeds = parse_seeds(fv.seeds) if fv.seeds else None
     if seeds and (fv["num"].present or fv["seed"].present):
         raise SystemExit("gans-jax: --seeds draws one image per seed: give it without --num and --seed")
+    if fv.latents and (seeds or fv["num"].present or fv.truncation):
+        raise SystemExit(
+            "gans-jax: --latents gives the latents: use it without --seeds, --num and --truncation"
+        )
     _, gan, _ = builders.load_run(fv.workdir, fv.step)
     samples, _ = generate_samples(
         fv.workdir,
         fv.num,
         seed=fv.seed,
         seeds=seeds,
+        latents=fv.latents,
         labels=fv.labels,
         truncation=fv.truncation,
         use_ema=fv.ema,

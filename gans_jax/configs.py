@@ -157,6 +157,7 @@ def default_config() -> ml_collections.ConfigDict:
         sample_every=1000,
         checkpoint_every=1000,
         keep_checkpoints=3,
+        init_from="",  # a workdir (a run, or `gans-jax convert` output) whose networks a new run starts from
         nonfinite_retries=0,  # > 0: restore the last checkpoint and lower the learning rates
         nonfinite_lr_factor=0.5,
     )

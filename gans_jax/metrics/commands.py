@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gans_jax.cli_flags import parse_flags
+from gans_jax.cli_flags import parse_flags, parse_flags_and_paths
 from gans_jax.data.folder import IMAGE_EXTENSIONS, decode_image, list_images
 
 __all__ = ["fid_main", "image_source", "iter_image_batches", "metrics_main", "stats_main", "stats_of_path"]
@@ -136,17 +136,6 @@ def _define_common(fv) -> None:
     flags.DEFINE_bool("progress", True, "Show progress bars.", flag_values=fv)
 
 
-def _parse(argv: list[str], define, nargs: int, usage: str):
-    """absl flags via :func:`gans_jax.cli_flags.parse_flags`, plus exactly ``nargs`` positional arguments."""
-    fv = parse_flags(argv, define)
-    positional = fv(argv)[1:]  # parsing again is idempotent here and returns the non-flag arguments
-    if len(positional) != nargs:
-        raise SystemExit(
-            f"gans-jax: expected {nargs} path(s), got {len(positional)} {positional}\nusage: {usage}"
-        )
-    return fv, positional
-
-
 def _extractor(fv):
     from gans_jax.metrics.features import InceptionExtractor
     from gans_jax.metrics.inception_weights import MissingWeightsError
@@ -174,7 +163,7 @@ def stats_main(argv: list[str]) -> None:
         _define_common(fv)
 
     usage = "gans-jax stats PATH -o ref.npz [--resize legacy_tf|clean] [--num N]"
-    fv, (path,) = _parse(argv, define, 1, usage)
+    fv, (path,) = parse_flags_and_paths(argv, define, 1, usage)
     if not fv.output:
         raise SystemExit(f"gans-jax: --output (-o) is required\nusage: {usage}")
     from gans_jax.metrics.fid import save_stats
@@ -207,7 +196,7 @@ def fid_main(argv: list[str]) -> None:
     """``gans-jax fid A B``: FID between two folders, zips, statistics files or training workdirs
     (``--num`` samples of the EMA generator, 50,000 by default)."""
     usage = "gans-jax fid A B [--resize legacy_tf|clean] [--num N]   (A, B: folder, zip, npz or workdir)"
-    fv, paths = _parse(argv, _define_common, 2, usage)
+    fv, paths = parse_flags_and_paths(argv, _define_common, 2, usage)
     from gans_jax.metrics.fid import compute_stats, frechet_distance
 
     results, extractor = [], None

@@ -12,7 +12,7 @@ PyTorch files, all of which this module reads:
 * pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth`` (a ``torch.save`` state dict in torchvision's
   ``Inception3`` naming, with the ``fc`` layer).
 
-Reading is safe (:mod:`gans_jax.metrics.torch_files`): the archive's pickle goes through a restricted
+Reading is safe (:mod:`gans_jax.torch_files`): the archive's pickle goes through a restricted
 unpickler that resolves only the handful of torch rebuild functions and storage types, emulated with
 numpy; nothing from the file is imported or called, and tensor views are bounds-checked.
 
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gans_jax.metrics.torch_files import read_torch_file
+from gans_jax.torch_files import read_torch_file
 
 __all__ = [
     "ENV_VAR",
@@ -47,7 +47,6 @@ __all__ = [
     "conv_layers",
     "find_weights_file",
     "load_inception_weights",
-    "read_torch_file",
 ]
 
 ENV_VAR = "GANS_JAX_INCEPTION_WEIGHTS"

@@ -11,7 +11,7 @@
 - :func:`load_vgg19_params`: the module's parameters from torchvision's ImageNet weights
   ``vgg19-dcbb9e9d.pth`` (a ``torch.save`` state dict: ``features.<index>.weight`` OIHW and
   ``features.<index>.bias``, index as in ``torchvision.models.vgg19().features``), read without torch
-  by :func:`gans_jax.metrics.inception_weights.read_torch_file`, or from an ``.npz`` with the same key
+  by :func:`gans_jax.torch_files.read_torch_file`, or from an ``.npz`` with the same key
   names (:func:`torchvision_state_dict` writes one). The classifier's tensors are ignored.
 - :func:`preprocess`: torchvision's ImageNet input normalisation of the library's images.
 - :func:`vgg_feature_fn`: a differentiable ``phi`` for ``auxiliary_loss("content", w, features=phi)``,
@@ -137,7 +137,7 @@ def _read(path: Path) -> dict[str, object]:
     if path.suffix == ".npz":
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
-    from gans_jax.metrics.inception_weights import read_torch_file
+    from gans_jax.torch_files import read_torch_file
 
     return read_torch_file(path)
 

@@ -115,6 +115,39 @@ def _check_workdir(workdir: str, config, checkpointer: Checkpointer) -> bool:
     return True
 
 
+def initialized_from(state: GANState, workdir: str) -> GANState:
+    """``state`` with the networks of the run (or converted checkpoint) in ``workdir``: its generator,
+    discriminator, collections, EMA generator and regulariser state, for fine-tuning; the optimiser
+    states, step and PRNG key stay ``state``'s (fresh). The networks must have the same variables and
+    shapes (a ``ValueError`` names the first that differs)."""
+    _, _, source = builders.load_run(workdir)
+    for field in ("g_params", "g_collections", "d_params", "d_collections"):
+        mine, theirs = getattr(state, field), getattr(source, field)
+        ours = jax.tree_util.tree_flatten_with_path(mine)[0]
+        other = dict(jax.tree_util.tree_flatten_with_path(theirs)[0])
+        for path, leaf in ours:
+            if path not in other or np.shape(other[path]) != np.shape(leaf):
+                found = np.shape(other[path]) if path in other else "nothing"
+                raise ValueError(
+                    f"train.init_from={workdir}: its {field}{jax.tree_util.keystr(path)} is {found}, this "
+                    f"experiment's has shape {np.shape(leaf)}; fine-tune with the same model config"
+                )
+    ema = None
+    if state.ema_params is not None:
+        ema = source.ema_params if source.ema_params is not None else source.g_params
+    extra = {
+        k: source.extra[k] if k in source.extra and k != "image_pool" else v for k, v in state.extra.items()
+    }
+    return state.replace(
+        g_params=source.g_params,
+        g_collections=source.g_collections,
+        d_params=source.d_params,
+        d_collections=source.d_collections,
+        ema_params=ema,
+        extra=extra,
+    )
+
+
 def _validate(config, num_devices: int) -> None:
     batch = config.train.batch_size
     if batch % num_devices:
@@ -204,6 +237,8 @@ def _train(config, workdir, progress, devices, initial_state, wrap_step, preempt
         state = recipe.init_state(k_init, dataset.sample_shape)
     else:
         state = initial_state
+    if config.train.init_from and not resuming:
+        state = initialized_from(state, config.train.init_from)
     mesh = sharding.data_mesh(devices) if len(devices) > 1 else None
     state_sharding = None
     if mesh is not None:

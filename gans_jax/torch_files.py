@@ -5,8 +5,9 @@ format, and returns every leaf by dotted name (tensors as numpy arrays). The pic
 :class:`RestrictedUnpickler`, whose ``find_class`` resolves only the handful of torch rebuild
 functions and storage types, emulated here with numpy, and turns TorchScript module classes
 (``__torch__.*``) into inert attribute holders. Nothing from the file is imported or called, and
-tensor views are bounds-checked against their storage. Used for the FID Inception weights
-(:mod:`gans_jax.metrics.inception_weights`) and VGG19 (:mod:`gans_jax.models.vgg`).
+tensor views are bounds-checked against their storage. The one reader of PyTorch files in the library:
+the FID Inception weights (:mod:`gans_jax.metrics.inception_weights`), VGG19 (:mod:`gans_jax.models.vgg`)
+and the converters of official checkpoints (:mod:`gans_jax.pretrained`).
 """
 
 from __future__ import annotations
