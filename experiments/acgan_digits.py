@@ -8,10 +8,11 @@ the class cross-entropy on real and fake digits, G its adversarial loss plus the
     python experiments/acgan_digits.py --workdir=runs/acgan_digits
 """
 
-from gans_jax.configs import adam, default_config
+from gans_jax.configs import adam, default_config, parse_presets
 
 
 def get_config(arg: str | None = None):
+    parse_presets(arg, ())  # no presets: a name after the colon is refused, not ignored
     c = default_config()
     c.model.update(
         resolution=16, latent_dim=64, g_channels=32, d_channels=32, conditional=True, conditioning="acgan"

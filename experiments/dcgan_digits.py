@@ -6,10 +6,11 @@ digits (``class_agreement`` next to its ``real_accuracy`` on held-out digits).
     python experiments/dcgan_digits.py --workdir=runs/digits --config.train.steps=2000
 """
 
-from gans_jax.configs import adam, default_config
+from gans_jax.configs import adam, default_config, parse_presets
 
 
 def get_config(arg: str | None = None):
+    parse_presets(arg, ())  # no presets: a name after the colon is refused, not ignored
     c = default_config()
     c.model.update(resolution=16, latent_dim=64, g_channels=32, d_channels=32, conditional=True)
     c.data.update(source="digits", split="train")

@@ -12,6 +12,8 @@ PRESETS = ("<resolution>",)  # e.g. dcgan_folder.py:32; 64 by default
 
 
 def get_config(arg: str | None = None):
+    if arg and not arg.isdigit():
+        raise ValueError(f"unknown preset {arg!r}: dcgan_folder.py takes a resolution, e.g. :32")
     c = default_config()
     c.model.update(name="dcgan", resolution=int(arg or 64), latent_dim=100, g_channels=64, d_channels=64)
     c.data.update(source="folder", path="")

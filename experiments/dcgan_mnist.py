@@ -7,10 +7,11 @@ Digits are resized from 28x28 to 32x32. Needs the TFDS ``mnist`` dataset prepare
     gans-jax train --config experiments/dcgan_mnist.py --workdir runs/mnist
 """
 
-from gans_jax.configs import adam, default_config
+from gans_jax.configs import adam, default_config, parse_presets
 
 
 def get_config(arg: str | None = None):
+    parse_presets(arg, ())  # no presets: a name after the colon is refused, not ignored
     c = default_config()
     c.model.update(
         name="dcgan", resolution=32, latent_dim=100, g_channels=64, d_channels=64, conditional=True

@@ -9,10 +9,11 @@ with their value's majority class, ``code_distinct_classes`` the number of diffe
     python experiments/infogan_digits.py --workdir=runs/infogan_digits
 """
 
-from gans_jax.configs import adam, default_config
+from gans_jax.configs import adam, default_config, parse_presets
 
 
 def get_config(arg: str | None = None):
+    parse_presets(arg, ())  # no presets: a name after the colon is refused, not ignored
     c = default_config()
     c.model.update(
         resolution=16,

@@ -10,10 +10,11 @@ categorical code's values to digit classes.
     gans-jax train --config experiments/infogan_mnist.py --workdir runs/infogan_mnist
 """
 
-from gans_jax.configs import adam, default_config
+from gans_jax.configs import adam, default_config, parse_presets
 
 
 def get_config(arg: str | None = None):
+    parse_presets(arg, ())  # no presets: a name after the colon is refused, not ignored
     c = default_config()
     c.model.update(
         name="infogan",

@@ -9,7 +9,9 @@ registered in :data:`COMMANDS` as ``"module:function"`` with a line saying what 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
 import sys
 
 from gans_jax.cli_flags import parse_flags
@@ -36,7 +38,15 @@ def usage() -> str:
     """``gans-jax``'s usage: every command with its line."""
     width = max(map(len, COMMANDS))
     lines = [f"  {name:<{width}}  {summary}" for name, (_, summary) in COMMANDS.items()]
-    return "usage: gans-jax COMMAND [flags]   (gans-jax COMMAND --help)\n\ncommands:\n" + "\n".join(lines)
+    errors = (
+        "\n\nA bad value, flag or file is reported as one line 'gans-jax: ...' with exit status 2; "
+        "--debug (or GANS_JAX_DEBUG=1) shows the traceback."
+    )
+    return (
+        "usage: gans-jax COMMAND [flags]   (gans-jax COMMAND --help)\n\ncommands:\n"
+        + "\n".join(lines)
+        + errors
+    )
 
 
 def experiments_help(width: int = 110) -> str:
@@ -160,19 +170,63 @@ def configs_main(argv: list[str]) -> None:
 def run_experiment_file(path: str, argv: list[str] | None = None) -> None:
     """``__main__`` of an experiment file: its own config is the default ``--config``."""
     argv = list(sys.argv if argv is None else argv)
-    train_main([argv[0], *argv[1:]], default_config=path)
+    argv, debug = _debug_flag(argv)
+    with user_errors(debug):
+        train_main([argv[0], *argv[1:]], default_config=path)
+
+
+def _debug_flag(argv: list[str]) -> tuple[list[str], bool]:
+    """``argv`` without ``--debug``, and whether it or ``GANS_JAX_DEBUG=1`` asks for tracebacks."""
+    debug = "--debug" in argv[1:] or os.environ.get("GANS_JAX_DEBUG", "") not in ("", "0")
+    return [argv[0], *(a for a in argv[1:] if a != "--debug")], debug
+
+
+def one_line(message: object) -> str:
+    """A message on one line (tensorstore and absl errors run over several)."""
+    return " ".join(str(message).split())
+
+
+@contextlib.contextmanager
+def user_errors(debug: bool = False):
+    """Report the user's errors (:data:`gans_jax.errors.USER_ERRORS`, and ``SystemExit`` with a
+    message) as one line ``gans-jax: ...`` on stderr and exit with status 2
+    (:class:`gans_jax.errors.UsageExit`); other exceptions are bugs and keep their traceback.
+    ``debug``: re-raise everything as it is."""
+    from gans_jax.errors import USER_ERRORS, UsageExit
+
+    try:
+        yield
+    except UsageExit:
+        raise
+    except SystemExit as e:
+        if debug or not isinstance(e.code, str):
+            raise
+        message = one_line(e.code)
+        message = message if message.startswith("gans-jax:") else f"gans-jax: {message}"
+    except USER_ERRORS as e:
+        if debug:
+            raise
+        message = f"gans-jax: {one_line(e) or type(e).__name__}"
+    else:
+        return
+    print(message, file=sys.stderr)
+    raise UsageExit(message) from None
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = list(sys.argv if argv is None else argv)
+    argv, debug = _debug_flag(list(sys.argv if argv is None else argv))
     if len(argv) >= 2 and argv[1] in ("-h", "--help", "help"):
         print(usage())
         return
     if len(argv) < 2 or argv[1] not in COMMANDS:
+        from gans_jax.errors import UsageExit
+
         unknown = f"gans-jax: unknown command {argv[1]!r}\n" if len(argv) >= 2 else ""
-        raise SystemExit(unknown + usage())
-    module, function = COMMANDS[argv[1]][0].split(":")
-    getattr(importlib.import_module(module), function)([f"gans-jax {argv[1]}", *argv[2:]])
+        print(unknown + usage(), file=sys.stderr)
+        raise UsageExit(unknown + usage())
+    with user_errors(debug):
+        module, function = COMMANDS[argv[1]][0].split(":")
+        getattr(importlib.import_module(module), function)([f"gans-jax {argv[1]}", *argv[2:]])
 
 
 if __name__ == "__main__":

@@ -16,9 +16,10 @@ def _underscored(arg: str) -> str:
     return "--" + name[2:].replace("-", "_") + eq + value
 
 
-def _raised_in_config_file(error: BaseException) -> bool:
-    """Whether ``error`` was raised while running code outside absl and ml_collections (an experiment
-    file's ``get_config`` and what it calls), not by the flag machinery refusing an argument."""
+def _config_file_error(error: BaseException) -> BaseException | None:
+    """The exception raised while running code outside absl and ml_collections (an experiment file's
+    ``get_config`` and what it calls) that ``error`` is or wraps, or ``None`` when the flag machinery
+    itself refused an argument."""
     import sysconfig
 
     import absl
@@ -29,12 +30,14 @@ def _raised_in_config_file(error: BaseException) -> bool:
         sysconfig.get_paths()["stdlib"],
         os.path.abspath(__file__),
     )
-    files, seen = [], error
+    seen = error
     while seen is not None:  # config_flags re-raises a failed load later, chained to the original
-        files += [f.filename for f in traceback.extract_tb(seen.__traceback__)]
+        files = [f.filename for f in traceback.extract_tb(seen.__traceback__)]
+        # "<frozen importlib._bootstrap>" and the like are the interpreter's own
+        if any(not (f.startswith("<") or os.path.abspath(f).startswith(machinery)) for f in files):
+            return seen
         seen = seen.__cause__ or seen.__context__
-    # "<frozen importlib._bootstrap>" and the like are the interpreter's own
-    return any(not (f.startswith("<") or os.path.abspath(f).startswith(machinery)) for f in files)
+    return None
 
 
 def parse_flags(argv: list[str], define, *, epilog=None) -> object:
@@ -42,8 +45,9 @@ def parse_flags(argv: list[str], define, *, epilog=None) -> object:
 
     ``--help`` prints the flags, then ``epilog()`` when given (a callable returning text, so that
     what it lists is only computed for the help). An exception raised inside an experiment file's
-    ``get_config`` (loaded by a ``config_flags`` flag) is not a bad flag: it propagates with its
-    traceback, which points into that file."""
+    ``get_config`` (loaded by a ``config_flags`` flag) is not a bad flag: a ``ValueError`` (a value the
+    file refuses, such as an unknown preset) exits with its own message; any other exception is a bug
+    in the file and propagates with its traceback, which points into that file."""
     from absl import flags
 
     flag_values = flags.FlagValues()
@@ -59,11 +63,16 @@ def parse_flags(argv: list[str], define, *, epilog=None) -> object:
         flag_values(argv)
         for name in flag_values:  # a config file that failed to load says so on first use: use it now
             getattr(flag_values[name].value, "keys", None)
-    except (flags.Error, AttributeError, KeyError, TypeError, OSError) as e:  # bad keys, missing files
-        if not isinstance(e, flags.Error) and _raised_in_config_file(e):
-            if hasattr(e, "add_note"):  # Python >= 3.11
-                e.add_note("(raised by the experiment config file's get_config, not by a command-line flag)")
-            raise
+    except (flags.Error, AttributeError, KeyError, TypeError, ValueError, OSError) as e:  # bad keys, files
+        origin = _config_file_error(e)
+        if isinstance(origin, ValueError):  # a value the experiment refuses (an unknown preset)
+            raise SystemExit(f"gans-jax: {origin}") from None
+        if origin is not None:  # a bug in the experiment file: its own exception and traceback
+            if hasattr(origin, "add_note"):  # Python >= 3.11
+                origin.add_note(
+                    "(raised by the experiment config file's get_config, not by a command-line flag)"
+                )
+            raise origin from None
         message = " ".join(str(e).split()) if isinstance(e, OSError) else str(e)
         if isinstance(e, (AttributeError, KeyError, TypeError)):  # ml_collections wraps the KeyError's repr
             message = message.strip("'\"").replace("\\n", " ").replace("\\'", "'")

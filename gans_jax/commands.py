@@ -18,11 +18,17 @@ def _define_run_flags(fv, *, num_default: int) -> None:
 
     flags.DEFINE_string("workdir", None, "Training workdir (config.json + checkpoints/).", flag_values=fv)
     flags.DEFINE_string("out", None, "Output path (see the command's help).", flag_values=fv)
-    flags.DEFINE_integer("num", num_default, "Number of samples (rows for interpolate).", flag_values=fv)
+    flags.DEFINE_integer(
+        "num", num_default, "Number of samples (rows for interpolate).", lower_bound=1, flag_values=fv
+    )
     flags.DEFINE_integer("seed", 0, "Seed of the latents and labels.", flag_values=fv)
-    flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).", flag_values=fv)
+    flags.DEFINE_integer(
+        "step", None, "Checkpoint step (default: the latest).", lower_bound=0, flag_values=fv
+    )
     flags.DEFINE_bool("ema", True, "Use the EMA generator when the run has one.", flag_values=fv)
-    flags.DEFINE_float("truncation", 0.0, "Truncation threshold for z (0 = none).", flag_values=fv)
+    flags.DEFINE_float(
+        "truncation", 0.0, "Truncation threshold for z (0 = none).", lower_bound=0.0, flag_values=fv
+    )
     flags.DEFINE_float(
         "truncation_psi", 1.0, "Style models: truncation in W, w_avg + psi (w - w_avg).", flag_values=fv
     )
@@ -283,7 +289,7 @@ def interpolate_main(argv: list[str]) -> None:
         from absl import flags
 
         _define_run_flags(fv, num_default=4)
-        flags.DEFINE_integer("steps", 10, "Images per row.", flag_values=fv)
+        flags.DEFINE_integer("steps", 10, "Images per row.", lower_bound=2, flag_values=fv)
 
     fv = parse_flags(argv, define)
     require(fv, "workdir", "out")
@@ -461,7 +467,7 @@ def translate_main(argv: list[str]) -> None:
         flags.DEFINE_string("input", None, "Folder (or .zip) of source images.", flag_values=fv)
         flags.DEFINE_string("out", None, "Output folder (one PNG per input, same names).", flag_values=fv)
         flags.DEFINE_string("direction", "x2y", "CycleGAN: x2y (G) or y2x (F).", flag_values=fv)
-        flags.DEFINE_integer("batch_size", 32, "Images per forward pass.", flag_values=fv)
+        flags.DEFINE_integer("batch_size", 32, "Images per forward pass.", lower_bound=1, flag_values=fv)
         flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).", flag_values=fv)
         flags.DEFINE_bool("ema", True, "Use the EMA generator when the run has one.", flag_values=fv)
 

@@ -204,10 +204,75 @@ def digits_preset(c: ml_collections.ConfigDict, *, steps: int = 2000) -> ml_coll
     return c
 
 
+# The numeric ranges validate() checks (choices among names are checked where each is used, with the
+# list of what exists: model.name by the registry, optim.*.name by the optimiser factory, ...).
+AT_LEAST_ONE = (
+    "model.resolution", "model.latent_dim", "model.g_channels", "model.d_channels", "model.channel_base",
+    "model.channel_max", "model.w_dim", "model.mapping_layers", "train.steps", "train.batch_size",
+    "train.n_critic", "train.accumulation_steps", "train.log_every", "train.sample_every",
+    "train.checkpoint_every", "train.keep_checkpoints", "eval.num_samples", "eval.fid_num",
+    "eval.fid_batch_size", "data.num_threads", "data.scale",
+)  # fmt: skip
+AT_LEAST_ZERO = (
+    "train.ema_start", "train.image_pool_size", "train.nonfinite_retries", "eval.fid_every",
+    "eval.standing_stats", "eval.resolution", "eval.shave", "data.channels", "data.load_size",
+    "model.mbstd_group_size", "model.minibatch_kernels", "model.continuous_codes", "model.attention",
+    "model.shared_dim", "model.d_pool_size", "model.init_std", "objective.adversarial_start",
+    "objective.adversarial_weight",
+)  # fmt: skip
+FRACTIONS = {  # key -> (low, high, whether high itself is allowed)
+    "train.ema_decay": (0.0, 1.0, False),
+    "train.nonfinite_lr_factor": (0.0, 1.0, True),
+    "model.style_mixing_prob": (0.0, 1.0, True),
+    "model.g_dropout": (0.0, 1.0, False),
+    "model.g_bn_momentum": (0.0, 1.0, True),
+}
+
+
+def validate(config) -> None:
+    """Refuse a config whose numbers are out of range, naming the key, the value and what is allowed:
+    sizes, counts and intervals >= 1 (:data:`AT_LEAST_ONE`), offsets and optional features >= 0
+    (:data:`AT_LEAST_ZERO`), decays and probabilities in [0, 1) or [0, 1] (:data:`FRACTIONS`), and
+    ``n_critic`` dividing ``batch_size`` when the critic updates split the batch. Run before anything is
+    built or written; a model's own structural limits (e.g. a power-of-two resolution) are checked
+    when its networks are built."""
+
+    def value(key: str):
+        node = config
+        for part in key.split("."):
+            node = node[part]
+        return node
+
+    def bad(key: str, expected: str):
+        raise ValueError(f"{key}={value(key)!r} is out of range: expected {expected}")
+
+    for key in AT_LEAST_ONE:
+        if not value(key) >= 1:
+            bad(key, "an integer >= 1")
+    for key in AT_LEAST_ZERO:
+        if not value(key) >= 0:
+            bad(key, "a number >= 0")
+    for key, (low, high, closed) in FRACTIONS.items():
+        v = value(key)
+        if not (low <= v <= high if closed else low <= v < high):
+            bad(key, f"a number in [{low:g}, {high:g}{']' if closed else ')'}")
+    for key in ("optim.g.lr", "optim.d.lr"):
+        if not value(key) >= 0:
+            bad(key, "a learning rate >= 0")
+    train = config.train
+    if train.critic_batches == "split" and train.batch_size % train.n_critic:
+        raise ValueError(
+            f"train.batch_size={train.batch_size} does not split into train.n_critic={train.n_critic} "
+            "critic batches (train.critic_batches='split'); make it a multiple of n_critic"
+        )
+
+
 def parse_presets(arg: str | None, allowed: tuple[str, ...]) -> set[str]:
     """``"a,b"`` -> ``{"a", "b"}`` for an experiment's ``get_config(arg)``; an unknown name is refused."""
     presets = {p for p in (arg or "").split(",") if p}
     unknown = sorted(presets - set(allowed))
+    if unknown and not allowed:
+        raise ValueError(f"unknown preset(s) {unknown} in {arg!r}: this experiment has no presets")
     if unknown:
         raise ValueError(
             f"unknown preset(s) {unknown} in {arg!r}; expected a comma-separated subset of {allowed}"

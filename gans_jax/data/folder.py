@@ -3,7 +3,10 @@
 Every file whose extension is in :data:`IMAGE_EXTENSIONS` (case-insensitive) is listed,
 recursively, in sorted order of its path relative to the root (``/``-separated), so a folder and
 a zip of that folder give identical data. Hidden files and folders (names starting with ``.``)
-and macOS ``__MACOSX`` folders are skipped. Animated files contribute their first frame.
+and macOS ``__MACOSX`` folders are skipped. Animated files contribute their first frame. A zip is
+read in memory, never extracted; its entries with absolute paths or ``..`` are skipped with a warning
+(written out under an output folder, as ``gans-jax translate`` does, they would land outside it).
+Images upscaled more than 4x to the resolution get one warning naming how many and the smallest.
 
 Preprocessing, in the spirit of the DCGAN/progressive-GAN data preparation (Radford et al., 2016;
 Karras et al., 2018): with ``crop="center"`` (the default) centre-crop to the largest square, then
@@ -53,11 +56,21 @@ _SIXTEEN_BIT_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
 _PIL_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
 
 
+TINY_FACTOR = 4  # images whose shorter side is under resolution / TINY_FACTOR get one warning
+
+
 def _is_image_name(rel: str) -> bool:
     parts = PurePosixPath(rel).parts
     if any(p.startswith(".") or p == "__MACOSX" for p in parts):
         return False
     return PurePosixPath(rel).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def _escapes(name: str) -> bool:
+    """A zip entry name that is absolute or climbs out of the archive's root (``..``): written out
+    under an output folder (``gans-jax translate``), it would land outside it."""
+    path = PurePosixPath(name.replace("\\", "/"))
+    return path.is_absolute() or ".." in path.parts or (len(name) > 1 and name[1] == ":")
 
 
 def list_images(root: Path) -> tuple[list[str], Callable[[str], bytes], Callable[[], None]]:
@@ -76,7 +89,15 @@ def list_images(root: Path) -> tuple[list[str], Callable[[str], bytes], Callable
     if zipfile.is_zipfile(root):
         archive = zipfile.ZipFile(root)
         names = [i.filename for i in archive.infolist() if not i.is_dir()]
-        return sorted(n for n in names if _is_image_name(n)), archive.read, archive.close
+        unsafe = [n for n in names if _escapes(n)]
+        if unsafe:
+            warnings.warn(
+                f"{root}: skipping {len(unsafe)} archive entries with absolute paths or '..' (first: "
+                f"{unsafe[0]!r}); entries are read in memory, never extracted",
+                stacklevel=2,
+            )
+        names = [n for n in names if not _escapes(n) and _is_image_name(n)]
+        return sorted(names), archive.read, archive.close
     raise ValueError(f"expected a directory or a .zip archive of images, got the file {root}")
 
 
@@ -137,11 +158,11 @@ def decode_image(data: bytes, name: str, mode: str) -> Image.Image:
     return _convert(_read_image(data, name), mode)
 
 
-def _check_image(data: bytes, name: str) -> str:
-    """The native mode (``"L"``/``"RGB"``) of a readable image; ValueError naming a corrupt one."""
+def _check_image(data: bytes, name: str) -> tuple[str, tuple[int, int]]:
+    """The native mode (``"L"``/``"RGB"``) and size of a readable image; ValueError naming a corrupt one."""
     try:
         img = Image.open(io.BytesIO(data))
-        mode = _native_mode(img)
+        mode, size = _native_mode(img), img.size
         cheap = img.format in ("PNG", "WEBP") or (
             img.format == "JPEG" and data.rstrip(b"\x00")[-2:] == b"\xff\xd9"
         )
@@ -151,7 +172,7 @@ def _check_image(data: bytes, name: str) -> str:
             img.load()  # formats whose verify() misses truncation: decode once
     except _PIL_ERRORS as err:
         raise ValueError(f"cannot read image {name}: {type(err).__name__}: {err}") from err
-    return mode
+    return mode, size
 
 
 class ImageFolderSource:
@@ -264,18 +285,35 @@ class ImageFolderSource:
             results = list(pool.map(check, names))
         finally:
             pool.shutdown(wait=True, cancel_futures=True)  # after an error, check no further
-        kept, modes, skipped = [], [], []
-        for name, (mode, problem) in zip(names, results, strict=True):
+        kept, modes, sizes, skipped = [], [], [], []
+        for name, (checked, problem) in zip(names, results, strict=True):
             if problem is None:
                 kept.append(name)
-                modes.append(mode)
+                modes.append(checked[0])
+                sizes.append(checked[1])
             else:
                 skipped.append(problem)
         for problem in skipped:
             warnings.warn(f"skipping a corrupt image ({problem})", stacklevel=4)
         if not kept:
             raise ValueError(f"no readable images in {self.root}: all {len(names)} image files are corrupt")
+        self._warn_if_tiny(kept, sizes)
         return kept, modes
+
+    def _warn_if_tiny(self, names: list[str], sizes: list[tuple[int, int]]) -> None:
+        """One warning when images are upscaled more than 4x to the resolution (a 1x1 image trains as a
+        flat colour without a word otherwise), naming how many and the smallest."""
+        sides = [min(size) for size in sizes]
+        tiny = [i for i, side in enumerate(sides) if side * TINY_FACTOR < self.resolution]
+        if tiny:
+            smallest = min(tiny, key=lambda i: sides[i])
+            w, h = sizes[smallest]
+            warnings.warn(
+                f"{len(tiny)} of {len(names)} images in {self.root} are far smaller than the resolution "
+                f"{self.resolution} (shorter side under {self.resolution / TINY_FACTOR:g}; smallest: "
+                f"{self._shown(names[smallest])}, {w}x{h}); they are upscaled",
+                stacklevel=5,
+            )
 
     @property
     def num_classes(self) -> int | None:

@@ -130,8 +130,10 @@ def _define_common(fv) -> None:
         "as clean-fid)."
     )
     flags.DEFINE_enum("resize", "legacy_tf", list(RESIZE_MODES), help_resize, flag_values=fv)
-    flags.DEFINE_integer("batch_size", 64, "Images per compiled call.", flag_values=fv)
-    flags.DEFINE_integer("num", None, "Use at most this many images of each folder/zip.", flag_values=fv)
+    flags.DEFINE_integer("batch_size", 64, "Images per compiled call.", lower_bound=1, flag_values=fv)
+    flags.DEFINE_integer(
+        "num", None, "Use at most this many images of each folder/zip.", lower_bound=1, flag_values=fv
+    )
     flags.DEFINE_string("weights", None, "Inception weights file (default: looked up).", flag_values=fv)
     flags.DEFINE_bool("progress", True, "Show progress bars.", flag_values=fv)
 
@@ -269,7 +271,7 @@ def metrics_main(argv: list[str]) -> None:
             "resize", "legacy_tf", ["legacy_tf", "clean"], "Inception input resize.", flag_values=fv
         )
         flags.DEFINE_string("weights", None, "Inception weights file (default: looked up).", flag_values=fv)
-        flags.DEFINE_integer("batch_size", 64, "Images per Inception call.", flag_values=fv)
+        flags.DEFINE_integer("batch_size", 64, "Images per Inception call.", lower_bound=1, flag_values=fv)
         flags.DEFINE_integer("seed", 0, "Seed of the generated samples.", flag_values=fv)
         flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).", flag_values=fv)
         flags.DEFINE_string(

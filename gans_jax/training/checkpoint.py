@@ -35,6 +35,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from gans_jax.errors import UserError
 from gans_jax.training.state import GANState
 
 CORRUPT_SUFFIX = ".corrupt"
@@ -44,7 +45,7 @@ class CorruptCheckpointWarning(RuntimeWarning):
     """A checkpoint did not restore; an older one was used instead."""
 
 
-class CheckpointRestoreError(RuntimeError):
+class CheckpointRestoreError(UserError, RuntimeError):
     """No checkpoint of the directory restores; the message names each step and its error."""
 
 

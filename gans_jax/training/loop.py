@@ -26,7 +26,7 @@ import math
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 
 from gans_jax import builders, configs, evaluation, optimizers, sampling, visualize
 from gans_jax.data.pipeline import make_dataset
+from gans_jax.errors import UserError
 from gans_jax.metrics.translation import match_to
 from gans_jax.training import sharding
 from gans_jax.training.checkpoint import Checkpointer
@@ -47,7 +48,7 @@ from gans_jax.training.writers import NO_STEP, Writer, make_accumulator, window_
 SHAPE_KEYS = ("model", "objective", "optim", "regularizers")
 
 
-class DivergenceError(FloatingPointError):
+class DivergenceError(UserError, FloatingPointError):
     """Losses or gradients became NaN/inf; the message names the first bad step."""
 
 
@@ -97,10 +98,12 @@ def translation_picture(gan: GAN, state: GANState, batch, use_ema: bool) -> np.n
     return grid.repeat(scale, 0).repeat(scale, 1)
 
 
-def _check_workdir(workdir: str, config, checkpointer: Checkpointer) -> bool:
-    """True when resuming; refuses a checkpoint written for a different model before touching anything."""
-    if checkpointer.latest_step() is None:
-        return False
+def _check_workdir(workdir: str, config) -> None:
+    """Refuse a workdir holding checkpoints of a different model, reading only (before anything is
+    written or locked)."""
+    checkpoints = os.path.join(workdir, "checkpoints")
+    if not os.path.isdir(checkpoints) or not any(name.isdigit() for name in os.listdir(checkpoints)):
+        return
     path = os.path.join(workdir, "config.json")
     if os.path.exists(path):
         with open(path) as f:  # completed with keys added since, as load_run reads it
@@ -112,7 +115,6 @@ def _check_workdir(workdir: str, config, checkpointer: Checkpointer) -> bool:
                     f"workdir {workdir} holds a checkpoint of a different model: config.{key} was "
                     f"{saved.get(key)} and is now {now.get(key)}; use a new --workdir"
                 )
-    return True
 
 
 def initialized_from(state: GANState, workdir: str) -> GANState:
@@ -149,6 +151,7 @@ def initialized_from(state: GANState, workdir: str) -> GANState:
 
 
 def _validate(config, num_devices: int) -> None:
+    configs.validate(config)
     batch = config.train.batch_size
     if batch % num_devices:
         raise ValueError(
@@ -160,9 +163,46 @@ def _validate(config, num_devices: int) -> None:
                 f"train.batch_size={batch} must split into n_critic={config.train.n_critic} slices "
                 f"that divide over {num_devices} devices"
             )
-    for key in ("steps", "log_every", "sample_every", "checkpoint_every"):
-        if config.train[key] < 1:
-            raise ValueError(f"train.{key} must be >= 1, got {config.train[key]}")
+
+
+class _Run(NamedTuple):
+    """What a run is made of, built before anything is written to its workdir."""
+
+    dataset: Any
+    gan: GAN
+    train_step: Any
+    state: GANState
+    fid: Any
+
+
+def _prepare(config, initial_state, wrap_step) -> _Run:
+    """The data, networks, train step and initial state of ``config``: every error in the config or the
+    data surfaces here, before the workdir is touched."""
+    dataset = make_dataset(
+        config.data,
+        resolution=config.model.resolution,
+        batch_size=config.train.batch_size,
+        seed=config.seed,
+        process_index=jax.process_index(),
+        process_count=jax.process_count(),
+    )
+    if config.model.conditional and not dataset.num_classes:
+        raise ValueError(f"model.conditional is set but data.source={config.data.source!r} has no labels")
+    condition_shape = getattr(dataset, "condition_shape", None)
+    gan = builders.build_gan(config, dataset.sample_shape, dataset.num_classes, condition_shape)
+    recipe = builders.build_train_step(config, gan)  # bad objective/regulariser names fail here
+    fid = None
+    if config.eval.fid_every:
+        if not config.eval.fid_stats:
+            raise ValueError("eval.fid_every is set but eval.fid_stats (a mu/sigma npz) is not")
+        from gans_jax.metrics.evaluate import TrainingFID
+
+        fid = TrainingFID(config.eval)
+    if initial_state is None:  # the networks are built here: a model's own limits (resolution) are checked
+        k_init = jax.random.split(jax.random.PRNGKey(config.seed), 3)[0]
+        initial_state = recipe.init_state(k_init, dataset.sample_shape)
+    train_step = recipe if wrap_step is None else wrap_step(recipe)
+    return _Run(dataset, gan, train_step, initial_state, fid)
 
 
 def train(
@@ -183,44 +223,28 @@ def train(
     GAN stage starts from the previous stage's state and step), else it is the template the checkpoint
     is restored into; ``wrap_step(train_step) -> train_step`` adapts the step before it is compiled.
 
-    The run holds ``workdir``'s lock (:class:`~gans_jax.training.workdir_lock.WorkdirLockedError` if
-    another run does). On SIGTERM or SIGINT it checkpoints the step it is on and raises
+    The config is validated (:func:`gans_jax.configs.validate`) and the data, networks and state are
+    built before the workdir is created or written, so a bad config leaves it as it was. The run holds
+    ``workdir``'s lock (:class:`~gans_jax.training.workdir_lock.WorkdirLockedError` if another run
+    does). On SIGTERM or SIGINT it checkpoints the step it is on and raises
     :class:`~gans_jax.training.preemption.Preempted` (``SystemExit(75)``).
     """
     devices = jax.devices() if devices is None else list(devices)
     _validate(config, len(devices))
+    _check_workdir(workdir, config)
+    run = _prepare(config, initial_state, wrap_step)
     with lock_workdir(workdir), PreemptionWatcher() as preemption:
-        return _train(config, workdir, progress, devices, initial_state, wrap_step, preemption)
+        return _train(config, workdir, progress, devices, run, preemption)
 
 
-def _train(config, workdir, progress, devices, initial_state, wrap_step, preemption):
+def _train(config, workdir, progress, devices, run: _Run, preemption):
     is_main = jax.process_index() == 0
     checkpointer = Checkpointer(
         os.path.join(workdir, "checkpoints"), max_to_keep=config.train.keep_checkpoints, owner=True
     )
-    resuming = _check_workdir(workdir, config, checkpointer)
-
-    dataset = make_dataset(
-        config.data,
-        resolution=config.model.resolution,
-        batch_size=config.train.batch_size,
-        seed=config.seed,
-        process_index=jax.process_index(),
-        process_count=jax.process_count(),
-    )
-    if config.model.conditional and not dataset.num_classes:
-        raise ValueError(f"model.conditional is set but data.source={config.data.source!r} has no labels")
+    resuming = checkpointer.latest_step() is not None
+    dataset, gan, train_step, state, fid = run
     condition_shape = getattr(dataset, "condition_shape", None)
-    gan = builders.build_gan(config, dataset.sample_shape, dataset.num_classes, condition_shape)
-    recipe = builders.build_train_step(config, gan)  # bad objective/regulariser names fail here
-    train_step = recipe if wrap_step is None else wrap_step(recipe)
-    fid = None
-    if config.eval.fid_every:
-        if not config.eval.fid_stats:
-            raise ValueError("eval.fid_every is set but eval.fid_stats (a mu/sigma npz) is not")
-        from gans_jax.metrics.evaluate import TrainingFID
-
-        fid = TrainingFID(config.eval)
     if is_main:
         os.makedirs(workdir, exist_ok=True)
         with open(os.path.join(workdir, "config.json"), "w") as f:
@@ -231,12 +255,7 @@ def _train(config, workdir, progress, devices, initial_state, wrap_step, preempt
                 run["condition_shape"] = list(condition_shape)
             json.dump(run, f)
 
-    key = jax.random.PRNGKey(config.seed)
-    k_init, k_fixed, k_eval = jax.random.split(key, 3)
-    if initial_state is None:
-        state = recipe.init_state(k_init, dataset.sample_shape)
-    else:
-        state = initial_state
+    _, k_fixed, k_eval = jax.random.split(jax.random.PRNGKey(config.seed), 3)
     if config.train.init_from and not resuming:
         state = initialized_from(state, config.train.init_from)
     mesh = sharding.data_mesh(devices) if len(devices) > 1 else None

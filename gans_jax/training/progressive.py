@@ -256,13 +256,14 @@ def _latest_step(directory: str) -> int | None:
 def train_progressive(config, workdir: str, *, progress: bool = True, devices=None):
     """Train (or resume) a Progressive GAN experiment stage by stage in ``workdir``; returns the final
     stage's state and metrics (also written to ``workdir/metrics.json`` and ``workdir/samples.png``)."""
-    from gans_jax import builders
+    from gans_jax import builders, configs
     from gans_jax.data.pipeline import make_dataset
     from gans_jax.training import loop
 
     if config.model.name != "progressive":
         raise ValueError(f"progressive training needs model.name='progressive', got {config.model.name!r}")
-    stages = schedule_from_config(config)
+    configs.validate(config)
+    stages = schedule_from_config(config)  # refuses a resolution the networks cannot grow to
     reset = bool(config.progressive.reset_optimizer)
     is_main = jax.process_index() == 0
     if is_main:

@@ -24,10 +24,12 @@ import socket
 import jax
 import numpy as np
 
+from gans_jax.errors import UserError
+
 LOCK_NAME = "train.lock"
 
 
-class WorkdirLockedError(RuntimeError):
+class WorkdirLockedError(UserError, RuntimeError):
     """Another run holds the workdir; the message names its pid and host."""
 
 
