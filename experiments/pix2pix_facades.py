@@ -2,7 +2,8 @@
 Conditional Adversarial Networks").
 
 - Generator: the U-Net of App. 6.1.1 (encoder C64-C128-C256-C512-C512-C512-C512-C512, decoder with skip
-  connections and dropout 0.5 in its first three layers, also at test time: the noise source).
+  connections and dropout 0.5 in three of its layers, 2-4 as in the authors' code, also at test time:
+  the noise source).
 - Discriminator: the 70x70 PatchGAN of App. 6.1.2 on (label map, photo) pairs.
 - Loss: the conditional GAN loss (non-saturating for G, as the paper's Sec. 3.3) + lambda * L1 with
   lambda = 100 (Eq. 4). The paper halves D's objective; Adam's update does not change under that scale.

@@ -94,7 +94,7 @@ def default_config() -> ml_collections.ConfigDict:
         translation="",  # image-to-image: paired (pix2pix, SRGAN) | unpaired (CycleGAN); "" = latent GAN
         # image-to-image networks (gans_jax.models.pix2pix / cyclegan / srgan); g_/d_normalization also
         # take "instance" there (SRResNet's g_normalization: batch | none):
-        g_dropout=0.5,  # pix2pix U-Net: dropout in the first 3 decoder layers, train and test time
+        g_dropout=0.5,  # pix2pix U-Net: dropout in decoder layers 1..num_downs-5 (authors' code), train and test
         d_layers=3,  # PatchGAN: strided layers (3 = 70x70 patches)
         residual_blocks=9,  # CycleGAN ResNet generator (6 at 128x128, 9 at 256x256); SRResNet (16)
         identity_mapping=True,  # CycleGAN: also compute F(x), G(y) for the identity loss
