@@ -56,7 +56,7 @@ def get_config(arg: str | None = None):
     c.optim.g = adam(2e-4, b1=0.5, b2=0.999, schedule="constant_then_linear")
     c.optim.d = adam(2e-4, b1=0.5, b2=0.999, schedule="constant_then_linear")
     c.train.update(steps=80_000, batch_size=1, ema_decay=0.0, sample_every=4000, checkpoint_every=4000)
-    c.eval.update(path="data/facades/val", num_samples=100)
+    c.eval.update(path="data/facades/val", num_samples=100, batch_stats=True)
     if "tiny" in presets:
         c.model.update(resolution=32, g_channels=16, d_channels=16)
         c.data.update(source="offline:edges2faces", path="", layout="folders", direction="AtoB", jitter=False)
