@@ -36,6 +36,7 @@ from gans_jax.training.state import GAN, GANState
 CONVERTERS: dict[str, str] = {
     "pix2pix": "gans_jax.pretrained.pytorch_i2i",
     "cyclegan": "gans_jax.pretrained.pytorch_i2i",
+    "dcgan-pytorch": "gans_jax.pretrained.pytorch_dcgan",
 }
 
 
