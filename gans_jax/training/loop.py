@@ -89,9 +89,9 @@ def translation_picture(
     gan: GAN, state: GANState, batch, use_ema: bool, batch_stats: bool = False
 ) -> np.ndarray:
     real, condition = gan.split_batch(batch)
-    if batch_stats:
+    if batch_stats and jax.tree.leaves(state.g_collections):  # batch norm: each image's own statistics
         out = evaluation.translate(gan, state, condition, use_ema=use_ema, batch_stats=True)
-    else:  # op by op: no compile for a few images
+    else:  # op by op: no compile for a few images (without batch norm only dropout masks would differ)
         out = jax.device_get(gan.generate(state, None, condition, use_ema=use_ema))
     if gan.translation == "paired":
         target = np.asarray(real)
