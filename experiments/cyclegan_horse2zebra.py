@@ -52,7 +52,7 @@ def get_config(arg: str | None = None):
         sample_every=5000,
         checkpoint_every=5000,
     )
-    c.eval.update(split="test", num_samples=100)
+    c.eval.update(split="test", num_samples=100, batch_stats=True)
     if "tiny" in presets:
         c.model.update(resolution=32, g_channels=16, d_channels=16, residual_blocks=2)
         c.data.update(source="offline:gray2color", jitter=False)

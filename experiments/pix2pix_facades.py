@@ -2,7 +2,8 @@
 Conditional Adversarial Networks").
 
 - Generator: the U-Net of App. 6.1.1 (encoder C64-C128-C256-C512-C512-C512-C512-C512, decoder with skip
-  connections and dropout 0.5 in its first three layers, also at test time: the noise source).
+  connections and dropout 0.5 in three of its layers, 2-4 as in the authors' code, also at test time:
+  the noise source).
 - Discriminator: the 70x70 PatchGAN of App. 6.1.2 on (label map, photo) pairs.
 - Loss: the conditional GAN loss (non-saturating for G, as the paper's Sec. 3.3) + lambda * L1 with
   lambda = 100 (Eq. 4). The paper halves D's objective; Adam's update does not change under that scale.
@@ -55,7 +56,7 @@ def get_config(arg: str | None = None):
     c.optim.g = adam(2e-4, b1=0.5, b2=0.999, schedule="constant_then_linear")
     c.optim.d = adam(2e-4, b1=0.5, b2=0.999, schedule="constant_then_linear")
     c.train.update(steps=80_000, batch_size=1, ema_decay=0.0, sample_every=4000, checkpoint_every=4000)
-    c.eval.update(path="data/facades/val", num_samples=100)
+    c.eval.update(path="data/facades/val", num_samples=100, batch_stats=True)
     if "tiny" in presets:
         c.model.update(resolution=32, g_channels=16, d_channels=16)
         c.data.update(source="offline:edges2faces", path="", layout="folders", direction="AtoB", jitter=False)

@@ -410,10 +410,24 @@ def describe_main(argv: list[str]) -> None:
     print(json.dumps(info))
 
 
-def translate_folder(workdir, input_dir, out_dir, *, direction="x2y", batch_size=32, use_ema=True, step=None):
+def translate_folder(
+    workdir,
+    input_dir,
+    out_dir,
+    *,
+    direction="x2y",
+    batch_size=32,
+    use_ema=True,
+    step=None,
+    batch_stats=None,
+    seed=None,
+):
     """Apply a trained image-to-image run to every image under ``input_dir`` (resized and converted to
     the run's source shape); writes ``out_dir/<relative name>.png`` and returns the written paths.
-    ``direction`` picks CycleGAN's ``x2y`` (G) or ``y2x`` (F)."""
+    ``direction`` picks CycleGAN's ``x2y`` (G) or ``y2x`` (F). ``batch_stats`` (default: the run's
+    ``eval.batch_stats``) and ``seed`` (default: the run's ``seed``) as in
+    :func:`gans_jax.evaluation.translator`: each image alone in training mode, as the pix2pix/CycleGAN
+    authors' ``test.py``, or running statistics."""
     from gans_jax.data.folder import ImageFolderSource
 
     config, gan, state = builders.load_run(workdir, step)
@@ -431,21 +445,25 @@ def translate_folder(workdir, input_dir, out_dir, *, direction="x2y", batch_size
         crop=config.data.crop,
         on_corrupt="error",
     )
+    batch_stats = config.eval.batch_stats if batch_stats is None else batch_stats
+    seed = config.seed if seed is None else seed
+    generate = evaluation.translator(gan, use_ema=use_ema, batch_stats=batch_stats, seed=seed)
+    run = lambda condition, start: evaluation.translate(
+        gan, state, condition, batch_size=batch_size, generate=generate, start=start
+    )
     written = []
     try:
         for start in range(0, len(source), batch_size):
             images = source.read_batch(np.arange(start, min(start + batch_size, len(source))))["image"]
             if gan.translation == "paired":
-                out = evaluation.translate(gan, state, images, use_ema=use_ema)
+                out = run(images, start)
             else:
                 n = len(images)
                 other = np.zeros(
                     (n, *(sample_shape if direction == "x2y" else gan.condition_shape)), np.float32
                 )
                 domains = {"x": images, "y": other} if direction == "x2y" else {"x": other, "y": images}
-                out = evaluation.translate(gan, state, domains, use_ema=use_ema)[
-                    "y" if direction == "x2y" else "x"
-                ]
+                out = run(domains, start)["y" if direction == "x2y" else "x"]
             for name, image in zip(
                 source.names[start : start + len(images)], visualize.to_uint8(out), strict=True
             ):
@@ -470,6 +488,17 @@ def translate_main(argv: list[str]) -> None:
         flags.DEFINE_integer("batch_size", 32, "Images per forward pass.", lower_bound=1, flag_values=fv)
         flags.DEFINE_integer("step", None, "Checkpoint step (default: the latest).", flag_values=fv)
         flags.DEFINE_bool("ema", True, "Use the EMA generator when the run has one.", flag_values=fv)
+        flags.DEFINE_bool(
+            "batch_stats",
+            None,
+            "Each image alone in training mode (its own batch-norm statistics, dropout on), as the "
+            "pix2pix/CycleGAN authors' test.py; --nobatch_stats: running statistics (their --eval). "
+            "Default: the run's eval.batch_stats.",
+            flag_values=fv,
+        )
+        flags.DEFINE_integer(
+            "seed", None, "Dropout seed with --batch_stats (default: the run's seed).", flag_values=fv
+        )
 
     fv = parse_flags(argv, define)
     require(fv, "workdir", "input", "out")
@@ -481,5 +510,7 @@ def translate_main(argv: list[str]) -> None:
         batch_size=fv.batch_size,
         use_ema=fv.ema,
         step=fv.step,
+        batch_stats=fv.batch_stats,
+        seed=fv.seed,
     )
     print(f"wrote {len(written)} translated images to {fv.out}")

@@ -94,7 +94,9 @@ def default_config() -> ml_collections.ConfigDict:
         translation="",  # image-to-image: paired (pix2pix, SRGAN) | unpaired (CycleGAN); "" = latent GAN
         # image-to-image networks (gans_jax.models.pix2pix / cyclegan / srgan); g_/d_normalization also
         # take "instance" there (SRResNet's g_normalization: batch | none):
-        g_dropout=0.5,  # pix2pix U-Net: dropout in the first 3 decoder layers, train and test time
+        g_dropout=0.5,  # pix2pix U-Net: dropout in decoder layers 1..num_downs-5 (authors' code)
+        g_test_dropout=True,  # pix2pix U-Net: dropout on with running statistics too (the paper's test-time
+        # noise); False = the authors' test.py --eval (see eval.batch_stats)
         d_layers=3,  # PatchGAN: strided layers (3 = 70x70 patches)
         residual_blocks=9,  # CycleGAN ResNet generator (6 at 128x128, 9 at 256x256); SRResNet (16)
         identity_mapping=True,  # CycleGAN: also compute F(x), G(y) for the identity loss
@@ -187,6 +189,12 @@ def default_config() -> ml_collections.ConfigDict:
         # super-resolution metrics (Ledig et al. 2017, Sec. 3.1; gans_jax.evaluation.translation_evaluation):
         resolution=0,  # held-out HR crop side (G is fully convolutional); 0 = model.resolution
         shave=0,  # border pixels removed before PSNR / L1 (SR papers: the scale factor)
+        # image-to-image: how held-out metrics, sample grids and `gans-jax translate` run the generator.
+        # True: as the pix2pix/CycleGAN authors' test.py without --eval (batch size 1, training mode): each
+        # image alone, batch norm with its own statistics, dropout on (gans_jax.evaluation.translate);
+        # False: running statistics (their --eval; pix2pix's dropout then as model.g_test_dropout).
+        # The pix2pix and CycleGAN experiments and converted upstream checkpoints set True.
+        batch_stats=False,
     )
     return c
 

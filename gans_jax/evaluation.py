@@ -76,12 +76,55 @@ def held_out_examples(config, gan: GAN, num: int, resolution: int | None = None)
     return {k: np.asarray(batch[k]) for k in ("image", "condition")}
 
 
-def translate(gan: GAN, state: GANState, condition, *, batch_size: int = 32, use_ema: bool = True):
-    """``G(condition)`` in batches (numpy in, numpy out); a dict of arrays for unpaired GANs."""
-    generate = jax.jit(lambda s, c: gan.generate(s, None, c, use_ema=use_ema))
+def translator(gan: GAN, *, use_ema: bool = True, batch_stats: bool = False, seed: int = 0):
+    """A compiled ``G`` for :func:`translate`: ``fn(state, condition, index)``, where ``index`` holds the
+    position of each image in the whole set (it keys each image's dropout when ``batch_stats``).
+
+    ``batch_stats=False``: the generator in evaluation mode (batch norm with its running statistics;
+    pix2pix's dropout as its ``test_dropout`` says, the authors' ``test.py --eval``). ``batch_stats=True``:
+    as their ``test.py`` without ``--eval`` (batch size 1, the networks left in training mode): each image
+    goes through the generator alone in training mode, so batch norm normalises with that image's own
+    statistics and dropout is on, its mask drawn from ``fold_in(PRNGKey(seed), index)`` (the same output
+    for an image however the set is batched). Nothing is updated."""
+    if not batch_stats:
+        return jax.jit(lambda s, c, index: gan.generate(s, None, c, use_ema=use_ema))
+    base = jax.random.PRNGKey(seed)
+
+    def one(s, c, index):
+        one_batch = jax.tree.map(lambda a: a[None], c)
+        key = jax.random.fold_in(base, index)
+        out = gan.generate(s, None, one_batch, use_ema=use_ema, train=True, dropout_key=key)
+        return jax.tree.map(lambda a: a[0], out)
+
+    return jax.jit(jax.vmap(one, in_axes=(None, 0, 0)))
+
+
+def translate(
+    gan: GAN,
+    state: GANState,
+    condition,
+    *,
+    batch_size: int = 32,
+    use_ema: bool = True,
+    batch_stats: bool = False,
+    seed: int = 0,
+    generate=None,
+    start: int = 0,
+):
+    """``G(condition)`` in batches (numpy in, numpy out); a dict of arrays for unpaired GANs. The
+    generator runs as :func:`translator` describes (``generate``: one made before, else one is made);
+    ``start`` is the index of the first image in a larger set."""
+    if generate is None:
+        generate = translator(gan, use_ema=use_ema, batch_stats=batch_stats, seed=seed)
     n = len(jax.tree.leaves(condition)[0])
     parts = [
-        jax.device_get(generate(state, jax.tree.map(lambda a, i=i: a[i : i + batch_size], condition)))
+        jax.device_get(
+            generate(
+                state,
+                jax.tree.map(lambda a, i=i: a[i : i + batch_size], condition),
+                np.arange(start + i, start + min(i + batch_size, n), dtype=np.int32),
+            )
+        )
         for i in range(0, n, batch_size)
     ]
     return jax.tree.map(lambda *xs: np.concatenate(xs), *parts)
@@ -96,7 +139,9 @@ def translation_evaluation(config, gan: GAN, state: GANState) -> dict[str, float
     in Ledig et al. 2017, Sec. 3.1: on ``eval.resolution`` crops (0 = ``model.resolution``; the
     generator is fully convolutional), without an ``eval.shave``-pixel border, with the PSNR also on
     BT.601 luma (``psnr_y``) for colour images, and against Pillow bicubic upsampling of the
-    low-resolution input (the filter that made it)."""
+    low-resolution input (the filter that made it). ``eval.batch_stats`` chooses how the generator runs
+    (:func:`translate`: running statistics, or each image's own in training mode as the authors' pix2pix
+    and CycleGAN ``test.py``)."""
     from gans_jax.data.folder import uint8_to_unit_range
     from gans_jax.data.offline import TASKS
     from gans_jax.data.transforms import bicubic_upsample, unit_range_to_uint8
@@ -108,7 +153,7 @@ def translation_evaluation(config, gan: GAN, state: GANState) -> dict[str, float
     resolution = config.eval.resolution if super_resolution else 0
     batch = held_out_examples(config, gan, config.eval.num_samples, resolution or None)
     real, condition = gan.split_batch(batch)
-    out = translate(gan, state, condition)
+    out = translate(gan, state, condition, batch_stats=config.eval.batch_stats, seed=config.seed)
     results = {"num_samples": int(len(batch["image"]))}
     if gan.translation == "paired" and super_resolution:
         scale = real.shape[1] // condition.shape[1]

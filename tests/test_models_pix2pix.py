@@ -2,6 +2,7 @@
 
 import functools
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -123,19 +124,92 @@ def test_skip_connection_carries_the_first_encoder_layer():
     np.testing.assert_array_equal(local > 0, window)
 
 
+X64 = jax.random.uniform(jax.random.PRNGKey(8), (2, 64, 64, 3), minval=-1, maxval=1)
+
+
+def _dropout_runner(module, v, train, x=X64):
+    f = jax.jit(
+        lambda v, key: module.apply(v, None, x, train=train, rngs={"dropout": key}, mutable=["batch_stats"])[
+            0
+        ]
+    )
+    return lambda seed: np.asarray(f(v, jax.random.PRNGKey(seed)))
+
+
 def test_dropout_is_the_noise_at_train_and_test_time():
-    v = random_variables(_small_unet(), None, X16)
-
-    def runner(module, train):
-        f = _apply_fn(module, train)
-        return lambda seed: np.asarray(f(v, jax.random.PRNGKey(seed))[0])
-
+    """At 64x64 (6 downs) the authors' code has one dropout layer (decoder layer 1): the output depends
+    on the dropout key in training and, with test_dropout, at test time."""
+    g = UNetGenerator(base_channels=2)
+    v = random_variables(g, None, X64)
     for train in (True, False):  # the paper keeps dropout at test time (test_dropout=True)
-        run = runner(_small_unet(), train)
+        run = _dropout_runner(g, v, train)
         np.testing.assert_array_equal(run(0), run(0))  # deterministic given the key
         assert not np.allclose(run(0), run(1))
-    quiet = runner(_small_unet(test_dropout=False), False)
+    quiet = _dropout_runner(UNetGenerator(base_channels=2, test_dropout=False), v, False)
     np.testing.assert_array_equal(quiet(0), quiet(1))
+
+
+@pytest.mark.parametrize(
+    "size,dropout_layers", [(16, []), (32, []), (64, [1]), (128, [1, 2]), (256, [1, 2, 3])]
+)
+def test_dropout_sits_where_the_authors_unet_puts_it(size, dropout_layers):
+    """``UnetGenerator(num_downs=n)`` builds ``n - 5`` ``use_dropout`` blocks right outside the innermost
+    one: dropout after decoder layers 1 .. n - 5 (unet_256: 2-4 of 8; none at 32x32). Traced from the
+    order in which the modules run: each dropout follows the normalisation of its decoder layer."""
+    g = UNetGenerator(base_channels=1)
+    x = jax.ShapeDtypeStruct((1, size, size, 3), jnp.float32)
+    order = []
+
+    def record(next_fun, args, kwargs, context):
+        name = str(context.module.name)
+        if context.method_name == "__call__" and (name.startswith("Dropout") or name.startswith("up_norm_")):
+            order.append(name)
+        return next_fun(*args, **kwargs)
+
+    v = variable_shapes(g, None, x)
+    with nn.intercept_methods(record):
+        jax.eval_shape(lambda v, x: g.apply(v, None, x, train=True, rngs=KEYS, mutable=["batch_stats"]), v, x)
+    after = [
+        int(order[i - 1].rsplit("_", 1)[1]) for i, name in enumerate(order) if name.startswith("Dropout")
+    ]
+    assert after == dropout_layers
+
+
+def test_pixel_discriminator_and_bias_rules():
+    """``n_layers=0`` is the authors' PixelDiscriminator (1x1 convolutions to ndf, 2 ndf, 1: one logit per
+    pixel); biases follow their ``use_bias``: instance norm only, plus the first and output layers of the
+    PatchGAN (the PixelGAN's output layer follows use_bias)."""
+    x = jax.ShapeDtypeStruct((1, 8, 8, 3), jnp.float32)
+    assert receptive_field(patch_layers(0)) == 1
+    for norm, bias in (("batch", False), ("instance", True), ("none", False)):
+        p = variable_shapes(PatchDiscriminator(4, 0, conditional=False, normalization=norm), x)["params"]
+        assert p["conv_0"]["kernel"].shape == (1, 1, 3, 4) and "bias" in p["conv_0"]
+        assert p["conv_1"]["kernel"].shape == (1, 1, 4, 8) and ("bias" in p["conv_1"]) == bias
+        assert p["conv_out"]["kernel"].shape == (1, 1, 8, 1) and ("bias" in p["conv_out"]) == bias
+        assert ("norm_1" in p) == (norm == "batch")
+        x32 = jax.ShapeDtypeStruct((1, 32, 32, 3), jnp.float32)
+        q = variable_shapes(PatchDiscriminator(4, 2, conditional=False, normalization=norm), x32)["params"]
+        assert "bias" in q["conv_0"] and "bias" in q["conv_out"]
+        assert all(("bias" in q[f"conv_{i}"]) == bias for i in (1, 2))
+        u = variable_shapes(UNetGenerator(base_channels=2, normalization=norm), None, x32)["params"]
+        assert all(
+            ("bias" in u[k]) == bias
+            for k in u
+            if k.startswith(("down_", "up_")) and "norm" not in k and k != "up_out"
+        )
+        assert "bias" in u["up_out"]
+    d = PatchDiscriminator(4, 0, conditional=False)
+    xs = jax.random.uniform(jax.random.PRNGKey(9), (2, 8, 8, 3), minval=-1, maxval=1)
+    v = random_variables(d, xs)
+    logits = d.apply(v, xs, train=False)
+    assert logits.shape == (2, 8, 8)
+    moved = d.apply(v, xs.at[:, 0, 0].set(0.5), train=False)  # one pixel changes one logit
+    changed = np.argwhere(np.abs(np.asarray(moved - logits)) > 0)
+    assert {tuple(c[1:]) for c in changed} == {(0, 0)}
+    with pytest.raises(ValueError, match="n_layers must be >= 0"):
+        patch_layers(-1)
+    with pytest.raises(ValueError, match="unknown normalization 'group'"):
+        variable_shapes(PatchDiscriminator(4, 1, conditional=False, normalization="group"), x)
 
 
 def test_init_is_deterministic_and_follows_the_paper():

@@ -6,7 +6,8 @@ before every stride-1 convolution, instance normalisation without affine paramet
 output; 6 blocks for 128x128 images, 9 for 256x256. ``dk`` is a 3x3 stride-2 convolution (zero padding
 1); ``uk`` a 3x3 stride-2 transposed convolution with padding 1 and output padding 1, computed exactly by
 :class:`gans_jax.layers.SubPixelConvTranspose` (as a 4x4 sub-pixel layer whose last tap is zero; the
-parameter stays the 3x3 kernel). Convolutions carry a bias unless batch norm follows them.
+parameter stays the 3x3 kernel). Convolutions carry a bias as in the authors' code
+(:func:`gans_jax.models.pix2pix.use_bias`: with instance norm only; the output layer always).
 
 One compiled train step updates all four networks through the generic step factory by composing them:
 :class:`CycleGANGenerator` holds ``G: X -> Y`` and ``F: Y -> X`` and returns every image the losses need
@@ -26,7 +27,7 @@ import jax.numpy as jnp
 
 from gans_jax.layers.image import reflection_pad
 from gans_jax.layers.upsample import SubPixelConvTranspose
-from gans_jax.models.pix2pix import PatchDiscriminator, conv, image_norm, pix2pix_init
+from gans_jax.models.pix2pix import PatchDiscriminator, conv, image_norm, pix2pix_init, use_bias
 
 
 class ResnetBlock(nn.Module):
@@ -37,10 +38,10 @@ class ResnetBlock(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-        features, use_bias = x.shape[-1], self.normalization != "batch"
-        h = conv(features, 3, 1, "VALID", use_bias, name="conv_0")(reflection_pad(x, 1))
+        features, bias = x.shape[-1], use_bias(self.normalization)
+        h = conv(features, 3, 1, "VALID", bias, name="conv_0")(reflection_pad(x, 1))
         h = nn.relu(image_norm(self.normalization, train, self.axis_name, name="norm_0")(h))
-        h = conv(features, 3, 1, "VALID", use_bias, name="conv_1")(reflection_pad(h, 1))
+        h = conv(features, 3, 1, "VALID", bias, name="conv_1")(reflection_pad(h, 1))
         return x + image_norm(self.normalization, train, self.axis_name, name="norm_1")(h)
 
 
@@ -65,13 +66,13 @@ class ResnetGenerator(nn.Module):
                 "ResnetGenerator needs NHWC images with H and W multiples of 4, got "
                 f"{None if x is None else x.shape}"
             )
-        use_bias = self.normalization != "batch"
+        bias = use_bias(self.normalization)
         norm = lambda name: image_norm(self.normalization, train, self.axis_name, name)
         ngf = self.base_channels
-        h = conv(ngf, 7, 1, "VALID", use_bias, name="c7s1_in")(reflection_pad(x, 3))
+        h = conv(ngf, 7, 1, "VALID", bias, name="c7s1_in")(reflection_pad(x, 3))
         h = nn.relu(norm("norm_in")(h))
         for i in range(2):  # d128, d256
-            h = conv(ngf * 2 ** (i + 1), 3, 2, 1, use_bias, name=f"down_{i}")(h)
+            h = conv(ngf * 2 ** (i + 1), 3, 2, 1, bias, name=f"down_{i}")(h)
             h = nn.relu(norm(f"down_norm_{i}")(h))
         for i in range(self.n_blocks):
             h = ResnetBlock(self.normalization, self.axis_name, name=f"block_{i}")(h, train)
@@ -82,7 +83,7 @@ class ResnetGenerator(nn.Module):
                 strides=2,
                 padding=1,
                 output_padding=1,
-                use_bias=use_bias,
+                use_bias=bias,
                 kernel_init=pix2pix_init,
                 name=f"up_{i}",
             )(h)

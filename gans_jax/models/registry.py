@@ -224,6 +224,7 @@ def pix2pix(model, sample_shape, num_classes, condition_shape):
             model["g_channels"],
             normalization=model["g_normalization"],
             dropout_rate=model["g_dropout"],
+            test_dropout=model["g_test_dropout"],
         ),
         PatchDiscriminator(model["d_channels"], model["d_layers"], normalization=model["d_normalization"]),
     )

@@ -67,12 +67,15 @@ def _fixed_inputs(gan: GAN, key: jax.Array, per_class: int = 10, unconditional: 
     return gan.sample_latents(key, unconditional), None, int(math.sqrt(unconditional))
 
 
-def sample_picture(gan: GAN, state: GANState, fixed, reference: np.ndarray, use_ema: bool) -> np.ndarray:
+def sample_picture(
+    gan: GAN, state: GANState, fixed, reference: np.ndarray, use_ema: bool, batch_stats: bool = False
+) -> np.ndarray:
     """A uint8 picture of the generator: an image grid, or a scatter plot over the data for 2-D points;
     for translation GANs (``fixed`` is a batch of held-out examples) one column per example, rows
-    source / translation / target (paired) or x / G(x) / F(G(x)) / y / F(y) / G(F(y)) (unpaired)."""
+    source / translation / target (paired) or x / G(x) / F(G(x)) / y / F(y) / G(F(y)) (unpaired), the
+    generator run as ``eval.batch_stats`` says (:func:`gans_jax.evaluation.translate`)."""
     if gan.translation is not None:
-        return translation_picture(gan, state, fixed, use_ema)
+        return translation_picture(gan, state, fixed, use_ema, batch_stats)
     z, labels, ncols = fixed
     samples = np.asarray(gan.generate(state, z, labels, use_ema=use_ema))
     if samples.ndim == 2:
@@ -83,9 +86,14 @@ def sample_picture(gan: GAN, state: GANState, fixed, reference: np.ndarray, use_
     return grid.repeat(scale, 0).repeat(scale, 1)
 
 
-def translation_picture(gan: GAN, state: GANState, batch, use_ema: bool) -> np.ndarray:
+def translation_picture(
+    gan: GAN, state: GANState, batch, use_ema: bool, batch_stats: bool = False
+) -> np.ndarray:
     real, condition = gan.split_batch(batch)
-    out = jax.device_get(gan.generate(state, None, condition, use_ema=use_ema))
+    if batch_stats and jax.tree.leaves(state.g_collections):  # batch norm: each image's own statistics
+        out = evaluation.translate(gan, state, condition, use_ema=use_ema, batch_stats=True)
+    else:  # op by op: no compile for a few images (without batch norm only dropout masks would differ)
+        out = jax.device_get(gan.generate(state, None, condition, use_ema=use_ema))
     if gan.translation == "paired":
         target = np.asarray(real)
         rows = [match_to(np.asarray(condition), target.shape), np.asarray(out), target]
@@ -355,7 +363,7 @@ def _train(config, workdir, progress, devices, run: _Run, preemption):
             for suffix, use_ema in [("", False), ("_ema", True)]:
                 if use_ema and local.ema_params is None:
                     continue
-                picture = sample_picture(gan, local, fixed, reference, use_ema)
+                picture = sample_picture(gan, local, fixed, reference, use_ema, config.eval.batch_stats)
                 visualize.save_png(os.path.join(workdir, "samples", f"step_{done:07d}{suffix}.png"), picture)
                 writer.write_image(done, f"samples{suffix}", picture)
         if fid_now:
@@ -377,7 +385,7 @@ def _train(config, workdir, progress, devices, run: _Run, preemption):
         **evaluation.evaluate(config, gan, local, k_eval),
     }
     if is_main:
-        picture = sample_picture(gan, local, fixed, reference, use_ema=True)
+        picture = sample_picture(gan, local, fixed, reference, True, config.eval.batch_stats)
         visualize.save_png(os.path.join(workdir, "samples.png"), picture)
         with open(os.path.join(workdir, "metrics.json"), "w") as f:
             json.dump(results, f, indent=2)

@@ -244,11 +244,13 @@ class GAN:
         *,
         use_ema: bool = True,
         train: bool = False,
+        dropout_key: jax.Array | None = None,
         **kwargs,
     ) -> jax.Array:
         """Samples ``G(z, y)``; the EMA generator when it exists and ``use_ema``; running BN statistics
-        unless ``train`` (then batch statistics, without updating any state). ``kwargs`` go to the
-        generator (e.g. StyleGAN's ``truncation_psi``, ``truncation_cutoff``)."""
+        unless ``train`` (then batch statistics, without updating any state). Dropout (pix2pix's noise)
+        draws from ``dropout_key`` (default ``PRNGKey(0)``). ``kwargs`` go to the generator (e.g.
+        StyleGAN's ``truncation_psi``, ``truncation_cutoff``)."""
         params = state.ema_params if use_ema and state.ema_params is not None else state.g_params
         out = self.generator.apply(
             {"params": params, **state.g_collections},
@@ -256,7 +258,7 @@ class GAN:
             labels,
             train=train,
             mutable=list(state.g_collections) if train else False,
-            rngs={"dropout": jax.random.PRNGKey(0)},
+            rngs={"dropout": jax.random.PRNGKey(0) if dropout_key is None else dropout_key},
             **kwargs,
         )
         return out[0] if train else out
