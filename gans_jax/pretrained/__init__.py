@@ -33,7 +33,9 @@ from gans_jax.training.state import GAN, GANState
 
 # kind -> converter module; each module has ``detect(path) -> str | None`` (the kind it recognises in a
 # file or folder, or None) and ``convert(path, kind) -> Converted``. Imported only when used.
-CONVERTERS: dict[str, str] = {}
+CONVERTERS: dict[str, str] = {
+    "biggan-pytorch": "gans_jax.pretrained.biggan",
+}
 
 
 class ConversionError(ValueError):
