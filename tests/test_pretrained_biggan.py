@@ -143,6 +143,46 @@ def test_convert_and_sample_commands_reproduce_the_reference_images(tmp_path, ca
         np.testing.assert_array_equal(a, b)
 
 
+def test_released_imagenet_128_layout_converts_to_the_biggan_imagenet_networks():
+    """The state-dict layout of the released ImageNet 128x128 run (``I128_layout.json``, written by the
+    fixture script from the reference built with launch_BigGAN_bs256x8.sh's flags): the converted config is
+    experiments/biggan_imagenet.py's model, and every array lands in a variable of that shape (158.3M
+    parameters without G's shared embedding; shapes only, the arrays are zero-stride stand-ins)."""
+    import json
+
+    from gans_jax.models.registry import build_networks
+    from tests.helpers import experiment_config
+
+    with open(os.path.join(ROOT, "I128_layout.json")) as f:
+        layout = json.load(f)
+    states = {
+        role: {k: np.broadcast_to(np.float32(0), shape) for k, shape in layout[net].items()}
+        for role, net in (("G_ema", "G"), ("D", "D"))
+    }
+    converted = converter.from_state_dicts(states)
+    model = converted.config.model
+    recipe = experiment_config("biggan_imagenet").model
+    keys = ("resolution", "g_channels", "d_channels", "latent_dim", "shared_dim", "hierarchical", "attention")
+    assert {k: model[k] for k in keys} == {k: recipe[k] for k in keys}
+    assert (model.d_attention, model.sn_eps, model.bn_eps, converted.num_classes) == ("", 1e-6, 1e-5, 1000)
+    assert converted.sample_shape == (128, 128, 3)
+
+    generator, discriminator = build_networks(model, converted.sample_shape, converted.num_classes)
+    z, y = jax.numpy.zeros((1, 120)), jax.numpy.zeros((1,), jax.numpy.int32)
+    x = jax.numpy.zeros((1, 128, 128, 3))
+    shapes = {
+        "G": jax.eval_shape(lambda: generator.init(jax.random.key(0), z, y, train=False)),
+        "D": jax.eval_shape(lambda: discriminator.init(jax.random.key(0), x, y, train=False)),
+    }
+    variables_of = {"G": {**converted.generator, "params": converted.ema}, "D": converted.discriminator}
+    for net, variables in variables_of.items():
+        want = {k: v.shape for k, v in pretrained._flatten(shapes[net]).items()}
+        got = {k: np.shape(v) for k, v in pretrained._flatten(variables).items()}
+        assert got == want, (net, sorted(set(got) ^ set(want))[:5])
+    count = lambda tree: sum(int(np.prod(np.shape(v))) for v in pretrained._flatten(tree).values())
+    assert (count(converted.ema), count(converted.discriminator["params"])) == (70_433_988, 87_982_370)
+
+
 def fails(pattern: str):
     return pytest.raises(pretrained.ConversionError, match=pattern)
 

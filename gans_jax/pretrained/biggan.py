@@ -482,6 +482,7 @@ def convert(path: str, kind: str = KIND, overrides: Mapping[str, Any] | None = N
             )
         role = "G_ema" if found == "G" and os.path.basename(path).startswith("G_ema") else found
         states[role] = state
+        files = {role: path}
     else:
         for role in NETWORKS:
             if role in files:
@@ -494,32 +495,53 @@ def convert(path: str, kind: str = KIND, overrides: Mapping[str, Any] | None = N
                         f"{what[role[0]]}'s state dict"
                     )
     run = read_run_config(files["state_dict"]) if "state_dict" in files else {}
-    g_state = states.get("G", states.get("G_ema"))
-    g = infer_generator(g_state, files.get("G", files.get("G_ema", path))) if g_state else None
+    converted = from_state_dicts(states, run, files={**files, "": path}, overrides=overrides, kind=kind)
+    converted.source = path
+    return converted
+
+
+def from_state_dicts(
+    states: Mapping[str, Mapping[str, Any]],
+    run: Mapping[str, Any] | None = None,
+    *,
+    files: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    kind: str = KIND,
+) -> Converted:
+    """The :class:`Converted` networks of state dicts ``states`` (role ``"G"``, ``"G_ema"``, ``"D"`` ->
+    dotted name -> array), with the run's flags ``run`` (:func:`read_run_config`) and ``overrides``.
+    ``files`` (role -> file, ``""`` -> the folder) name the sources in error messages."""
+    files = files or {}
+    run = run or {}
+    name = lambda role: files.get(role, role)
+    g_role = "G" if "G" in states else "G_ema" if "G_ema" in states else None
+    g = infer_generator(states[g_role], name(g_role)) if g_role else None
     if "G" in states and "G_ema" in states:
-        ema_arch = infer_generator(states["G_ema"], files["G_ema"])
+        ema_arch = infer_generator(states["G_ema"], name("G_ema"))
         if ema_arch != g:
             raise ConversionError(
-                f"{files['G_ema']} has another architecture than {files['G']}: {ema_arch} and {g}"
+                f"{name('G_ema')} has another architecture than {name('G')}: {ema_arch} and {g}"
             )
-    d = infer_discriminator(states["D"], files.get("D", path)) if "D" in states else None
+    d = infer_discriminator(states["D"], name("D")) if "D" in states else None
+    if g is None and d is None:
+        raise ConversionError(f"no BigGAN-PyTorch network: expected roles {NETWORKS}, got {sorted(states)}")
     if g is not None and d is not None:
         if (g["resolution"], g["num_classes"]) != (d["resolution"], d["num_classes"]):
             raise ConversionError(
-                f"{path}: G makes {g['resolution']}x{g['resolution']} images of {g['num_classes']} classes, "
-                f"D takes {d['resolution']}x{d['resolution']} images of {d['num_classes']} classes"
+                f"{name('')}: G makes {g['resolution']}x{g['resolution']} images of {g['num_classes']} "
+                f"classes, D takes {d['resolution']}x{d['resolution']} images of {d['num_classes']} classes"
             )
     if run:
-        _check_run(run, g, d, files["state_dict"])
+        _check_run(run, g, d, name("state_dict"))
     config, sample_shape, num_classes = _config(g, d, run)
     for dotted, value in (overrides or {}).items():
-        *parents, name = dotted.split(".")
+        *parents, leaf = dotted.split(".")
         node = config
         for part in parents:
             node = node[part]
-        if name not in node:
+        if leaf not in node:
             raise KeyError(f"override {dotted!r}: no such config key")
-        node[name] = value
+        node[leaf] = value
 
     generator = ema = None
     if g is not None:
@@ -527,9 +549,8 @@ def convert(path: str, kind: str = KIND, overrides: Mapping[str, Any] | None = N
         variables = {
             r: flax_variables(states[r], embeddings_in_ccbn=ccbn_embeddings) for r in states if r != "D"
         }
-        main = variables.get("G", variables.get("G_ema"))
-        buffers = variables.get("G_ema", main)["batch_stats"]
-        generator = {"params": main["params"], "batch_stats": buffers}
+        main = variables[g_role]
+        generator = {"params": main["params"], "batch_stats": variables.get("G_ema", main)["batch_stats"]}
         ema = variables.get("G_ema", main)["params"]
     discriminator = flax_variables(states["D"]) if "D" in states else None
     return Converted(
@@ -540,7 +561,6 @@ def convert(path: str, kind: str = KIND, overrides: Mapping[str, Any] | None = N
         generator=generator,
         discriminator=discriminator,
         ema=ema,
-        source=path,
     )
 
 
@@ -549,6 +569,7 @@ __all__ = [
     "convert",
     "detect",
     "flax_variables",
+    "from_state_dicts",
     "infer_discriminator",
     "infer_generator",
     "read_run_config",
