@@ -202,7 +202,7 @@ class BatchNorm(nn.Module):
                 var = jnp.maximum(mean2 - jnp.square(mean), 0.0)
                 count = count * lax.psum(1, self.axis_name)
             if not self.is_initializing():
-                running = var * (count / max(count - 1, 1)) if self.unbiased_var else var
+                running = var * count / jnp.maximum(count - 1, 1) if self.unbiased_var else var
                 m = self.momentum
                 mean_var.value = m * mean_var.value + (1 - m) * lax.stop_gradient(mean)
                 var_var.value = m * var_var.value + (1 - m) * lax.stop_gradient(running)
