@@ -342,7 +342,7 @@ def bench_biggan(args) -> tuple:
             "model.resolution": res,
             "model.g_channels": args.ch,
             "model.d_channels": args.ch,
-            "model.attention": min(64, res // 2),
+            "model.attention": str(min(64, res // 2)),
             "train.batch_size": 2 * args.batch,
             "train.compute_dtype": args.dtype,
             "train.accumulation_steps": args.accumulation,

@@ -36,7 +36,7 @@ def get_config(arg: str | None = None):
         d_channels=96,
         shared_dim=128,
         hierarchical=True,
-        attention=64,
+        attention="64",
     )
     c.data.update(source="tfds:imagenet2012", split="train", label_key="label", crop="center")
     c.objective.name = "hinge"
@@ -60,7 +60,9 @@ def get_config(arg: str | None = None):
         # at 8x8; lr 1e-3, betas (0.5, 0.999) for both players (as sngan_digits: at the paper's 1e-4 / 4e-4
         # the class-conditional gains barely move in a few hundred steps) and no EMA (a 0.999 EMA started
         # at step 100 still holds 82% of the step-100 generator at step 300).
-        c.model.update(resolution=16, latent_dim=48, g_channels=16, d_channels=16, shared_dim=32, attention=8)
+        c.model.update(
+            resolution=16, latent_dim=48, g_channels=16, d_channels=16, shared_dim=32, attention="8"
+        )
         c.data.update(source="digits", split="train")
         c.optim.g = adam(1e-3, b1=0.5, b2=0.999)
         c.optim.d = adam(1e-3, b1=0.5, b2=0.999)

@@ -72,7 +72,15 @@ def default_config() -> ml_collections.ConfigDict:
         d_hidden=(128, 128),
         shared_dim=128,  # BigGAN: shared class embedding size (0 = per-layer class embeddings)
         hierarchical=True,  # BigGAN: skip-z, a chunk of z per generator block
-        attention=64,  # BigGAN: resolution of the self-attention blocks (0 = none)
+        attention="64",  # BigGAN: G_attn, resolutions of self-attention blocks ("64", "32_64"; "0" = none)
+        d_attention="",  # BigGAN: D_attn ("" = as attention)
+        bn_eps=1e-5,  # BigGAN: BN_eps of the class-conditional batch norms
+        sn_eps=1e-6,  # BigGAN: SN_eps (BigGAN-PyTorch's launch scripts; its utils.py default is 1e-8)
+        sn_itrs=1,  # BigGAN: power iterations per training-mode call of G's layers (num_G_SV_itrs)
+        d_sn_itrs=0,  # BigGAN: ... of D's (num_D_SV_itrs; 0 = as sn_itrs)
+        weight_init="ortho",  # BigGAN: G_init / D_init: ortho | N02 | glorot
+        bn_unbiased_var=True,  # BigGAN: running variance updated with the unbiased batch variance
+        # (F.batch_norm, BigGAN-PyTorch's default); False: the biased one (its --mybn)
         conditioning="concat",  # conditional=True: concat (labels into D's input) | acgan | projection
         categorical_codes=(),  # InfoGAN: sizes of the categorical codes, e.g. (10,)
         continuous_codes=0,  # InfoGAN: number of Unif(-1, 1) codes

@@ -232,5 +232,5 @@ def test_generator_loss_reaches_the_shared_and_projection_embeddings():
     g_grads, d_grads = jax.jit(jax.grad(g_loss, argnums=(0, 1)))(g_vars["params"], d_vars["params"])
     shared = np.abs(np.asarray(g_grads["shared"]["embedding"])).sum(axis=1)
     assert np.all(shared[:4] > 1e-6) and np.all(shared[4:] == 0), shared
-    embed = np.abs(np.asarray(d_grads["ProjectionHead_0"]["embed"]["embedding"])).sum(axis=1)
+    embed = np.abs(np.asarray(d_grads["embed"]["embedding"])).sum(axis=1)
     assert np.all(embed[:4] > 1e-6), embed

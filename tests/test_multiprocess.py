@@ -29,7 +29,7 @@ NAME = "biggan_imagenet:tiny"
 OVERRIDES = {
     "model.g_channels": 4,
     "model.d_channels": 4,
-    "model.attention": 0,
+    "model.attention": "0",
     "train.batch_size": 8,
     "train.ema_decay": 0.9,
     "train.ema_start": 5,

@@ -147,22 +147,39 @@ def sngan(model, sample_shape, num_classes, condition_shape):
 
 @register("biggan")
 def biggan(model, sample_shape, num_classes, condition_shape):
-    """BigGAN (Brock et al. 2019): class-conditional only."""
+    """BigGAN (Brock et al. 2019) as BigGAN-PyTorch builds it: class-conditional only."""
     from gans_jax.models import biggan
 
     if num_classes is None:
         raise ValueError("BigGAN is class-conditional: set model.conditional=True and use labelled data")
-    common = dict(resolution=model["resolution"], num_classes=num_classes, attention=model["attention"])
+    common = dict(
+        resolution=model["resolution"],
+        num_classes=num_classes,
+        sn_eps=model["sn_eps"],
+        weight_init=model["weight_init"],
+    )
+    attention = model["attention"]
+    d_attention = model["d_attention"]
+    sn_itrs = model["sn_itrs"]
     return (
         biggan.Generator(
             ch=model["g_channels"],
             latent_dim=model["latent_dim"],
             shared_dim=model["shared_dim"],
             hierarchical=model["hierarchical"],
+            attention=attention,
             out_channels=sample_shape[-1],
+            bn_eps=model["bn_eps"],
+            bn_unbiased_var=model["bn_unbiased_var"],
+            sn_itrs=sn_itrs,
             **common,
         ),
-        biggan.Discriminator(ch=model["d_channels"], **common),
+        biggan.Discriminator(
+            ch=model["d_channels"],
+            attention=attention if d_attention == "" else d_attention,
+            sn_itrs=model["d_sn_itrs"] or sn_itrs,
+            **common,
+        ),
     )
 
 

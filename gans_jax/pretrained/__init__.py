@@ -37,6 +37,7 @@ CONVERTERS: dict[str, str] = {
     "pix2pix": "gans_jax.pretrained.pytorch_i2i",
     "cyclegan": "gans_jax.pretrained.pytorch_i2i",
     "dcgan-pytorch": "gans_jax.pretrained.pytorch_dcgan",
+    "biggan-pytorch": "gans_jax.pretrained.biggan",
 }
 
 
