@@ -71,7 +71,7 @@ def test_rejects_non_exact_upsampling_geometry():
         conv_transpose_subpixel(jnp.ones((1, 2, 2, 1)), jnp.ones((4, 4, 1, 1)), 2, 0)
 
 
-@pytest.mark.parametrize("method", ["conv", "im2col", "col2im"])
+@pytest.mark.parametrize("method", ["xla", "conv", "im2col", "col2im"])
 @pytest.mark.parametrize("k,s,p", [(4, 2, 1), (6, 2, 2), (3, 1, 1), (8, 4, 2)])
 def test_every_method_is_the_same_function(method, k, s, p):
     from gans_jax.layers.upsample import METHODS
@@ -88,6 +88,23 @@ def test_every_method_is_the_same_function(method, k, s, p):
     ref = lambda w, x: jnp.sum(_lax_transpose(x, w, s, p) ** 2)
     for a, b in zip(jax.grad(loss, (0, 1))(w, x), jax.grad(ref, (0, 1))(w, x), strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("backend,expected", [("cpu", "dot_general"), ("gpu", "conv_general_dilated"),
+                                              ("tpu", "conv_general_dilated")])  # fmt: skip
+def test_auto_method_is_chosen_by_platform(monkeypatch, backend, expected):
+    """CPU: matrix products (XLA:CPU's convolution gradients are slow); accelerators: the plain
+    transposed convolution (input dilated by the stride), which cuDNN and the TPU run as it is."""
+    monkeypatch.setattr(jax, "default_backend", lambda: backend)
+    x, w = jnp.ones((2, 8, 8, 16)), jnp.ones((4, 4, 16, 8))
+    jaxpr = jax.make_jaxpr(lambda x, w: conv_transpose_subpixel(x, w, 2, 1))(x, w)
+    convs = [e for e in jaxpr.jaxpr.eqns if e.primitive.name == "conv_general_dilated"]
+    names = {e.primitive.name for e in jaxpr.jaxpr.eqns}
+    assert expected in names
+    if backend == "cpu":
+        assert not convs
+    else:
+        assert [tuple(e.params["lhs_dilation"]) for e in convs] == [(2, 2)]
 
 
 @pytest.mark.parametrize(
@@ -109,3 +126,17 @@ def test_cpu_matrix_product_convolution_equals_lax(shape, kernel, strides, paddi
     g_ref = jax.grad(lambda w, x: jnp.sum(ref(w, x) ** 2), (0, 1))(w, x)
     for a, b in zip(g_ours, g_ref, strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("backend", ["cpu", "gpu"])
+def test_strided_convolution_form_is_chosen_by_platform(monkeypatch, backend):
+    """conv_general_dilated_cpu: one matrix product on CPU, the plain NHWC convolution elsewhere."""
+    from gans_jax.layers.conv import conv_general_dilated_cpu
+
+    monkeypatch.setattr(jax, "default_backend", lambda: backend)
+    dn = ("NHWC", "HWIO", "NHWC")
+    fn = lambda x, w: conv_general_dilated_cpu(x, w, (2, 2), ((1, 1), (1, 1)), dimension_numbers=dn)
+    jaxpr = jax.make_jaxpr(fn)(jnp.ones((2, 8, 8, 4)), jnp.ones((4, 4, 4, 6)))
+    names = {e.primitive.name for e in jaxpr.jaxpr.eqns}
+    assert ("conv_general_dilated" in names) == (backend != "cpu")
+    assert ("dot_general" in names) == (backend == "cpu")

@@ -320,6 +320,23 @@ def test_unoptimised_graph_computes_the_same_function(weights, reference):
     assert _rel_error(fast, graph).max() <= 1e-5
 
 
+def test_plain_forms_of_accelerators_compute_the_same_function(weights, reference):
+    """The GPU/TPU default (impl "xla": plain convolutions and reduce_window pools, no chunks) equals the
+    CPU default (matrix products, padded-and-cropped convolutions, pools as slices, chunks of 2)."""
+    from gans_jax.metrics.inception import platform_impl
+
+    assert (platform_impl("auto", "cpu"), platform_impl("auto", "gpu"), platform_impl("auto", "tpu")) == (
+        "fast", "xla", "xla",
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="unknown Inception impl 'cudnn'"):
+        platform_impl("cudnn")
+    cpu_default = InceptionExtractor(weights, batch_size=4, devices=ONE_DEVICE)
+    assert (cpu_default.model.impl, cpu_default.chunk_size) == ("fast", 2)
+    images = reference["images_s32"]
+    plain = InceptionExtractor(weights, batch_size=4, devices=ONE_DEVICE, impl="xla", chunk_size=None)
+    assert _rel_error(plain(images)["pool3"], cpu_default(images)["pool3"]).max() <= 1e-5
+
+
 def test_random_init_matches_prepared_structure(weights):
     variables = jax.eval_shape(lambda: InceptionV3().init(jax.random.PRNGKey(0), np.zeros((1, 299, 299, 3))))
     prepared = prepare_params(weights)

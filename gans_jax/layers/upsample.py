@@ -4,10 +4,15 @@ A transposed convolution with stride ``s`` writes input pixel ``i`` through kern
 pixel ``o = s * i - p + k`` (PyTorch's ``ConvTranspose2d`` convention, no kernel flip). Output pixels of
 one phase ``a = o mod s`` only ever see the taps ``k`` with ``k = a + p (mod s)``, so the layer equals
 ``s * s`` ordinary stride-1 convolutions with small sub-kernels, one per phase, interleaved by
-depth-to-space (the sub-pixel form of Shi et al. 2016). On accelerators we run all phases as ONE
-stride-1 convolution to ``s * s * C_out`` channels whose window (``T`` taps, e.g. 2 for k=4, s=2)
-covers every phase's taps, on the input padded by one pixel, then slice each phase's alignment and
-interleave; its FLOPs are the transposed convolution's times ``(H+T-1)(W+T-1) / (H W)``.
+depth-to-space (the sub-pixel form of Shi et al. 2016): all phases as ONE stride-1 convolution to
+``s * s * C_out`` channels whose window (``T`` taps, e.g. 2 for k=4, s=2) covers every phase's taps, on
+the input padded by one pixel, then each phase's alignment sliced and interleaved; its FLOPs are the
+transposed convolution's times ``(H+T-1)(W+T-1) / (H W)``.
+
+On accelerators (``method="auto"`` off the CPU) the layer is the plain transposed convolution,
+``lax.conv_general_dilated`` with the input dilated by the stride and the kernel flipped, which XLA
+hands to cuDNN's (or the TPU's) transposed-convolution kernels in NHWC, as PyTorch's
+``ConvTranspose2d`` does; the sub-pixel form stays available (``method="conv"``) to compare.
 
 Why: on XLA:CPU the kernel gradient of ``lax.conv_transpose`` is pathologically slow (4x4 stride 2,
 16x16x256 -> 32x32x128, batch 64, 2 cores: 6.35 s, against 0.23 s for forward + backward in PyTorch and
@@ -79,7 +84,7 @@ def subpixel_kernel(kernel: jax.Array, stride: int, padding: int) -> jax.Array:
     return gathered.reshape(window, window, cin, stride * stride * cout)
 
 
-METHODS = ("auto", "conv", "im2col", "col2im")
+METHODS = ("auto", "xla", "conv", "im2col", "col2im")
 
 
 def conv_transpose_subpixel(
@@ -91,13 +96,15 @@ def conv_transpose_subpixel(
     Equals ``torch.nn.ConvTranspose2d(C_in, C_out, k, stride, padding)`` with its weight permuted to
     ``(k, k, C_in, C_out)``. Every ``method`` computes the same function:
 
+    - ``"xla"``: the plain transposed convolution (``lax.conv_general_dilated`` with ``lhs_dilation``
+      = stride and the flipped kernel), what cuDNN and the TPU run directly;
     - ``"conv"``: one stride-1 convolution to ``s * s * C_out`` channels + depth-to-space (sub-pixel);
     - ``"im2col"``: the same stride-1 convolution written as window patches times one matrix;
     - ``"col2im"``: one matrix product ``x @ W`` to every tap's contribution, then overlap-add: exactly
       the FLOPs of the transposed convolution, no window padding;
-    - ``"auto"``: ``"conv"`` on accelerators; on CPU the matrix-product form that suits the shape
+    - ``"auto"``: ``"xla"`` on accelerators; on CPU the matrix-product form that suits the shape
       (:func:`_cpu_method`), because XLA:CPU's convolution gradients are slow while its dots run near
-      peak (benchmarks/RESULTS.md).
+      peak (benchmarks/RESULTS.md). The platform is ``jax.default_backend()`` at trace time.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
@@ -105,10 +112,12 @@ def conv_transpose_subpixel(
     _subpixel_plan(k, stride, padding)  # validates the geometry
     if method == "auto":
         method = (
-            "conv"
+            "xla"
             if jax.default_backend() != "cpu"
             else _cpu_method(x.shape[-1], kernel.shape, stride, padding)
         )
+    if method == "xla":
+        return _conv_transpose_xla(x, kernel, stride, padding)
     if method == "col2im":
         return _conv_transpose_col2im(x, kernel, stride, padding)
     return _conv_transpose_window(x, kernel, stride, padding, method == "im2col")
@@ -125,6 +134,21 @@ def _cpu_method(cin: int, kernel_shape, stride: int, padding: int) -> str:
     if cin >= 256 or k * k * cout <= window * window * cin:
         return "col2im"
     return "im2col"
+
+
+def _conv_transpose_xla(x, kernel, stride, padding):
+    """``y[s*i - p + k] += x[i] w[k]`` as XLA's transposed convolution: the input dilated by ``s``,
+    padded by ``k - 1 - p`` on each side, correlated with the spatially flipped kernel."""
+    k = kernel.shape[0]
+    pad = (k - 1 - padding, k - 1 - padding)
+    return lax.conv_general_dilated(
+        x,
+        kernel[::-1, ::-1].astype(x.dtype),
+        window_strides=(1, 1),
+        padding=(pad, pad),
+        lhs_dilation=(stride, stride),
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+    )
 
 
 def _conv_transpose_window(x, kernel, stride, padding, as_matmul: bool):

@@ -39,7 +39,7 @@ import numpy as np
 from jax import lax
 from jax.sharding import PartitionSpec as P
 
-from gans_jax.metrics.inception import InceptionV3, prepare_params
+from gans_jax.metrics.inception import InceptionV3, platform_impl, prepare_params
 from gans_jax.metrics.inception_weights import NUM_CLASSES, InceptionWeights, load_inception_weights
 from gans_jax.training import sharding
 
@@ -175,7 +175,8 @@ class InceptionExtractor:
         convolutions of four small batches side by side faster than one large batch; no chunks on
         accelerators); None: the device's whole part at once.
       model_options: :class:`~gans_jax.metrics.inception.InceptionV3` options (``fold_bn``,
-        ``fuse_heads``, ``impl``) to measure the unoptimised graph; the defaults are the fast path.
+        ``fuse_heads``, ``impl``) to measure the unoptimised graph; the defaults are the fast path
+        (``impl="auto"``: the CPU forms on CPU devices, plain convolutions on accelerators).
     """
 
     def __init__(
@@ -199,15 +200,17 @@ class InceptionExtractor:
         self.resize = resize
         self.has_logits = weights.has_logits
         num_classes = NUM_CLASSES if self.has_logits else None
-        self.model = InceptionV3(num_classes=num_classes, precision=precision, **model_options)
         self.mesh = sharding.data_mesh(devices)
+        platform = self.mesh.devices.flat[0].platform
+        impl = platform_impl(model_options.pop("impl", "auto"), platform)  # by the devices' platform
+        self.model = InceptionV3(num_classes=num_classes, precision=precision, impl=impl, **model_options)
         local = len([d for d in self.mesh.devices.flat if d.process_index == jax.process_index()])
         self.local_batch_size = -(-batch_size // self.mesh.size) * local
         self.batch_size = -(-batch_size // self.mesh.size) * self.mesh.size
         folding = {k: v for k, v in model_options.items() if k in ("fold_bn", "fuse_heads")}
         self.params = sharding.put_replicated(prepare_params(weights, **folding), self.mesh)
         if chunk_size == "auto":
-            chunk_size = 2 if self.mesh.devices.flat[0].platform == "cpu" else None
+            chunk_size = 2 if platform == "cpu" else None
         if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
             raise ValueError(f"chunk_size must be a positive integer, 'auto' or None, got {chunk_size!r}")
         self.chunk_size = chunk_size

@@ -23,7 +23,10 @@ unrewritten graph stays available, ``fold_bn=False, fuse_heads=False, impl="xla"
   with an average pool, so the head's slice for that branch is pooled afterwards, on fewer channels
   (the max-pool branch of ``mixed_10`` does not commute and keeps its own convolution);
 * ``impl="fast"`` (:func:`convolve`): 1x1 convolutions as matrix products, unpadded convolutions
-  computed padded and cropped, pools as shifted slices: the forms XLA:CPU runs fastest.
+  computed padded and cropped, pools as shifted slices: the forms XLA:CPU runs fastest. It is the
+  default on CPU only (``impl="auto"``); on GPUs and TPUs the default is ``impl="xla"``, plain NHWC
+  convolutions and ``reduce_window`` pools, which cuDNN and the TPU run as they are (the padding trick
+  would only add work there).
 
 :class:`InceptionV3` takes NHWC float32 images already resized to 299x299 and scaled to [-1, 1)
 (see :mod:`gans_jax.metrics.features` for uint8 input of any size).
@@ -41,7 +44,20 @@ from jax import lax
 
 from gans_jax.metrics.inception_weights import InceptionWeights, conv_layers
 
-__all__ = ["BN_EPS", "FEATURE_DIM", "InceptionV3", "convolve", "prepare_params"]
+__all__ = ["BN_EPS", "FEATURE_DIM", "IMPLS", "InceptionV3", "convolve", "platform_impl", "prepare_params"]
+
+IMPLS = ("auto", "fast", "dot", "xla")
+
+
+def platform_impl(impl: str = "auto", platform: str | None = None) -> str:
+    """``impl`` with ``"auto"`` resolved for ``platform`` (default: ``jax.default_backend()``):
+    ``"fast"`` on CPU, ``"xla"`` (plain convolutions) on GPUs and TPUs."""
+    if impl not in IMPLS:
+        raise ValueError(f"unknown Inception impl {impl!r}; expected one of {IMPLS}")
+    if impl != "auto":
+        return impl
+    return "fast" if (platform or jax.default_backend()) == "cpu" else "xla"
+
 
 BN_EPS = 1e-3
 FEATURE_DIM = 2048
@@ -240,11 +256,17 @@ class InceptionV3(nn.Module):
     precision: lax.Precision | None = lax.Precision.HIGHEST
     fold_bn: bool = True
     fuse_heads: bool = True
-    impl: str = "fast"  # "fast", "dot" or "xla": see convolve(); "fast" also writes pools as slices
+    # "fast", "dot" or "xla": see convolve(); "fast" also writes pools as slices. "auto": "fast" on CPU,
+    # "xla" on accelerators (platform_impl, resolved when the module is traced).
+    impl: str = "auto"
+
+    @property
+    def _impl(self) -> str:
+        return platform_impl(self.impl)
 
     @property
     def _slices(self) -> bool:  # pools as shifted slices (fast on XLA:CPU) or reduce_window
-        return self.impl == "fast"
+        return self._impl == "fast"
 
     def _conv(self, name, features, kernel=(1, 1), stride=1, padding=(0, 0)) -> _Conv:
         return _Conv(
@@ -254,7 +276,7 @@ class InceptionV3(nn.Module):
             padding,
             self.precision,
             self.fold_bn,
-            self.impl,
+            self._impl,
             name=name.replace(".", "_"),
         )
 

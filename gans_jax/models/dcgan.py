@@ -82,6 +82,7 @@ class Generator(nn.Module):
     vbn_reference_size: int = 64
     vbn_reference_seed: int = 0
     latent_distribution: str = "normal"
+    upsample: str = "auto"  # SubPixelConvTranspose's method: every one computes the same function
 
     @nn.compact
     def __call__(self, z: jax.Array, labels: jax.Array | None = None, train: bool = True):
@@ -110,6 +111,10 @@ class Generator(nn.Module):
         def norm():
             return VirtualBatchNorm(num_ref) if virtual else _batch_norm(train, self.axis_name)
 
+        def upsample(features):
+            method = self.upsample
+            return SubPixelConvTranspose(features, use_bias=False, kernel_init=dcgan_init, method=method)
+
         h = z.reshape(z.shape[0], -1)
         if self.num_classes is not None:
             if labels is None:
@@ -121,9 +126,9 @@ class Generator(nn.Module):
         h = nn.relu(norm()(h))
         for _ in range(stages - 1):
             channels //= 2
-            h = SubPixelConvTranspose(channels, use_bias=False, kernel_init=dcgan_init)(h)
+            h = upsample(channels)(h)
             h = nn.relu(norm()(h))
-        h = SubPixelConvTranspose(self.out_channels, use_bias=False, kernel_init=dcgan_init)(h)
+        h = upsample(self.out_channels)(h)
         return jnp.tanh(h[num_ref:])
 
 
