@@ -163,6 +163,7 @@ def default_config() -> ml_collections.ConfigDict:
         compute_dtype="float32",  # float32 | bfloat16 (mixed precision: float32 parameters and optimiser)
         image_pool_size=0,  # > 0: D sees fakes from a history of this many per domain (CycleGAN: 50)
         shard_params=False,  # FSDP-style: parameters and optimiser states sharded along the data axis
+        prefetch=-1,  # batches placed on the devices ahead of the step; -1: 2 on GPU/TPU, 0 on CPU
         log_every=100,
         sample_every=1000,
         checkpoint_every=1000,
@@ -232,7 +233,7 @@ AT_LEAST_ONE = (
 AT_LEAST_ZERO = (
     "train.ema_start", "train.image_pool_size", "train.nonfinite_retries", "eval.fid_every",
     "eval.standing_stats", "eval.resolution", "eval.shave", "data.channels", "data.load_size",
-    "model.mbstd_group_size", "model.minibatch_kernels", "model.continuous_codes", "model.attention",
+    "model.mbstd_group_size", "model.minibatch_kernels", "model.continuous_codes",
     "model.shared_dim", "model.d_pool_size", "model.init_std", "objective.adversarial_start",
     "objective.adversarial_weight",
 )  # fmt: skip
@@ -272,6 +273,8 @@ def validate(config) -> None:
         v = value(key)
         if not (low <= v <= high if closed else low <= v < high):
             bad(key, f"a number in [{low:g}, {high:g}{']' if closed else ')'}")
+    if not value("train.prefetch") >= -1:
+        bad("train.prefetch", "-1 (by platform) or a number of batches >= 0")
     for key in ("optim.g.lr", "optim.d.lr"):
         if not value(key) >= 0:
             bad(key, "a learning rate >= 0")
