@@ -17,6 +17,10 @@ aside and the one before it used (:mod:`gans_jax.training.checkpoint`). SIGTERM 
 the current step and stop the run with status 75 (:mod:`gans_jax.training.preemption`). A run holds
 ``train.lock`` in the workdir; a second run is refused (:mod:`gans_jax.training.workdir_lock`).
 Only process 0 writes logs and pictures; every process takes part in checkpoints.
+
+The loop never waits for the device between log steps: metrics are aggregated on the device, and on
+GPUs and TPUs the next batches are already on their way to the devices while a step runs
+(``train.prefetch``, :mod:`gans_jax.training.prefetch`).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from gans_jax.metrics.translation import match_to
 from gans_jax.training import sharding
 from gans_jax.training.checkpoint import Checkpointer
 from gans_jax.training.preemption import Preempted, PreemptionWatcher, preempted_message
+from gans_jax.training.prefetch import DevicePrefetcher, default_prefetch
 from gans_jax.training.state import GAN, GANState
 from gans_jax.training.workdir_lock import lock_workdir
 from gans_jax.training.writers import NO_STEP, Writer, make_accumulator, window_from_json, window_to_json
@@ -271,7 +276,20 @@ def _train(config, workdir, progress, devices, run: _Run, preemption):
     if mesh is not None:
         state_sharding = sharding.state_shardings(state, mesh, config.train.shard_params)
         state = jax.device_put(state, state_sharding)
-    iterator = dataset.iterator()
+    keep = (
+        ("image", "label") if gan.conditional else ("image", "condition") if gan.translation else ("image",)
+    )
+
+    # Batches read and placed on the devices ahead of the step (train.prefetch; none on CPU).
+    depth = default_prefetch(config.train.prefetch, devices[0].platform)
+
+    def place(batch):  # device_put is asynchronous: the copy overlaps the steps still running
+        batch = {k: batch[k] for k in keep}
+        if mesh is not None:
+            return sharding.put_batch(batch, mesh)
+        return jax.device_put(batch, devices[0]) if depth else batch
+
+    iterator = DevicePrefetcher(dataset.iterator(), place, depth)
     window = None  # metrics aggregated since the last log step, from the checkpoint
     if resuming:
         state, data_state = checkpointer.restore(state)
@@ -279,14 +297,6 @@ def _train(config, workdir, progress, devices, run: _Run, preemption):
         window = data_state.get("log_window")
     step_fn = sharding.compile_train_step(train_step, mesh, state_sharding)
     train_cfg = config.train
-
-    keep = (
-        ("image", "label") if gan.conditional else ("image", "condition") if gan.translation else ("image",)
-    )
-
-    def place(batch):
-        batch = {k: batch[k] for k in keep}
-        return batch if mesh is None else sharding.put_batch(batch, mesh)
 
     start_step = int(jax.device_get(sharding.host_local(state.step)))
     writer = Writer(workdir, enabled=is_main, start_step=start_step)
@@ -309,7 +319,7 @@ def _train(config, workdir, progress, devices, run: _Run, preemption):
     preemption.arm()
     preempt = False
     while done < train_cfg.steps:
-        state, metrics = step_fn(state, place(next(iterator)))
+        state, metrics = step_fn(state, next(iterator))
         done += 1
         bar.update(1)
         if accumulate is None:  # built once, from the step's metric names
