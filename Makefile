@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 EXTRAS ?= test
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 
-.PHONY: demo test lint bench clean weights
+.PHONY: demo test lint bench clean weights device-wheels device-weights device-dry-run
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,29 @@ TEST_WORKERS ?= 2
 
 test: $(STAMP) $(WEIGHTS)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests
+
+# GPU device check (benchmarks/device/README.md). The GPU image (Python 3.12) lacks these packages; their
+# wheels go to .whl/ (ignored, ~5 MB), installed there with pip --no-index --no-deps.
+DEVICE_WHEELS := ml-collections==1.1.0 clu==0.0.12 grain==0.2.18 array-record==0.8.6 portpicker==1.6.0 \
+	tensorboardX==2.6.5
+DEVICE_PLATFORMS := $(foreach p,manylinux_2_28_x86_64 manylinux_2_27_x86_64 manylinux_2_24_x86_64 \
+	manylinux_2_17_x86_64 manylinux2014_x86_64 manylinux1_x86_64,--platform $(p))
+
+device-wheels: $(STAMP)
+	rm -rf .whl && mkdir -p .whl
+	$(PY) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		$(DEVICE_PLATFORMS) -d .whl $(DEVICE_WHEELS)
+	@ls .whl && du -sh .whl
+
+# The Inception weights (87 MB) are over one call's 64 MiB: two parts, carried in two calls.
+device-weights: $(WEIGHTS)
+	rm -rf .devcarry/weights && mkdir -p .devcarry/weights/1 .devcarry/weights/2
+	split -b 44M $(WEIGHTS) .devcarry/weights/default_1.pt.part-
+	mv .devcarry/weights/default_1.pt.part-aa .devcarry/weights/1/ && mv .devcarry/weights/default_1.pt.part-ab .devcarry/weights/2/
+	@du -sh .devcarry/weights/*
+
+device-dry-run: $(STAMP) $(WEIGHTS)
+	OUT=runs/device-dry-run bash benchmarks/device/run.sh --dry-run
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gans_jax tests experiments benchmarks

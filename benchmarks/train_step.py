@@ -23,7 +23,11 @@ the timed steps average over the schedule only when ``--steps`` covers it; ``s_p
 seconds per thousand real images, the unit of StyleGAN2-ADA's tables).
 The PyTorch reference (run when ``import torch`` works, unless ``--no-torch``) is the same
 architecture written here in plain PyTorch with the examples' training iteration: D on reals, D on
-``fake.detach()``, step D; D on the same fakes with real labels, step G.
+``fake.detach()``, step D; D on the same fakes with real labels, step G. It runs on CUDA when torch
+sees a GPU (``--torch-device``), with ``cudnn.benchmark`` on there; ``--torch-amp`` runs it as a PyTorch
+user would for speed: channels-last tensors and ``torch.autocast`` in bfloat16 (no loss scaling
+needed), the counterpart of ``--dtype bfloat16`` on the JAX side. ``--dtype`` sets the JAX step's
+compute dtype for every model; ``--upsample`` the DCGAN generator's transposed-convolution form.
 
 Both sides train on one fixed random batch (uint8-like images scaled to [-1, 1], seed 0) that stays
 on the device, so the numbers are the step itself, not data loading. JAX: ``compile_s`` is the first
@@ -42,6 +46,7 @@ steps_per_s, torch_steps_per_s, ratio, device, threads, jax_version, ...``).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -56,8 +61,19 @@ def parse_args(argv=None) -> argparse.Namespace:
         default="dcgan",
     )
     p.add_argument("--ch", type=int, default=96, help="BigGAN channel multiplier")
-    p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="BigGAN compute")
-    p.add_argument("--accumulation", type=int, default=1, help="BigGAN micro-batches per update")
+    p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="JAX compute dtype")
+    p.add_argument(
+        "--accumulation",
+        default="1",
+        help="BigGAN micro-batches per update; a list (4,8,16) takes the first whose compiled program fits "
+        "90%% of the device's memory",
+    )
+    p.add_argument("--n-critic", type=int, default=None, help="BigGAN D updates per step (default: config's)")
+    p.add_argument("--preset", default="", help="biggan/stylegan2: the experiment's preset (e.g. tiny)")
+    p.add_argument("--peak-flops", type=float, default=None, help="peak FLOP/s (default: looked up/measured)")
+    p.add_argument("--upsample", default="auto", help="DCGAN generator: SubPixelConvTranspose method")
+    p.add_argument("--torch-device", default="auto", help="cuda, cpu, or auto (cuda when torch sees a GPU)")
+    p.add_argument("--torch-amp", action="store_true", help="PyTorch: channels-last + autocast bfloat16")
     p.add_argument(
         "--content",
         choices=("pixel", "vgg22", "vgg54"),
@@ -78,6 +94,12 @@ def parse_args(argv=None) -> argparse.Namespace:
             p.error(f"--{name} must be >= 1, got {getattr(args, name)}")
     if args.warmup < 0:
         p.error(f"--warmup must be >= 0, got {args.warmup}")
+    try:
+        args.accumulation = [int(a) for a in str(args.accumulation).split(",")]
+    except ValueError:
+        p.error(f"--accumulation must be an integer or a comma-separated list, got {args.accumulation!r}")
+    if any(a < 1 or args.batch % a for a in args.accumulation):
+        p.error(f"--accumulation {args.accumulation}: each must be >= 1 and divide --batch {args.batch}")
     return args
 
 
@@ -98,6 +120,13 @@ def pin_threads(threads: int | None) -> int:
     if threads < len(cores) and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, cores[:threads])
     return threads
+
+
+def device_name(device) -> str:
+    """``gpu: NVIDIA H200`` for accelerators; the CPU's model name and usable cores for CPUs."""
+    if device.platform == "cpu":
+        return f"cpu: {cpu_name()} ({len(available_cores())} cores usable)"
+    return f"{device.platform}: {device.device_kind}"
 
 
 def cpu_name() -> str:
@@ -205,8 +234,9 @@ PEAK_FLOPS = {
 }
 
 
+@functools.cache
 def peak_flops() -> tuple[float, str]:
-    """The device's dense peak FLOP/s and where the number comes from."""
+    """The device's dense peak FLOP/s and where the number comes from (measured once per process)."""
     import time
 
     import jax
@@ -247,9 +277,12 @@ def time_jax_step(train_step, state, batch, warmup: int) -> tuple:
     }
 
 
-def bench_config(config, sample_shape, batch, warmup: int, num_classes=None, condition_shape=None) -> tuple:
+def bench_config(
+    config, sample_shape, batch, warmup: int, num_classes=None, condition_shape=None, accumulation=None
+) -> tuple:
     """The train step of an experiment ``config`` (the library's own path: build_gan, build_train_step),
-    compiled for ``batch`` and timed; also its XLA FLOP count per step."""
+    compiled for ``batch`` and timed; also its XLA FLOP count per step. ``accumulation``: candidate
+    ``train.accumulation_steps``, the first whose compiled program fits the device is timed."""
     import jax
 
     from gans_jax import builders
@@ -257,24 +290,65 @@ def bench_config(config, sample_shape, batch, warmup: int, num_classes=None, con
     gan = builders.build_gan(config, sample_shape, num_classes, condition_shape)
     step = builders.build_train_step(config, gan)
     state = jax.jit(lambda k: step.init_state(k, sample_shape))(jax.random.PRNGKey(0))
-    return time_compiled_step(step, state, jax.device_put(batch), warmup)
+    batch = jax.device_put(batch)
+    tried = []
+    for i, steps in enumerate(accumulation or [config.train.accumulation_steps]):
+        config.train.accumulation_steps = steps
+        compiled = compile_step(builders.build_train_step(config, gan), state, batch)
+        tried.append({"accumulation": steps, "program_bytes": compiled["program_bytes"]})
+        if compiled["fits"] or i == len(accumulation or [0]) - 1:
+            break
+    timer, info = time_compiled_step(compiled, state, batch, warmup)
+    extra = {"accumulation": steps, "accumulation_tried": tried, "n_critic": config.train.n_critic}
+    return timer, {**info, **extra}
 
 
-def time_compiled_step(train_step, state, batch, warmup: int) -> tuple:
-    """:func:`time_jax_step` of ``train_step`` compiled ahead of time, plus its XLA FLOP count per step
-    (``flops_per_step``, from the compiled program's cost analysis)."""
+def device_memory() -> dict:
+    """The first device's allocator figures (GPU/TPU; empty on CPU): bytes_limit, peak_bytes_in_use."""
+    import jax
+
+    stats = jax.devices()[0].memory_stats() or {}
+    return {k: int(stats[k]) for k in ("bytes_limit", "peak_bytes_in_use", "bytes_in_use") if k in stats}
+
+
+def compile_step(train_step, state, batch) -> dict:
+    """``train_step`` compiled ahead of time (the state donated): ``compiled``, ``compile_s``, XLA's FLOP
+    count per step (``flops_per_step``), the program's memory (arguments + outputs + temporaries, less
+    donated buffers: ``program_bytes``) and whether that fits 90% of the device (``fits``; True on CPU)."""
     import time
 
     from gans_jax.training.sharding import compile_train_step
 
     start = time.perf_counter()
     compiled = compile_train_step(train_step).lower(state, batch).compile()
-    lower_compile_s = time.perf_counter() - start
+    seconds = time.perf_counter() - start
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-    timer, info = time_jax_step(compiled, state, batch, warmup)
-    info["compile_s"] += lower_compile_s
-    return timer, {**info, "flops_per_step": float(cost.get("flops", float("nan")))}
+    try:
+        m = compiled.memory_analysis()
+        program = m.argument_size_in_bytes + m.output_size_in_bytes + m.temp_size_in_bytes
+        program -= m.alias_size_in_bytes
+    except Exception:  # noqa: BLE001 - not every backend reports it
+        program = None
+    limit = device_memory().get("bytes_limit")
+    return {
+        "compiled": compiled,
+        "compile_s": seconds,
+        "flops_per_step": float(cost.get("flops", float("nan"))),
+        "program_bytes": program,
+        "fits": limit is None or program is None or program <= 0.9 * limit,
+    }
+
+
+def time_compiled_step(compiled: dict, state, batch, warmup: int) -> tuple:
+    """:func:`time_jax_step` of a step from :func:`compile_step`, with its FLOP count, its program's
+    memory and the device's peak memory after the timed steps (``peak_bytes``, GPU/TPU)."""
+    timer, info = time_jax_step(compiled["compiled"], state, batch, warmup)
+    info["compile_s"] += compiled["compile_s"]
+    info["flops_per_step"] = compiled["flops_per_step"]
+    info["program_bytes"] = compiled["program_bytes"]
+    info["peak_bytes"] = lambda: device_memory().get("peak_bytes_in_use")
+    return timer, info
 
 
 # --model -> (experiment file, its network width overrides); the image side is --resolution.
@@ -337,24 +411,28 @@ def bench_biggan(args) -> tuple:
     res = args.resolution
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     config = configs.load_config(
-        os.path.join(root, "experiments", "biggan_imagenet.py"),
+        os.path.join(root, "experiments", "biggan_imagenet.py") + (f":{args.preset}" if args.preset else ""),
         {
             "model.resolution": res,
             "model.g_channels": args.ch,
             "model.d_channels": args.ch,
             "model.attention": str(min(64, res // 2)),
-            "train.batch_size": 2 * args.batch,
             "train.compute_dtype": args.dtype,
-            "train.accumulation_steps": args.accumulation,
         },
     )
+    if args.n_critic is not None:
+        config.train.n_critic = args.n_critic
+    images = config.train.n_critic * args.batch  # one minibatch of --batch per D update
+    config.train.batch_size = images
     rng = np.random.default_rng(0)
-    pixels = rng.integers(0, 256, size=(2 * args.batch, res, res, NC), dtype=np.uint8)
+    pixels = rng.integers(0, 256, size=(images, res, res, NC), dtype=np.uint8)
     batch = {
         "image": pixels.astype(np.float32) / 127.5 - 1.0,
-        "label": rng.integers(0, 1000, 2 * args.batch).astype(np.int32),
+        "label": rng.integers(0, 1000, images).astype(np.int32),
     }
-    return bench_config(config, (res, res, NC), batch, args.warmup, num_classes=1000)
+    return bench_config(
+        config, (res, res, NC), batch, args.warmup, num_classes=1000, accumulation=args.accumulation
+    )
 
 
 def bench_stylegan2(args) -> tuple:
@@ -366,7 +444,7 @@ def bench_stylegan2(args) -> tuple:
     res = args.resolution
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     config = configs.load_config(
-        os.path.join(root, "experiments", "stylegan2_ffhq.py"),
+        os.path.join(root, "experiments", "stylegan2_ffhq.py") + (f":{args.preset}" if args.preset else ""),
         {"model.resolution": res, "train.batch_size": args.batch, "train.compute_dtype": args.dtype},
     )
     pixels = np.random.default_rng(0).integers(0, 256, size=(args.batch, res, res, NC), dtype=np.uint8)
@@ -376,14 +454,11 @@ def bench_stylegan2(args) -> tuple:
 
 def bench_pggan(args) -> tuple:
     """The Progressive GAN stage at ``args.resolution`` of ``experiments/pggan_celebahq.py``, mid-fade."""
-    import time
-
     import jax
     import numpy as np
 
     from gans_jax import builders, configs
     from gans_jax.training import progressive
-    from gans_jax.training.sharding import compile_train_step
 
     res = args.resolution
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -399,12 +474,7 @@ def bench_pggan(args) -> tuple:
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, size=(args.batch, res, res, NC), dtype=np.uint8)
     batch = {"image": jax.device_put(pixels.astype(np.float32) / 127.5 - 1.0)}
-    start = time.perf_counter()
-    train_step = compile_train_step(step).lower(state, batch).compile()
-    lower_compile_s = time.perf_counter() - start
-    timer, info = time_jax_step(train_step, state, batch, args.warmup)
-    info["compile_s"] += lower_compile_s
-    return timer, info
+    return time_compiled_step(compile_step(step, state, batch), state, batch, args.warmup)
 
 
 def bench_jax(args) -> dict:
@@ -427,7 +497,7 @@ def bench_jax(args) -> dict:
     if args.model == "dcgan":
         from gans_jax.models.dcgan import Discriminator, Generator
 
-        generator = Generator(args.resolution, NGF, NC)
+        generator = Generator(args.resolution, NGF, NC, upsample=args.upsample)
         discriminator = Discriminator(args.resolution, NDF)
         latent_shape = (NZ,)
     elif args.model == "sngan_resnet":
@@ -451,8 +521,10 @@ def bench_jax(args) -> dict:
     )
     real = real_batch(args)
     state = gan.init_state(jax.random.PRNGKey(0), real.shape[1:])
-    train_step = make_train_step(gan, get_objective(objective), n_critic=n_critic)
-    return time_compiled_step(train_step, state, {"image": jax.device_put(real)}, args.warmup)
+    dtype = None if args.dtype == "float32" else args.dtype
+    train_step = make_train_step(gan, get_objective(objective), n_critic=n_critic, compute_dtype=dtype)
+    batch = {"image": jax.device_put(real)}
+    return time_compiled_step(compile_step(train_step, state, batch), state, batch, args.warmup)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -514,42 +586,75 @@ def torch_models(torch, args):
     return net_g, net_d, (NZ, 1, 1)
 
 
+def torch_device(torch, name: str) -> str:
+    """``--torch-device``: ``auto`` is ``cuda`` when torch sees a GPU, else ``cpu``."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--torch-device cuda: torch sees no CUDA device")
+    return name
+
+
 def bench_torch(args, threads: int) -> dict:
+    import contextlib
+
     import torch
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
+    device = torch_device(torch, args.torch_device)
+    if device == "cuda":
+        torch.backends.cudnn.benchmark = True  # what a PyTorch user turns on for fixed shapes
+    # --torch-amp: channels-last memory format and bfloat16 autocast (no GradScaler needed for bf16)
+    layout = torch.channels_last if args.torch_amp and args.model == "dcgan" else torch.contiguous_format
     net_g, net_d, latent_shape = torch_models(torch, args)
+    net_g, net_d = (net.to(device, memory_format=layout) for net in (net_g, net_d))
     opt_g = torch.optim.Adam(net_g.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(net_d.parameters(), lr=2e-4, betas=(0.5, 0.999))
     criterion = torch.nn.BCEWithLogitsLoss()
     real = torch.from_numpy(real_batch(args))
     if args.model == "dcgan":
-        real = real.permute(0, 3, 1, 2).contiguous()  # NCHW
-    ones = torch.ones(args.batch)
-    zeros = torch.zeros(args.batch)
+        real = real.permute(0, 3, 1, 2).contiguous(memory_format=layout)  # NCHW (or channels-last)
+    real = real.to(device)
+    ones = torch.ones(args.batch, device=device)
+    zeros = torch.zeros(args.batch, device=device)
+    autocast = (
+        (lambda: torch.autocast(device, dtype=torch.bfloat16)) if args.torch_amp else contextlib.nullcontext
+    )
     last = {}
 
     def step():
         # (1) D: maximise log D(x) + log(1 - D(G(z)))
         net_d.zero_grad()
-        err_real = criterion(net_d(real).view(-1), ones)
+        with autocast():
+            err_real = criterion(net_d(real).view(-1).float(), ones)
         err_real.backward()
-        noise = torch.randn(args.batch, *latent_shape)
-        fake = net_g(noise)
-        err_fake = criterion(net_d(fake.detach()).view(-1), zeros)
+        noise = torch.randn(args.batch, *latent_shape, device=device)
+        with autocast():
+            fake = net_g(noise)
+            err_fake = criterion(net_d(fake.detach()).view(-1).float(), zeros)
         err_fake.backward()
         opt_d.step()
         # (2) G: maximise log D(G(z)) (non-saturating), through the updated D
         net_g.zero_grad()
-        err_g = criterion(net_d(fake).view(-1), ones)
+        with autocast():
+            err_g = criterion(net_d(fake).view(-1).float(), ones)
         err_g.backward()
         opt_g.step()
         last.update(d_loss=err_real + err_fake, g_loss=err_g)
 
-    timer = Timer(step, lambda: None)
+    block = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    timer = Timer(step, block)
     first = timer.first(args.warmup)
-    return timer, {"first_step_s": first, "torch_version": torch.__version__}
+    info = {"first_step_s": first, "torch_version": torch.__version__, "torch_device": device}
+    info["torch_mode"] = "channels_last + autocast bfloat16" if args.torch_amp else "float32"
+    if device == "cuda":
+        info["torch_gpu"] = torch.cuda.get_device_name()
+        info["torch_tf32"] = {
+            "cudnn.allow_tf32": torch.backends.cudnn.allow_tf32,
+            "cuda.matmul.allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+        }
+    return timer, info
 
 
 def torch_available() -> bool:
@@ -598,7 +703,8 @@ def main(argv=None) -> dict:
         "steps_per_s": round(jax_rate, 4),
         "torch_steps_per_s": round(torch_rate, 4) if torch_rate else None,
         "ratio": round(jax_rate / torch_rate, 3) if torch_rate else None,
-        "device": f"{jax.devices()[0].platform}: {cpu_name()} ({len(available_cores())} cores usable)",
+        "device": device_name(jax.devices()[0]),
+        "dtype": args.dtype,
         "threads": threads,
         "jax_version": jax.__version__,
         "torch_version": torch_info["torch_version"] if torch_info else None,
@@ -612,11 +718,17 @@ def main(argv=None) -> dict:
         "others_cpu_torch": share(torch_others),
         "load_avg_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "jax_metrics": jax_info["metrics"](),
+        "program_bytes": jax_info.get("program_bytes"),
+        "peak_bytes": jax_info["peak_bytes"]() if "peak_bytes" in jax_info else None,
     }
+    if args.model == "dcgan":
+        summary["upsample"] = args.upsample
+    if torch_info:
+        summary.update({k: v for k, v in torch_info.items() if k.startswith("torch_")})
     if "flops_per_step" in jax_info:
-        peak, source = peak_flops()
+        peak, source = (args.peak_flops, "given") if args.peak_flops else peak_flops()
         flops = jax_info["flops_per_step"]
-        per_step = 2 * args.batch if args.model == "biggan" else args.batch
+        per_step = args.batch * (jax_info["n_critic"] if args.model == "biggan" else 1)  # real images
         summary.update(
             images_per_s=round(per_step * jax_rate, 3),
             flops_per_step=flops,
@@ -629,8 +741,9 @@ def main(argv=None) -> dict:
     if args.model == "biggan":
         summary.update(
             ch=args.ch,
-            dtype=args.dtype,
-            accumulation=args.accumulation,
+            n_critic=jax_info["n_critic"],
+            accumulation=jax_info["accumulation"],
+            accumulation_tried=jax_info["accumulation_tried"],
             s_per_iteration_at_2048=round(2048 / args.batch / jax_rate, 3),
         )
     if args.model == "pggan":
