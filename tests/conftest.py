@@ -17,6 +17,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # The longest test files first: `make test` runs two pytest-xdist workers that take one file at a time
 # in collection order, so starting the long ones early keeps the run from ending on one worker alone.
 LONGEST_FIRST = (
+    "test_device_check.py",
     "test_learns_translation.py",
     "test_style_sampling.py",
     "test_metrics_commands.py",
