@@ -125,6 +125,11 @@ class PreemptionWatcher:
 
 
 def _preemption_service_running() -> bool:
-    from jax._src import distributed
-
-    return getattr(distributed.global_state, "preemption_sync_manager", None) is not None
+    """Whether jax.distributed started its preemption sync service. It is only visible through a private
+    module; in a JAX that moved it this code cannot reach the service, and :meth:`PreemptionWatcher.arm`
+    warns and leaves SIGTERM/SIGINT their defaults, as when the service is off."""
+    try:
+        from jax._src import distributed
+    except ImportError:
+        return False
+    return getattr(getattr(distributed, "global_state", None), "preemption_sync_manager", None) is not None
