@@ -20,6 +20,7 @@ from jax import lax
 from gans_jax.auxiliary_losses import AuxiliaryInputs
 from gans_jax.regularizers import RegularizerInputs
 from gans_jax.training.image_pool import query_image_pool
+from gans_jax.training.sharding import constrain_batch
 from gans_jax.training.state import GANState
 
 if TYPE_CHECKING:
@@ -260,9 +261,10 @@ def _rngs(spec: TrainStep, module, key) -> dict[str, jax.Array]:
 
 
 def _draw(spec: TrainStep, sampler, key, num):
-    """``sampler(key, num)`` as a slice of the global draw (identical under jit and pmap)."""
+    """``sampler(key, num)`` as a slice of the global draw (identical under jit and pmap); under jit over
+    a mesh, sharded along the batch like the real batch (``sharding.constrain_batch``)."""
     if spec.axis_name is None:
-        return sampler(key, num)
+        return constrain_batch(sampler(key, num))
     full = sampler(key, num * lax.axis_size(spec.axis_name))
     if full is None:
         return None

@@ -84,16 +84,38 @@ def host_local(tree: Any) -> Any:
     return jax.tree.map(local, tree)
 
 
+def constrain_batch(x):
+    """``x`` with its leading (batch) axis sharded along ``"data"`` while a step is traced for a mesh
+    (:func:`compile_train_step`); unchanged otherwise (one device, ``pmap``, an axis the mesh does not
+    divide).
+
+    Arrays drawn inside the step (latents, labels) come out of ``jax.random`` replicated, and XLA
+    propagates that: without this constraint every device would run the generator's forward and
+    backward passes on the whole global batch, so the generator would not scale with the devices."""
+    mesh = jax.sharding.get_abstract_mesh()
+    if x is None or mesh.empty or DATA_AXIS not in mesh.axis_names:
+        return x
+    if np.ndim(x) == 0 or np.shape(x)[0] % mesh.shape[DATA_AXIS]:
+        return x
+    return jax.lax.with_sharding_constraint(x, P(DATA_AXIS))
+
+
 def compile_train_step(
     train_step: Callable, mesh: Mesh | None = None, state_sharding: Any = None
 ) -> Callable:
     """``jax.jit`` the step once, donating the state; with a mesh, the batch sharded and the state
-    replicated or as ``state_sharding`` (from :func:`state_shardings`)."""
+    replicated or as ``state_sharding`` (from :func:`state_shardings`), and the step traced with the
+    mesh in context so that what it draws is data-parallel too (:func:`constrain_batch`)."""
     if mesh is None:
         return jax.jit(train_step, donate_argnums=0)
     state_sharding = replicated(mesh) if state_sharding is None else state_sharding
+
+    def step_on_mesh(state, batch):
+        with jax.sharding.use_abstract_mesh(mesh.abstract_mesh):
+            return train_step(state, batch)
+
     return jax.jit(
-        train_step,
+        step_on_mesh,
         in_shardings=(state_sharding, batch_sharded(mesh)),
         out_shardings=(state_sharding, replicated(mesh)),
         donate_argnums=0,
