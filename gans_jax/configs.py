@@ -232,7 +232,7 @@ AT_LEAST_ONE = (
 AT_LEAST_ZERO = (
     "train.ema_start", "train.image_pool_size", "train.nonfinite_retries", "eval.fid_every",
     "eval.standing_stats", "eval.resolution", "eval.shave", "data.channels", "data.load_size",
-    "model.mbstd_group_size", "model.minibatch_kernels", "model.continuous_codes", "model.attention",
+    "model.mbstd_group_size", "model.minibatch_kernels", "model.continuous_codes",
     "model.shared_dim", "model.d_pool_size", "model.init_std", "objective.adversarial_start",
     "objective.adversarial_weight",
 )  # fmt: skip
