@@ -18,15 +18,9 @@ StyleGAN2-ADA's heuristic ``0.0002 res^2 / batch``).
         --config.data.path=my_images --config.data.channels=1 --workdir=runs/stylegan2_folder
 """
 
-from gans_jax.configs import adam, default_config
+from gans_jax.configs import default_config, lazy_adam
 
 PRESETS = ("1024", "512", "256", "128", "64", "32", "tiny")
-
-
-def lazy_adam(lr: float, every: int, b1: float = 0.0, b2: float = 0.99) -> dict:
-    """Adam adjusted for a regulariser evaluated every ``every`` updates (StyleGAN2 App. B)."""
-    c = every / (every + 1)
-    return adam(lr * c, b1=b1**c, b2=b2**c)
 
 
 def get_config(arg: str | None = None):

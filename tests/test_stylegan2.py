@@ -129,7 +129,7 @@ def test_generator_truncation_psi_zero_gives_w_avg_and_training_tracks_it():
     _, upd = g.apply(variables, z, train=True, mutable=["w_avg"], method="mapping")
     w_avg = upd["w_avg"]["mapping_network"]["w_avg"]
     np.testing.assert_allclose(w_avg, 0.005 * np.asarray(ws[:, 0]).mean(0), rtol=1e-4, atol=1e-7)
-    variables = {"params": variables["params"], **upd}
+    variables = {**variables, **upd}
     trunc = g.apply(variables, z, truncation_psi=0.0, method="mapping")
     np.testing.assert_allclose(trunc, jnp.broadcast_to(w_avg, trunc.shape), atol=1e-7)
     # the image of psi = 0 is the image of w_avg for every z
