@@ -2,9 +2,10 @@
 grid, interpolation in W and noise control (Karras et al. 2019, Sec. 2-3 and Fig. 3; 2020, App. B).
 
 A style generator exposes ``mapping(z, labels, train, truncation_psi, truncation_cutoff) -> ws`` of shape
-``(B, num_ws, w_dim)`` and ``synthesis(ws) -> images`` as Flax methods. Per-pixel noise comes from the
-``noise`` PRNG stream: ``noise="random"`` draws it from a key, ``"const"`` uses the generator's fixed draw
-(the same noise for every call, StyleGAN2-ADA's ``noise_mode='const'``).
+``(B, num_ws, w_dim)`` and ``synthesis(ws, noise_mode=...) -> images`` as Flax methods. Per-pixel noise
+follows StyleGAN2-ADA's ``noise_mode`` (:data:`NOISE_MODES`): ``"random"`` draws it from a key, ``"const"``
+uses each layer's fixed ``noise_const`` (the same noise for every call and every image), ``"none"`` adds
+none.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gans_jax.layers.style import NOISE_MODES
 from gans_jax.training.state import GAN, GANState
-
-NOISE_MODES = ("const", "random")
 
 
 def is_style_generator(gan: GAN) -> bool:
@@ -51,7 +51,9 @@ def synthesis(gan, state, ws, *, noise: str = "const", key: jax.Array | None = N
     if noise == "random" and key is None:
         raise ValueError("noise='random' needs a PRNG key")
     rngs = {"noise": key} if noise == "random" else {}
-    return gan.generator.apply(_variables(gan, state, use_ema), ws, method="synthesis", rngs=rngs)
+    return gan.generator.apply(
+        _variables(gan, state, use_ema), ws, method="synthesis", rngs=rngs, noise_mode=noise
+    )
 
 
 def style_mixing_grid(
