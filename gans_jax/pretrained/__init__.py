@@ -33,7 +33,9 @@ from gans_jax.training.state import GAN, GANState
 
 # kind -> converter module; each module has ``detect(path) -> str | None`` (the kind it recognises in a
 # file or folder, or None) and ``convert(path, kind) -> Converted``. Imported only when used.
-CONVERTERS: dict[str, str] = {}
+CONVERTERS: dict[str, str] = {
+    "stylegan2-ada": "gans_jax.pretrained.stylegan2",  # NVlabs stylegan2-ada-pytorch network pickles
+}
 
 
 class ConversionError(ValueError):
