@@ -113,7 +113,7 @@ def default_config() -> ml_collections.ConfigDict:
         # resolution is the final one, latent_dim the size of z:
         channel_base=32768,  # channels at resolution r: min(channel_base // r, channel_max) (PGGAN: 16384)
         channel_max=512,
-        mbstd_group_size=4,  # minibatch standard deviation group size (0 = no such layer)
+        mbstd_group_size=4,  # minibatch stddev group size (0 = no such layer; StyleGAN2: the whole batch)
         w_dim=512,  # StyleGAN: intermediate latent (W) size
         mapping_layers=8,  # StyleGAN: FC layers of the mapping network (lr multiplier 0.01)
         style_mixing_prob=0.9,  # StyleGAN: style-mixing regularisation probability (0 = off)
@@ -127,6 +127,7 @@ def default_config() -> ml_collections.ConfigDict:
         mbstd_num_channels=1,  # minibatch stddev features (0 = no such layer)
         cmap_dim=0,  # conditional D: width of the projected label embedding cmap; 0 = the 4x4 channels
         d_mapping_layers=8,  # conditional D: FC layers of its label mapping network
+        d_mapping_lr_multiplier=0.01,  # ... and their learning-rate multiplier
     )
     c.data = dict(
         source="digits",  # toy | digits | folder | tfds:<name> | offline:edges2faces|gray2color|sr_photos

@@ -44,8 +44,8 @@ EXPECTED_MODEL = {
     ),
     "resnet_skip": dict(
         resolution=16, latent_dim=8, w_dim=12, mapping_layers=3, mapping_lr_multiplier=0.05, w_avg_beta=0.99,
-        g_architecture="resnet", d_architecture="skip", conv_clamp=1.0, mbstd_group_size=2,
-        mbstd_num_channels=2, cmap_dim=12, d_mapping_layers=2, conditional=True,
+        g_architecture="resnet", d_architecture="skip", conv_clamp=1.0, mbstd_group_size=0,
+        mbstd_num_channels=2, cmap_dim=12, d_mapping_layers=0, d_mapping_lr_multiplier=0.1, conditional=True,
     ),
     "orig_8": dict(
         resolution=8, g_architecture="orig", d_architecture="orig", conv_clamp=0.0, mbstd_num_channels=0,

@@ -192,9 +192,9 @@ def style_networks(model, sample_shape, num_classes, condition_shape):
         num_classes=num_classes,
     )
     g_options, d_options = {}, {}
-    family = stylegan
+    family, mbstd_group_size = stylegan, model["mbstd_group_size"]
     if model["name"] == "stylegan2":
-        family = stylegan2
+        family, mbstd_group_size = stylegan2, mbstd_group_size or None  # 0: the whole minibatch
         conv_clamp = float(model["conv_clamp"]) or None
         g_options = dict(architecture=model["g_architecture"], conv_clamp=conv_clamp)
         d_options = dict(
@@ -203,7 +203,7 @@ def style_networks(model, sample_shape, num_classes, condition_shape):
             mbstd_num_channels=model["mbstd_num_channels"],
             cmap_dim=model["cmap_dim"] or None,
             mapping_layers=model["d_mapping_layers"],
-            mapping_lr_multiplier=model["mapping_lr_multiplier"],
+            mapping_lr_multiplier=model["d_mapping_lr_multiplier"],
         )
     return (
         family.Generator(
@@ -217,7 +217,7 @@ def style_networks(model, sample_shape, num_classes, condition_shape):
             **g_options,
             **common,
         ),
-        family.Discriminator(mbstd_group_size=model["mbstd_group_size"], **d_options, **common),
+        family.Discriminator(mbstd_group_size=mbstd_group_size, **d_options, **common),
     )
 
 

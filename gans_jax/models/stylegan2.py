@@ -210,10 +210,10 @@ class Discriminator(nn.Module):
     3x3 convs, the second downsampling (FIR-filtered), preceded by a fromRGB 1x1 conv at the first block
     (``orig``, ``resnet``) or at every block on the downsampled image (``skip``); ``resnet`` adds the
     block's input through a filtered 1x1 downsampling conv without bias (``b{r}_skip``) and scales the
-    sum by ``sqrt(1/2)``. Then at 4x4 (``b4``) the minibatch stddev (``mbstd_group_size``,
-    ``mbstd_num_channels``; 0 channels: none), a 3x3 conv, FC and the output FC. Leaky ReLU with gain
-    sqrt(2), convolution outputs clamped to ``+-conv_clamp``. Class-conditional through the projection
-    ``sum(out * cmap) / sqrt(cmap_dim)`` with ``cmap`` the label mapped by the official
+    sum by ``sqrt(1/2)``. Then at 4x4 (``b4``) the minibatch stddev (``mbstd_group_size``, ``None``: the
+    whole minibatch; ``mbstd_num_channels``, 0: no such layer), a 3x3 conv, FC and the output FC. Leaky
+    ReLU with gain sqrt(2), convolution outputs clamped to ``+-conv_clamp``. Class-conditional through the
+    projection ``sum(out * cmap) / sqrt(cmap_dim)`` with ``cmap`` the label mapped by the official
     :class:`~gans_jax.layers.style.MappingNetwork` (``mapping``: embedding, normalisation,
     ``mapping_layers`` FC layers at lr ``mapping_lr_multiplier``); ``cmap_dim`` ``None`` is the 4x4
     channels. Returns one logit per image."""
@@ -222,7 +222,7 @@ class Discriminator(nn.Module):
     channel_base: int = 32768
     channel_max: int = 512
     num_classes: int | None = None
-    mbstd_group_size: int = 4
+    mbstd_group_size: int | None = 4
     mbstd_num_channels: int = 1
     architecture: str = "resnet"
     conv_clamp: float | None = None
@@ -262,7 +262,8 @@ class Discriminator(nn.Module):
             y = _lrelu(EqualizedConv(ch(4), 1, 1.0, name="b4_fromrgb")(img))
             x = y if x is None else x + y
         if self.mbstd_num_channels > 0:
-            x = minibatch_stddev(x, self.mbstd_group_size, self.mbstd_num_channels)
+            group = self.mbstd_group_size or x.shape[0]
+            x = minibatch_stddev(x, group, self.mbstd_num_channels)
         x = _lrelu(EqualizedConv(ch(4), 3, 1.0, name="b4_conv")(x), conv_clamp=clamp)
         # the official FC reads the NCHW-flattened features; ours reads NHWC (a converter permutes it)
         x = _lrelu(EqualizedDense(ch(4), gain=1.0, name="b4_fc")(x.reshape(x.shape[0], -1)))

@@ -325,11 +325,6 @@ def _discriminator_options(D: PersistentObject, path: str) -> dict:
     _require(block["activation"] == epilogue["activation"] == "lrelu", path, "D's activation must be lrelu")
     _require(kw["architecture"] in ARCHITECTURES, path, f"D's architecture must be one of {ARCHITECTURES}")
     _require(list(block["resample_filter"]) == _FILTER, path, f"D's resample_filter must be {_FILTER}")
-    _require(
-        epilogue["mbstd_group_size"] is not None,
-        path,
-        "D's mbstd_group_size=None (the whole minibatch) is not supported",
-    )
     if int(kw["c_dim"] or 0) > 0:
         cmap = kw["cmap_dim"]
         for key in ("embed_features", "layer_features"):
@@ -346,7 +341,7 @@ def _discriminator_options(D: PersistentObject, path: str) -> dict:
         cmap_dim=kw["cmap_dim"],
         mapping_layers=int(mapping["num_layers"]),
         mapping_lr_multiplier=float(mapping["lr_multiplier"]),
-        mbstd_group_size=int(epilogue["mbstd_group_size"]),
+        mbstd_group_size=int(epilogue["mbstd_group_size"] or 0),  # None (the whole minibatch) -> 0
         mbstd_num_channels=int(epilogue["mbstd_num_channels"]),
     )
 
@@ -361,24 +356,19 @@ def model_config(snapshot: dict, path: str = "") -> tuple[ml_collections.ConfigD
     resnet), ``num_fp16_res`` (computed in float32), ``resample_filter`` ``[1, 3, 3, 1]``. D ``c_dim``,
     ``img_resolution``, ``img_channels``, ``architecture``, ``channel_base``, ``channel_max``,
     ``conv_clamp``, ``cmap_dim``, ``num_fp16_res``; ``block_kwargs`` (``freeze_layers``, which changes
-    no output, is dropped); ``mapping_kwargs`` ``num_layers``, ``lr_multiplier``; ``epilogue_kwargs``
-    ``mbstd_group_size``, ``mbstd_num_channels``. The networks share ``channel_base``, ``channel_max``,
-    ``conv_clamp`` and the mapping lr multiplier (``model.*`` keys of both), as every official config."""
+    no output, is dropped); ``mapping_kwargs`` ``num_layers`` (0 too: legacy.py's TensorFlow
+    conversions), ``lr_multiplier`` (``embed_features`` / ``layer_features`` only ``None`` or
+    ``cmap_dim``); ``epilogue_kwargs`` ``mbstd_group_size`` (``None``: the whole minibatch, stored as 0),
+    ``mbstd_num_channels``. The networks share ``channel_base``, ``channel_max`` and ``conv_clamp``
+    (``model.*`` keys of both), as every official config."""
     g = _generator_options(snapshot["G_ema"], path)
     c = configs.default_config()
-    cmap_dim, d_layers, group, mbstd_channels, d_arch = 0, 8, 4, 1, "resnet"
+    cmap_dim, d_layers, d_lr, group, mbstd_channels, d_arch = 0, 8, 0.01, 4, 1, "resnet"
     if isinstance(snapshot.get("D"), PersistentObject):
         d = _discriminator_options(snapshot["D"], path)
         for key in ("resolution", "channels", "c_dim", "channel_base", "channel_max", "conv_clamp"):
             _require(d[key] == g[key], path, f"G has {key}={g[key]}, D {d[key]}: gans-jax shares model.{key}")
-        if d["c_dim"]:
-            _require(
-                d["mapping_lr_multiplier"] == g["mapping_lr_multiplier"],
-                path,
-                f"G's mapping lr_multiplier {g['mapping_lr_multiplier']} differs from D's "
-                f"{d['mapping_lr_multiplier']}: gans-jax shares model.mapping_lr_multiplier",
-            )
-        cmap_dim, d_layers = d["cmap_dim"] or 0, d["mapping_layers"]
+        cmap_dim, d_layers, d_lr = d["cmap_dim"] or 0, d["mapping_layers"], d["mapping_lr_multiplier"]
         group, mbstd_channels, d_arch = d["mbstd_group_size"], d["mbstd_num_channels"], d["architecture"]
     resolution = g["resolution"]
     c.model.update(
@@ -398,6 +388,7 @@ def model_config(snapshot: dict, path: str = "") -> tuple[ml_collections.ConfigD
         mbstd_num_channels=mbstd_channels,
         cmap_dim=int(cmap_dim),
         d_mapping_layers=d_layers,
+        d_mapping_lr_multiplier=d_lr,
         conditional=g["c_dim"] > 0,
     )
     c.data.update(source="folder", path="", channels=g["channels"], label_key="label" if g["c_dim"] else "")
