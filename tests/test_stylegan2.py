@@ -349,3 +349,28 @@ def test_experiment_configs_build():
     )  # fmt: skip
     with pytest.raises(ValueError, match="preset"):
         experiment_config("stylegan2_ffhq:nope")
+
+
+def test_paper256_and_cifar_presets_build_the_networks_of_the_official_configs():
+    """train.py's --cfg=paper256 and --cfg=cifar: the model keys a converted pickle of those configs gets
+    (gans_jax.pretrained.stylegan2.model_config; its cifar_like fixture is the cifar config, smaller)."""
+    paper = experiment_config("stylegan2_ffhq:paper256")
+    assert (paper.model.resolution, paper.model.channel_base, paper.model.mbstd_group_size) == (256, 16384, 8)
+    assert paper.regularizers.r1.weight == 0.5 and paper.train.batch_size == 64
+    cifar = experiment_config("stylegan2_ffhq:cifar")
+    m = cifar.model
+    assert (m.resolution, m.mapping_layers, m.mbstd_group_size, m.d_architecture, m.g_architecture) == (
+        32, 2, 32, "orig", "skip",
+    )  # fmt: skip
+    assert m.conditional and m.style_mixing_prob == 0 and m.conv_clamp == 256 and m.d_mapping_layers == 8
+    assert sorted(cifar.regularizers) == ["r1"] and cifar.regularizers.r1.weight == 0.005
+    assert cifar.optim.g.lr == 0.0025 and cifar.data.source == "tfds:cifar10"
+    gan = builders.build_gan(cifar, (32, 32, 3), 10)
+    count = lambda tree: sum(int(np.prod(a.shape)) for a in jax.tree.leaves(tree))
+    z, y = jnp.zeros((2, 512)), jnp.zeros((2,), jnp.int32)
+    gv = jax.eval_shape(lambda: gan.generator.init(jax.random.PRNGKey(0), z, y))
+    dv = jax.eval_shape(lambda: gan.discriminator.init(jax.random.PRNGKey(0), jnp.zeros((2, 32, 32, 3)), y))
+    # the released cifar10.pkl's G: 512 channels at every resolution, 2 mapping layers and a label embedding
+    assert count(gv["params"]["mapping_network"]) == (10 * 512 + 512) + (1024 * 512 + 512) + (512 * 512 + 512)
+    assert sorted(dv["params"]["mapping"]) == ["embed"] + [f"fc{i}" for i in range(8)]
+    assert "b32_skip" not in dv["params"]  # architecture 'orig'
