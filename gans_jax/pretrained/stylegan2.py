@@ -44,7 +44,7 @@ KIND = "stylegan2-ada"
 _MARKERS = (b"torch_utils.persistence", b"_reconstruct_persistent_obj")
 _TF_MARKER = b"dnnlib.tflib"
 _STYLEGAN3_CLASSES = {"SynthesisInput"}
-_STYLEGAN3_KWARGS = {"magnitude_ema_beta", "conv_kernel", "use_radial_filters", "channels_last_fp16"}
+_STYLEGAN3_KWARGS = {"magnitude_ema_beta", "conv_kernel", "use_radial_filters"}  # its train.py sets them
 
 
 @dataclasses.dataclass
@@ -129,16 +129,14 @@ def detect(path: str) -> str | None:
 
 def read_snapshot(path: str) -> dict:
     """The snapshot dict of ``path`` with its networks as :class:`PersistentObject`, checked."""
-    with open(path, "rb") as f:
-        head = f.read(1 << 20)
-    if _TF_MARKER in head:
-        raise ConversionError(
-            f"{path}: a TensorFlow StyleGAN/StyleGAN2 pickle (dnnlib.tflib); convert it to a PyTorch one "
-            "with stylegan2-ada-pytorch's `python legacy.py --source=... --dest=...` first"
-        )
     try:
         data = read_pickle(path, _GLOBALS)
     except pickle.UnpicklingError as e:
+        if "dnnlib.tflib" in str(e):
+            raise ConversionError(
+                f"{path}: a TensorFlow StyleGAN/StyleGAN2 pickle (dnnlib.tflib); convert it to a PyTorch "
+                "one with stylegan2-ada-pytorch's `python legacy.py --source=... --dest=...` first"
+            ) from None
         raise ConversionError(f"{path}: not a StyleGAN2-ADA network pickle ({e})") from None
     except ValueError as e:
         raise ConversionError(str(e)) from None
@@ -440,11 +438,15 @@ def _check_filter(value: np.ndarray, where: str, path: str) -> None:
 
 def _convert_module(obj: PersistentObject, where: str, flax: str, out: _Variables, path: str) -> None:
     """The tensors of one official module (not its children) into ``out`` under the Flax path ``flax``."""
-    tensors = obj.tensors()
-    take = lambda name: tensors.pop(name)
+    tensors, cls = obj.tensors(), obj.class_name
+
+    def take(name: str) -> np.ndarray:
+        if name not in tensors:
+            raise ConversionError(f"{path}: {where} ({cls}) has no {name!r}")
+        return tensors.pop(name)
+
     if "resample_filter" in tensors:
         _check_filter(take("resample_filter"), where, path)
-    cls = obj.class_name
     if cls == "FullyConnectedLayer":
         out.put("params", f"{flax}/kernel", take("weight").T)
         if "bias" in tensors:
@@ -510,18 +512,14 @@ def network_variables(net: PersistentObject, name: str, path: str) -> dict[str, 
                     break
             else:
                 raise ConversionError(f"{path}: unexpected module {where} ({obj.class_name})")
-        if where.endswith("b4.fc") and net.class_name == "Discriminator":
-            # NCHW-flattened features -> the NHWC order of gans_jax's discriminator
-            tensors = obj.tensors()
-            weight = tensors["weight"]
-            res = int(math.isqrt(weight.shape[1] // weight.shape[0]))
-            kernel = weight.reshape(len(weight), -1, res, res).transpose(2, 3, 1, 0).reshape(-1, len(weight))
-            out.put("params", f"{flax}/kernel", kernel)
-            out.put("params", f"{flax}/bias", tensors["bias"])
-            if set(tensors) != {"weight", "bias"}:
-                raise ConversionError(f"{path}: {where} has tensors {sorted(tensors)}")
-            continue
         _convert_module(obj, where, flax, out, path)
+        if local == "b4.fc" and net.class_name == "Discriminator":
+            # the official FC reads NCHW-flattened 4x4 features, gans_jax's NHWC-flattened ones
+            kernel = out.trees["params"]["b4_fc"]["kernel"]  # (C * 16, C) in (c, h, w) order
+            channels = kernel.shape[1]
+            res = math.isqrt(kernel.shape[0] // channels)
+            kernel = kernel.reshape(channels, res, res, channels).transpose(1, 2, 0, 3).reshape(-1, channels)
+            out.put("params", "b4_fc/kernel", kernel)
     return out.trees
 
 
