@@ -320,25 +320,32 @@ def _read_legacy(path: Path) -> dict[str, object]:
     }
 
 
-def _materialize(obj, seen: set[int]):
-    """``obj`` with every tensor reference replaced by its numpy array, in place through dicts, lists,
-    sets of numbers and the attribute dicts of inert stand-in objects; tuples are rebuilt."""
+def _materialize(obj, memo: dict[int, tuple[object, object]]):
+    """``obj`` with every tensor reference replaced by its numpy array, in place through dicts, lists
+    and the attribute dicts of inert stand-in objects; tuples are rebuilt. ``memo`` maps the id of every
+    visited container to ``(container, result)``: a container reached twice gets the same result, and
+    holding it keeps its id from being reused by a new object (``vars`` may create a dict)."""
     if isinstance(obj, _TensorRef):
         return obj.materialize()
     if isinstance(obj, (str, bytes, int, float, complex, bool, np.generic, np.ndarray, type(None))):
         return obj
-    if id(obj) in seen:
-        return obj
-    seen.add(id(obj))
+    if id(obj) in memo:
+        return memo[id(obj)][1]
+    memo[id(obj)] = (obj, obj)
     if isinstance(obj, dict):
         for key, value in obj.items():
-            obj[key] = _materialize(value, seen)
+            obj[key] = _materialize(value, memo)
     elif isinstance(obj, list):
-        obj[:] = [_materialize(v, seen) for v in obj]
+        obj[:] = [_materialize(v, memo) for v in obj]
     elif isinstance(obj, tuple):
-        return tuple(_materialize(v, seen) for v in obj)
+        result = tuple(_materialize(v, memo) for v in obj)
+        memo[id(obj)] = (obj, result)
+        return result
     elif hasattr(obj, "__dict__") and not isinstance(obj, type):
-        _materialize(vars(obj), seen)
+        attributes = vars(obj)
+        memo[id(attributes)] = (attributes, attributes)
+        for key, value in attributes.items():
+            attributes[key] = _materialize(value, memo)
     return obj
 
 
@@ -359,7 +366,7 @@ def read_pickle(path: str | os.PathLike[str], extra_globals=None) -> object:
             raise ValueError(
                 f"{path}: the pickle ends early (a truncated or partly downloaded file?): {e}"
             ) from None
-    return _materialize(obj, set())
+    return _materialize(obj, {})
 
 
 def read_torch_file(path: str | os.PathLike[str]) -> dict[str, object]:
