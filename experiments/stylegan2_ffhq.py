@@ -8,7 +8,13 @@ batch), Adam lr 0.002, betas (0, 0.99), both adjusted for lazy regularisation as
 (``lr * c``, ``beta ** c`` with ``c = k / (k + 1)``), batch 32, EMA half-life 10 kimg, 25,000 kimg.
 Data: a folder (or zip) of FFHQ images (``data.path``), or any ``tfds:<name>`` data source.
 Presets ``512`` ... ``32``: the same recipe at that resolution (config F channels, R1 gamma from
-StyleGAN2-ADA's heuristic ``0.0002 res^2 / batch``).
+StyleGAN2-ADA's heuristic ``0.0002 res^2 / batch``). ``paper256`` and ``cifar``: StyleGAN2-ADA's
+``--cfg=paper256`` (channel_base 16384, batch 64, mbstd groups of 8, lr 0.0025, gamma 1, EMA 20 kimg)
+and ``--cfg=cifar`` (class-conditional CIFAR-10 from TFDS, 2 mapping layers, D architecture ``orig``,
+mbstd groups of 32, batch 64, lr 0.0025, gamma 0.01, no path length and no style mixing, EMA 500 kimg
+without its ramp-up, 100,000 kimg): the networks of the released 256x256 and CIFAR-10 pickles, for
+fine-tuning them after ``gans-jax convert`` (``--config.train.init_from``). The networks follow the
+official ``train.py`` defaults throughout: ``conv_clamp`` 256, skip G, resnet D.
 
     python experiments/stylegan2_ffhq.py --workdir=runs/stylegan2_ffhq --config.data.path=/data/ffhq1024
     # tiny: digits at 16x16 on a CPU in minutes
@@ -18,15 +24,9 @@ StyleGAN2-ADA's heuristic ``0.0002 res^2 / batch``).
         --config.data.path=my_images --config.data.channels=1 --workdir=runs/stylegan2_folder
 """
 
-from gans_jax.configs import adam, default_config
+from gans_jax.configs import adam, default_config, lazy_adam
 
-PRESETS = ("1024", "512", "256", "128", "64", "32", "tiny")
-
-
-def lazy_adam(lr: float, every: int, b1: float = 0.0, b2: float = 0.99) -> dict:
-    """Adam adjusted for a regulariser evaluated every ``every`` updates (StyleGAN2 App. B)."""
-    c = every / (every + 1)
-    return adam(lr * c, b1=b1**c, b2=b2**c)
+PRESETS = ("1024", "512", "256", "128", "64", "32", "paper256", "cifar", "tiny")
 
 
 def get_config(arg: str | None = None):
@@ -67,12 +67,30 @@ def get_config(arg: str | None = None):
         checkpoint_every=2000,
     )
     c.eval.update(fid_num=50_000)
-    if preset not in ("1024", "tiny"):
+    if preset.isdigit() and preset != "1024":
         # Other resolutions keep config F's schedule min(32768 // res, 512); R1 gamma from
         # StyleGAN2-ADA's heuristic 0.0002 * res^2 / batch (the paper tunes gamma per dataset).
         res = int(preset)
         c.model.update(resolution=res)
         c.regularizers.r1.weight = 0.0002 * res**2 / batch / 2
+    if preset in ("paper256", "cifar"):  # train.py's cfg_specs
+        batch, lr = 64, 0.0025
+        c.optim.d = lazy_adam(lr, r1_every)
+        c.optim.g = lazy_adam(lr, pl_every)
+        c.train.update(batch_size=batch)
+    if preset == "paper256":
+        c.model.update(resolution=256, channel_base=16384, mbstd_group_size=8)
+        c.regularizers.r1.weight = 1.0 / 2
+        c.train.update(steps=25_000_000 // batch, ema_decay=0.5 ** (batch / 20_000))
+    if preset == "cifar":
+        c.model.update(
+            resolution=32, mapping_layers=2, mbstd_group_size=32, d_architecture="orig", style_mixing_prob=0.0
+        )
+        c.model.conditional = True
+        c.data.update(source="tfds:cifar10", label_key="label")
+        c.optim.g = adam(lr, b1=0.0, b2=0.99)  # no lazy path-length term to adjust for
+        c.regularizers = {"r1": {"weight": 0.01 / 2, "every": r1_every}}
+        c.train.update(steps=100_000_000 // batch, ema_decay=0.5 ** (batch / 500_000))
     if preset == "tiny":
         c.model.update(
             resolution=16, latent_dim=32, w_dim=32, mapping_layers=2, channel_base=256, channel_max=32

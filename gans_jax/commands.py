@@ -36,7 +36,11 @@ def _define_run_flags(fv, *, num_default: int) -> None:
         "truncation_cutoff", None, "Style models: truncate only layers < cutoff.", flag_values=fv
     )
     flags.DEFINE_enum(
-        "noise_mode", "const", ["const", "random"], "Style models: per-pixel noise.", flag_values=fv
+        "noise_mode",
+        "const",
+        ["const", "random", "none"],
+        "Style models: per-pixel noise (StyleGAN2-ADA's noise_mode).",
+        flag_values=fv,
     )
 
 
@@ -204,7 +208,7 @@ def write_samples(out: str, samples: np.ndarray, names=None) -> str:
 def sample_main(argv: list[str]) -> None:
     """``gans-jax sample --workdir DIR --num N --out PATH [--seed S] [--labels 1,2] [--truncation T]``,
     or ``--seeds 0-35`` in place of ``--num``/``--seed``; style models also take ``--truncation-psi P
-    [--truncation-cutoff L] [--noise-mode const|random]`` and ``--style-mix SEEDS_A SEEDS_B
+    [--truncation-cutoff L] [--noise-mode const|random|none]`` and ``--style-mix SEEDS_A SEEDS_B
     [--mix-layers K]`` (the style-mixing grid, StyleGAN Fig. 3).
 
     ``--seed S --num N`` draws N latents at once from ``PRNGKey(S)``; ``--seeds`` (StyleGAN2-ADA's

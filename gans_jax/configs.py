@@ -48,6 +48,13 @@ def sgd(lr: float, schedule: str = "constant", clip: float = 0.0) -> dict:
 OPTIMIZERS = {"adam": adam, "rmsprop": rmsprop, "sgd": sgd}
 
 
+def lazy_adam(lr: float, every: int, b1: float = 0.0, b2: float = 0.99) -> dict:
+    """Adam adjusted for a regulariser evaluated every ``every`` updates (StyleGAN2 App. B): ``lr * c``,
+    ``beta ** c`` with ``c = every / (every + 1)``; StyleGAN2's betas (0, 0.99) unless given."""
+    c = every / (every + 1)
+    return adam(lr * c, b1=b1**c, b2=b2**c)
+
+
 def optimizer_with_defaults(opt: Mapping[str, Any]) -> dict:
     """An ``optim.g``/``optim.d`` spec completed with its optimiser's defaults above: ``{"name":
     "sgd", "lr": 0.1}`` -> ``sgd(0.1)``; the spec's own keys win. An unknown name is refused."""
@@ -116,10 +123,21 @@ def default_config() -> ml_collections.ConfigDict:
         # resolution is the final one, latent_dim the size of z:
         channel_base=32768,  # channels at resolution r: min(channel_base // r, channel_max) (PGGAN: 16384)
         channel_max=512,
-        mbstd_group_size=4,  # minibatch standard deviation group size (0 = no such layer)
+        mbstd_group_size=4,  # minibatch stddev group size (0 = no such layer; StyleGAN2: the whole batch)
         w_dim=512,  # StyleGAN: intermediate latent (W) size
         mapping_layers=8,  # StyleGAN: FC layers of the mapping network (lr multiplier 0.01)
         style_mixing_prob=0.9,  # StyleGAN: style-mixing regularisation probability (0 = off)
+        mapping_lr_multiplier=0.01,  # StyleGAN: learning-rate multiplier of the mapping networks' FC layers
+        w_avg_beta=0.995,  # StyleGAN: decay of the tracked average w_avg (truncation's centre)
+        # StyleGAN2 options named as stylegan2-ada-pytorch's init_kwargs, defaults as its train.py configs
+        # (gans_jax.models.stylegan2; gans-jax convert maps an official pickle's values onto these keys):
+        g_architecture="skip",  # synthesis: orig | skip | resnet
+        d_architecture="resnet",  # discriminator: orig | skip | resnet (the cifar config: orig)
+        conv_clamp=256.0,  # clamp convolution outputs to +-conv_clamp (every official config: 256); 0 = off
+        mbstd_num_channels=1,  # minibatch stddev features (0 = no such layer)
+        cmap_dim=0,  # conditional D: width of the projected label embedding cmap; 0 = the 4x4 channels
+        d_mapping_layers=8,  # conditional D: FC layers of its label mapping network
+        d_mapping_lr_multiplier=0.01,  # ... and their learning-rate multiplier
     )
     c.data = dict(
         source="digits",  # toy | digits | folder | tfds:<name> | offline:edges2faces|gray2color|sr_photos

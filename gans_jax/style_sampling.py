@@ -2,22 +2,23 @@
 grid, interpolation in W and noise control (Karras et al. 2019, Sec. 2-3 and Fig. 3; 2020, App. B).
 
 A style generator exposes ``mapping(z, labels, train, truncation_psi, truncation_cutoff) -> ws`` of shape
-``(B, num_ws, w_dim)`` and ``synthesis(ws) -> images`` as Flax methods. Per-pixel noise comes from the
-``noise`` PRNG stream: ``noise="random"`` draws it from a key, ``"const"`` uses the generator's fixed draw
-(the same noise for every call, StyleGAN2-ADA's ``noise_mode='const'``).
+``(B, num_ws, w_dim)`` and ``synthesis(ws, noise_mode=...) -> images`` as Flax methods. Per-pixel noise
+follows StyleGAN2-ADA's ``noise_mode`` (:data:`NOISE_MODES`): ``"random"`` draws it from a key, ``"const"``
+uses each layer's fixed ``noise_const`` (the same noise for every call and every image), ``"none"`` adds
+none.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gans_jax.layers.style import NOISE_MODES
 from gans_jax.training.state import GAN, GANState
-
-NOISE_MODES = ("const", "random")
 
 
 def is_style_generator(gan: GAN) -> bool:
@@ -36,12 +37,18 @@ def seed_latents(gan: GAN, seeds: Sequence[int]) -> jax.Array:
     return jnp.concatenate([gan.sample_latents(jax.random.PRNGKey(int(s)), 1) for s in seeds])
 
 
+@functools.partial(jax.jit, static_argnames=("generator", "method", "options"))
+def _apply(generator, variables, args, rngs, method: str, options: tuple):
+    """``generator.apply(variables, *args, method=method, rngs=rngs, **dict(options))``, compiled once
+    per generator, method and static options."""
+    return generator.apply(variables, *args, method=method, rngs=rngs, **dict(options))
+
+
 def mapping(gan, state, z, labels=None, *, psi: float = 1.0, cutoff: int | None = None, use_ema: bool = True):
     """``ws = f(z)``, truncated toward the tracked ``w_avg``: ``w_avg + psi (w - w_avg)`` on the layers
     before ``cutoff`` (all when ``None``) (StyleGAN, Sec. 3.1 / App. B)."""
-    return gan.generator.apply(
-        _variables(gan, state, use_ema), z, labels, False, psi, cutoff, method="mapping"
-    )
+    options = (("train", False), ("truncation_psi", float(psi)), ("truncation_cutoff", cutoff))
+    return _apply(gan.generator, _variables(gan, state, use_ema), (z, labels), {}, "mapping", options)
 
 
 def synthesis(gan, state, ws, *, noise: str = "const", key: jax.Array | None = None, use_ema: bool = True):
@@ -51,7 +58,8 @@ def synthesis(gan, state, ws, *, noise: str = "const", key: jax.Array | None = N
     if noise == "random" and key is None:
         raise ValueError("noise='random' needs a PRNG key")
     rngs = {"noise": key} if noise == "random" else {}
-    return gan.generator.apply(_variables(gan, state, use_ema), ws, method="synthesis", rngs=rngs)
+    options = (("noise_mode", noise),)
+    return _apply(gan.generator, _variables(gan, state, use_ema), (ws,), rngs, "synthesis", options)
 
 
 def style_mixing_grid(

@@ -1,12 +1,16 @@
 """PyTorch files read with numpy alone, without torch and without running code from them.
 
 :func:`read_torch_file` reads TorchScript archives, ``torch.save`` zip files and the pre-1.6 legacy
-format, and returns every leaf by dotted name (tensors as numpy arrays). The pickle goes through
-:class:`RestrictedUnpickler`, whose ``find_class`` resolves only the handful of torch rebuild
-functions and storage types, emulated here with numpy, and turns TorchScript module classes
-(``__torch__.*``) into inert attribute holders. Nothing from the file is imported or called, and
-tensor views are bounds-checked against their storage. The one reader of PyTorch files in the library:
-the FID Inception weights (:mod:`gans_jax.metrics.inception_weights`), VGG19 (:mod:`gans_jax.models.vgg`)
+format, and returns every leaf by dotted name (tensors as numpy arrays). :func:`read_pickle` reads a
+plain ``pickle.dump`` of objects holding tensors (StyleGAN2-ADA's network snapshots), each tensor's
+storage inline as a small legacy ``torch.save`` (``torch.storage._load_from_bytes``), and returns the
+object tree with tensors as numpy arrays. The pickle goes through :class:`RestrictedUnpickler`, whose
+``find_class`` resolves only the handful of torch rebuild functions and storage types, numpy scalars,
+``set`` and ``OrderedDict``, emulated here with numpy, turns TorchScript module classes (``__torch__.*``)
+into inert attribute holders, and resolves a caller's ``extra_globals`` (inert stand-ins too, such as a
+converter's record of a persistent object). Nothing from the file is imported or called, and tensor
+views are bounds-checked against their storage. The one reader of PyTorch files in the library: the
+FID Inception weights (:mod:`gans_jax.metrics.inception_weights`), VGG19 (:mod:`gans_jax.models.vgg`)
 and the converters of official checkpoints (:mod:`gans_jax.pretrained`).
 """
 
@@ -24,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["RestrictedUnpickler", "TorchObject", "read_torch_file"]
+__all__ = ["RestrictedUnpickler", "TorchObject", "read_pickle", "read_torch_file"]
 
 
 _STORAGE_DTYPES = {
@@ -137,12 +141,52 @@ def _build_list(items):
     return list(items)
 
 
+def _load_from_bytes(data: bytes) -> _StorageRef:
+    """``torch.storage._load_from_bytes``: a storage in a plain pickle is a legacy ``torch.save`` of it,
+    read with the same restrictions."""
+    if not isinstance(data, bytes):
+        raise pickle.UnpicklingError(f"a pickled storage must be bytes, got {type(data).__name__}")
+    storage = _load_legacy(io.BytesIO(data), "a pickled storage")
+    if not isinstance(storage, _StorageRef):
+        raise pickle.UnpicklingError(f"a pickled storage holds {type(storage).__name__}, not a storage")
+    return storage
+
+
+class _NumpyDType:
+    """``numpy.dtype(name, align, copy)`` of a pickled numpy scalar: numeric kinds only; its pickled
+    state is read for the byte order alone."""
+
+    def __init__(self, name, align=False, copy=True):
+        try:
+            self.dtype = np.dtype(str(name))
+        except TypeError as e:
+            raise pickle.UnpicklingError(f"unsupported numpy dtype {name!r}") from e
+        if self.dtype.kind not in "biufc":
+            raise pickle.UnpicklingError(f"unsupported numpy dtype {name!r}: only numbers are read")
+
+    def __setstate__(self, state):
+        if isinstance(state, tuple) and len(state) > 1 and state[1] in ("<", ">", "|", "="):
+            self.dtype = self.dtype.newbyteorder(state[1]) if state[1] in "<>" else self.dtype
+
+
+def _numpy_scalar(dtype, data=None):
+    """``numpy.core.multiarray.scalar(dtype, bytes)``: one number."""
+    if not isinstance(dtype, _NumpyDType) or not isinstance(data, bytes):
+        raise pickle.UnpicklingError("a pickled numpy scalar needs a numeric dtype and its bytes")
+    if len(data) != dtype.dtype.itemsize:
+        raise pickle.UnpicklingError(f"numpy scalar of {dtype.dtype} with {len(data)} bytes")
+    return np.frombuffer(data, dtype=dtype.dtype)[0]
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """Unpickles torch archives with numpy stand-ins; any other global is refused.
 
     Allowed: ``torch._utils._rebuild_tensor_v2`` / ``_rebuild_tensor`` / ``_rebuild_parameter``,
-    typed storages (``torch.FloatStorage`` ...), ``torch.jit._pickle.build_*list``,
-    ``collections.OrderedDict``, and TorchScript classes ``__torch__.*`` as inert attribute holders.
+    ``torch.storage._load_from_bytes`` (itself read by this class), typed storages
+    (``torch.FloatStorage`` ...), ``torch.jit._pickle.build_*list``, ``collections.OrderedDict``,
+    ``set`` / ``frozenset``, numeric numpy scalars, TorchScript classes ``__torch__.*`` as inert
+    attribute holders, and ``extra_globals``: ``(module, name) -> callable`` of the caller (which must
+    be inert: it receives data from the file).
     """
 
     _FUNCTIONS = {
@@ -153,15 +197,24 @@ class RestrictedUnpickler(pickle.Unpickler):
         ("torch.jit._pickle", "build_doublelist"): _build_list,
         ("torch.jit._pickle", "build_boollist"): _build_list,
         ("torch.jit._pickle", "build_tensorlist"): _build_list,
+        ("torch.storage", "_load_from_bytes"): _load_from_bytes,
         ("collections", "OrderedDict"): collections.OrderedDict,
+        ("builtins", "set"): set,
+        ("builtins", "frozenset"): frozenset,
+        ("numpy", "dtype"): _NumpyDType,
+        ("numpy.core.multiarray", "scalar"): _numpy_scalar,
+        ("numpy._core.multiarray", "scalar"): _numpy_scalar,
     }
 
-    def __init__(self, file, storages: dict[str, _StorageRef], load_storage=None):
+    def __init__(self, file, storages: dict[str, _StorageRef], load_storage=None, extra_globals=None):
         super().__init__(file)
         self._storages = storages
         self._load_storage = load_storage  # key, dtype -> np.ndarray (zip archives); None: read later
+        self._extra = dict(extra_globals or {})
 
     def find_class(self, module: str, name: str):
+        if (module, name) in self._extra:
+            return self._extra[(module, name)]
         if (module, name) in self._FUNCTIONS:
             return self._FUNCTIONS[(module, name)]
         if module == "torch" and name in _STORAGE_DTYPES:
@@ -234,27 +287,86 @@ def _read_zip(path: Path) -> dict[str, object]:
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
 
-def _read_legacy(path: Path) -> dict[str, object]:
-    """The pre-1.6 ``torch.save`` format: magic, version, sys info, object, storage keys, raw storages."""
-    f = io.BytesIO(path.read_bytes())
+def _load_legacy(f: io.BytesIO, name: str) -> object:
+    """The object of the pre-1.6 ``torch.save`` format, its storages read: magic, version, sys info,
+    object, storage keys, raw storages."""
     storages: dict[str, _StorageRef] = {}
     magic = RestrictedUnpickler(f, storages).load()
     if magic != _LEGACY_MAGIC:
-        raise ValueError(f"{path}: not a torch file (no zip archive and no legacy magic number)")
+        raise ValueError(f"{name}: not a torch file (no zip archive and no legacy magic number)")
     RestrictedUnpickler(f, storages).load()  # protocol version
     RestrictedUnpickler(f, storages).load()  # sys info
     obj = RestrictedUnpickler(f, storages).load()
     keys = RestrictedUnpickler(f, storages).load()
     for key in keys:
+        if str(key) not in storages:
+            raise ValueError(f"{name}: storage {key} is listed but was never named")
         ref = storages[str(key)]
-        (numel,) = struct.unpack("<q", f.read(8))
+        head = f.read(8)
+        if len(head) != 8:
+            raise ValueError(f"{name}: truncated storage {key}")
+        (numel,) = struct.unpack("<q", head)
         raw = f.read(numel * ref.dtype.itemsize)
-        if len(raw) != numel * ref.dtype.itemsize:
-            raise ValueError(f"{path}: truncated storage {key}")
+        if numel < 0 or len(raw) != numel * ref.dtype.itemsize:
+            raise ValueError(f"{name}: truncated storage {key}")
         ref.data = np.frombuffer(raw, dtype=ref.dtype)
+    return obj
+
+
+def _read_legacy(path: Path) -> dict[str, object]:
+    obj = _load_legacy(io.BytesIO(path.read_bytes()), str(path))
     return {
         name: value.materialize() if isinstance(value, _TensorRef) else value for name, value in _walk(obj)
     }
+
+
+def _materialize(obj, memo: dict[int, tuple[object, object]]):
+    """``obj`` with every tensor reference replaced by its numpy array, in place through dicts, lists
+    and the attribute dicts of inert stand-in objects; tuples are rebuilt. ``memo`` maps the id of every
+    visited container to ``(container, result)``: a container reached twice gets the same result, and
+    holding it keeps its id from being reused by a new object (``vars`` may create a dict)."""
+    if isinstance(obj, _TensorRef):
+        return obj.materialize()
+    if isinstance(obj, (str, bytes, int, float, complex, bool, np.generic, np.ndarray, type(None))):
+        return obj
+    if id(obj) in memo:
+        return memo[id(obj)][1]
+    memo[id(obj)] = (obj, obj)
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            obj[key] = _materialize(value, memo)
+    elif isinstance(obj, list):
+        obj[:] = [_materialize(v, memo) for v in obj]
+    elif isinstance(obj, tuple):
+        result = tuple(_materialize(v, memo) for v in obj)
+        memo[id(obj)] = (obj, result)
+        return result
+    elif hasattr(obj, "__dict__") and not isinstance(obj, type):
+        attributes = vars(obj)
+        memo[id(attributes)] = (attributes, attributes)
+        for key, value in attributes.items():
+            attributes[key] = _materialize(value, memo)
+    return obj
+
+
+def read_pickle(path: str | os.PathLike[str], extra_globals=None) -> object:
+    """The object of a plain ``pickle.dump`` file whose tensors are pickled inline (as torch's
+    ``Tensor.__reduce_ex__`` does outside ``torch.save``), tensors as numpy arrays.
+
+    ``extra_globals``: ``(module, name) -> callable`` resolved besides :class:`RestrictedUnpickler`'s
+    own; they must be inert (a record of their arguments). A file that ends early raises a ValueError
+    saying so; a refused global an :class:`pickle.UnpicklingError` naming it."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        try:
+            obj = RestrictedUnpickler(f, {}, extra_globals=extra_globals).load()
+        except (EOFError, pickle.UnpicklingError) as e:
+            if isinstance(e, pickle.UnpicklingError) and "truncated" not in str(e):
+                raise
+            raise ValueError(
+                f"{path}: the pickle ends early (a truncated or partly downloaded file?): {e}"
+            ) from None
+    return _materialize(obj, {})
 
 
 def read_torch_file(path: str | os.PathLike[str]) -> dict[str, object]:

@@ -110,7 +110,10 @@ def test_train_help_lists_flags_experiments_and_config_sections(capsys):
     out = capsys.readouterr().out
     flags = [line.split(":")[0].strip() for line in out.splitlines() if line.startswith("  --")]
     assert len(flags) > 4 and "--config" in flags and "--workdir" in flags
-    assert "stylegan2_ffhq[:1024|512|256|128|64|32|tiny]" in out and "gan_ring8[:<variant>|epochs=<N>]" in out
+    assert (
+        "stylegan2_ffhq[:1024|512|256|128|64|32|paper256|cifar|tiny]" in out
+        and "gan_ring8[:<variant>|epochs=<N>]" in out
+    )
     assert "StyleGAN2 config F on FFHQ 1024x1024" in out
     assert len(configs.list_experiments()) == len(os.listdir(os.path.join(ROOT, "experiments"))) - (
         "__pycache__" in os.listdir(os.path.join(ROOT, "experiments"))

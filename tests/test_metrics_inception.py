@@ -19,6 +19,7 @@ from PIL import Image
 from gans_jax.metrics import inception_weights as iw
 from gans_jax.metrics.features import InceptionExtractor, bicubic_taps, bilinear_taps, preprocess
 from gans_jax.metrics.inception import InceptionV3, prepare_params
+from gans_jax.torch_files import read_pickle
 from tests.helpers import ROOT
 
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
@@ -124,6 +125,64 @@ def test_refuses_tensor_views_past_their_storage(tmp_path):
         z.writestr("archive/data.pkl", b"\x80\x02}(" + _str("w") + tensor.replace(b"K\x10", b"K\x04") + b"u.")
         z.writestr("archive/data/0", np.arange(4, dtype=np.float32).tobytes())
     np.testing.assert_array_equal(iw.read_torch_file(path)["w"], np.arange(4, dtype=np.float32))
+
+
+def _legacy_storage(values) -> bytes:
+    """A storage as torch's ``TypedStorage.__reduce__`` writes it into a plain pickle: a legacy
+    ``torch.save`` (magic, protocol, sys info, the persistent storage id, its keys, its raw data)."""
+    n = len(values)
+    pid = (
+        b"("
+        + _str("storage")
+        + b"ctorch\nFloatStorage\n"
+        + _str("0")
+        + _str("cpu")
+        + b"K"
+        + bytes([n])
+        + b"NtQ"
+    )
+    header = [0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}]
+    return (
+        b"".join(pickle.dumps(x, protocol=2) for x in header)
+        + b"\x80\x02" + pid + b"."
+        + pickle.dumps(["0"], protocol=2)
+        + n.to_bytes(8, "little")
+        + np.asarray(values, np.float32).tobytes()
+    )  # fmt: skip
+
+
+class _Holder:
+    """A stand-in object whose attributes the pickle sets (``BUILD``)."""
+
+
+def test_read_pickle_of_inline_tensors_shared_tuples_and_objects(tmp_path):
+    """torch_files.read_pickle (StyleGAN2-ADA's snapshots): tensors whose storages are inline legacy
+    torch.save blobs (torch.storage._load_from_bytes), materialised inside a tuple reached twice and in
+    an object's attributes."""
+
+    def tensor(values):
+        blob = _legacy_storage(values)
+        storage = b"ctorch.storage\n_load_from_bytes\nB" + len(blob).to_bytes(4, "little") + blob + b"\x85R"
+        n = bytes([len(values)])
+        return b"ctorch._utils\n_rebuild_tensor_v2\n(" + storage + b"K\x00K" + n + b"\x85K\x01\x85\x89NtR"
+
+    shared = tensor([1.0, 2.0]) + b"\x85q\x01"  # a 1-tuple, memoised
+    holder = b"ctests.test_metrics_inception\n_Holder\n)\x81}(" + _str("w") + tensor([3.0, 4.0, 5.0]) + b"ub"
+    body = b"}(" + _str("t") + shared + _str("u") + b"h\x01" + _str("o") + holder + b"u."
+    path = tmp_path / "snapshot.pkl"
+    path.write_bytes(b"\x80\x02" + body)
+    extra = {("tests.test_metrics_inception", "_Holder"): _Holder}
+    data = read_pickle(path, extra)
+    assert isinstance(data["t"], tuple) and data["u"] is data["t"]
+    np.testing.assert_array_equal(data["t"][0], [1.0, 2.0])
+    np.testing.assert_array_equal(data["o"].w, [3.0, 4.0, 5.0])
+    with pytest.raises(
+        pickle.UnpicklingError, match="refusing to load global tests.test_metrics_inception._Holder"
+    ):
+        read_pickle(path)  # without the caller's extra global
+    path.write_bytes(path.read_bytes()[:-40])
+    with pytest.raises(ValueError, match="the pickle ends early"):
+        read_pickle(path, extra)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -38,16 +38,27 @@ def test_adaptive_instance_norm_by_hand():
 def test_noise_inputs_have_learned_per_channel_scales():
     layer = NoiseInjection(per_channel=True)
     x = jnp.zeros((2, 4, 4, 3))
-    params = layer.init(jax.random.PRNGKey(0), x)
-    assert params["params"]["strength"].shape == (3,)
-    params = {"params": {"strength": jnp.array([0.0, 1.0, 2.0])}}
+    variables = layer.init(jax.random.PRNGKey(0), x)
+    assert variables["params"]["strength"].shape == (3,)
+    const = variables["noise_const"]["noise_const"]
+    assert const.shape == (4, 4)  # the layer's own constant noise, drawn at init
+    params = {"params": {"strength": jnp.array([0.0, 1.0, 2.0])}, "noise_const": variables["noise_const"]}
     y = np.asarray(layer.apply(params, x, rngs={"noise": jax.random.PRNGKey(1)}))
     np.testing.assert_array_equal(y[..., 0], 0.0)
     np.testing.assert_allclose(y[..., 2], 2 * y[..., 1], rtol=1e-6)  # one noise image, per-channel scale
     other = np.asarray(layer.apply(params, x, rngs={"noise": jax.random.PRNGKey(2)}))
     assert not np.allclose(other, y)
-    fixed = [np.asarray(layer.apply(params, x)) for _ in range(2)]  # no stream: a fixed draw
-    np.testing.assert_array_equal(fixed[0], fixed[1])
+    # no stream (or noise_mode="const"): the noise_const variable, the same image for every example
+    fixed = np.asarray(layer.apply(params, x))
+    np.testing.assert_allclose(fixed[..., 1], np.broadcast_to(const, (2, 4, 4)), rtol=1e-6)
+    np.testing.assert_array_equal(
+        layer.apply(params, x, "const", rngs={"noise": jax.random.PRNGKey(1)}), fixed
+    )
+    np.testing.assert_array_equal(layer.apply(params, x, "none"), x)
+    with pytest.raises(ValueError, match="needs the 'noise' PRNG stream"):
+        layer.apply(params, x, "random")
+    with pytest.raises(ValueError, match="unknown noise_mode 'fixed'"):
+        layer.apply(params, x, "fixed")
 
 
 def test_mapping_network_lr_multiplier_and_normalised_z():

@@ -129,7 +129,7 @@ def test_generator_truncation_psi_zero_gives_w_avg_and_training_tracks_it():
     _, upd = g.apply(variables, z, train=True, mutable=["w_avg"], method="mapping")
     w_avg = upd["w_avg"]["mapping_network"]["w_avg"]
     np.testing.assert_allclose(w_avg, 0.005 * np.asarray(ws[:, 0]).mean(0), rtol=1e-4, atol=1e-7)
-    variables = {"params": variables["params"], **upd}
+    variables = {**variables, **upd}
     trunc = g.apply(variables, z, truncation_psi=0.0, method="mapping")
     np.testing.assert_allclose(trunc, jnp.broadcast_to(w_avg, trunc.shape), atol=1e-7)
     # the image of psi = 0 is the image of w_avg for every z
@@ -149,6 +149,69 @@ def test_generator_mixing_uses_w1_before_and_w2_after_the_crossover():
     assert 1 <= cut < stylegan2.num_ws(16) and changed[cut:].all() and not changed[:cut].any()
     rows = np.asarray(mixed)[:, cut:]  # the second latent's w, the same across those layers
     np.testing.assert_allclose(rows, np.broadcast_to(rows[:, :1], rows.shape))
+
+
+def test_per_layer_constant_noise_noise_modes_and_conv_clamp():
+    """Each noise layer keeps its own noise_const (StyleGAN2-ADA's buffer, drawn at init); const noise is
+    the same for every image, none drops it; conv_clamp bounds the tRGB output of an 'orig' generator."""
+    g = small_gan().generator
+    z = jax.random.normal(jax.random.PRNGKey(1), (3, 16))
+    variables = jax.jit(g.init)(jax.random.PRNGKey(0), z)
+    consts = variables["noise_const"]["synthesis_network"]
+    shapes = {name: v["noise"]["noise_const"].shape for name, v in consts.items()}
+    assert shapes == {"b4_conv1": (4, 4), "b8_conv0": (8, 8), "b8_conv1": (8, 8), "b16_conv0": (16, 16),
+                      "b16_conv1": (16, 16)}  # fmt: skip
+    assert (
+        np.abs(consts["b8_conv0"]["noise"]["noise_const"] - consts["b8_conv1"]["noise"]["noise_const"]).min()
+        > 0
+    )
+    other = jax.jit(g.init)(jax.random.PRNGKey(1), z)["noise_const"]["synthesis_network"]["b4_conv1"]
+    assert np.abs(other["noise"]["noise_const"] - consts["b4_conv1"]["noise"]["noise_const"]).min() > 0
+    params = jax.tree_util.tree_map_with_path(
+        lambda p, x: x + 1.0 if "strength" in jax.tree_util.keystr(p) else x, variables["params"]
+    )
+    run = jax.jit(lambda v, z, mode: g.apply(v, z, noise_mode=mode), static_argnums=2)
+    loud = {**variables, "params": params}
+    const, none = run(loud, z, "const"), run(loud, z, "none")
+    np.testing.assert_array_equal(run(variables, z, "none"), run(variables, z, "const"))  # strengths 0
+    np.testing.assert_allclose(none, run(variables, z, "const"), atol=1e-5)
+    assert np.abs(np.asarray(const) - np.asarray(none)).max() > 1e-3
+    np.testing.assert_allclose(run(loud, z[:1], "const")[0], const[0], atol=1e-5)  # not of the batch
+    with pytest.raises(ValueError, match="unknown noise_mode 'fixed'"):
+        g.apply(variables, z, noise_mode="fixed")
+
+    orig = stylegan2.Generator(z_dim=16, w_dim=16, mapping_layers=2, out_channels=1, **SMALL,
+                               architecture="orig", conv_clamp=0.05)  # fmt: skip
+    v = jax.jit(orig.init)(jax.random.PRNGKey(0), z)
+    assert (
+        "b8_torgb" not in v["params"]["synthesis_network"] and "b16_torgb" in v["params"]["synthesis_network"]
+    )
+    images = np.asarray(jax.jit(orig.apply)(v, z))
+    assert np.abs(images).max() == pytest.approx(0.05) and np.mean(np.abs(images) == np.float32(0.05)) > 0.01
+    with pytest.raises(ValueError, match="unknown generator architecture 'unet'"):
+        stylegan2.Generator(16, 16, 16, 2, architecture="unet").init(jax.random.PRNGKey(0), z)
+
+
+def test_conditional_discriminator_maps_labels_through_its_own_mapping_network():
+    """As stylegan2-ada-pytorch: cmap = MappingNetwork(c) (embedding, normalisation, 8 FC layers at lr
+    0.01x) cmap_dim wide (the 4x4 channels), logits = sum(out * cmap) / sqrt(cmap_dim)."""
+    d = stylegan2.Discriminator(num_classes=10, **SMALL)
+    x = jax.random.normal(jax.random.PRNGKey(0), (4, 16, 16, 1))
+    labels = jnp.array([0, 1, 2, 3])
+    params = jax.jit(d.init)(jax.random.PRNGKey(1), x, labels)["params"]
+    mapping = params["mapping"]
+    assert sorted(mapping) == ["embed"] + [f"fc{i}" for i in range(8)]
+    assert mapping["embed"]["kernel"].shape == (10, 32) and params["b4_out"]["kernel"].shape == (32, 32)
+    logits = jax.jit(d.apply)({"params": params}, x, labels)
+    assert logits.shape == (4,) and len(set(np.round(np.asarray(logits), 6))) == 4
+    narrow = stylegan2.Discriminator(num_classes=10, cmap_dim=8, mapping_layers=2, **SMALL)
+    params = jax.eval_shape(narrow.init, jax.random.PRNGKey(1), x, labels)["params"]
+    assert sorted(params["mapping"]) == ["embed", "fc0", "fc1"] and params["b4_out"]["kernel"].shape == (
+        32,
+        8,
+    )
+    with pytest.raises(ValueError, match="needs labels"):
+        d.apply({"params": params}, x)
 
 
 def test_network_sizes_and_config_f_parameter_counts():
@@ -274,5 +337,40 @@ def test_experiment_configs_build():
     gan = builders.build_gan(tiny, (16, 16, 1), None)
     extra = {k: v for r in builders.build_regularizers(tiny) for k, v in r.init_extra.items()}
     assert isinstance(gan.generator, stylegan2.Generator) and extra == {"pl_mean": 0.0}
+    # the official train.py defaults: skip G, resnet D, conv_clamp 256, mbstd 1 channel, 8-layer label mapping
+    g, d = gan.generator, gan.discriminator
+    assert (g.architecture, d.architecture, g.conv_clamp, d.conv_clamp) == ("skip", "resnet", 256.0, 256.0)
+    assert (d.mbstd_num_channels, d.mapping_layers, d.cmap_dim, g.w_avg_beta) == (1, 8, None, 0.995)
+    tiny.model.update(g_architecture="resnet", d_architecture="orig", conv_clamp=0.0, cmap_dim=16)
+    gan = builders.build_gan(tiny, (16, 16, 1), 10)
+    g, d = gan.generator, gan.discriminator
+    assert (g.architecture, d.architecture, g.conv_clamp, d.conv_clamp, d.cmap_dim) == (
+        "resnet", "orig", None, None, 16,
+    )  # fmt: skip
     with pytest.raises(ValueError, match="preset"):
         experiment_config("stylegan2_ffhq:nope")
+
+
+def test_paper256_and_cifar_presets_build_the_networks_of_the_official_configs():
+    """train.py's --cfg=paper256 and --cfg=cifar: the model keys a converted pickle of those configs gets
+    (gans_jax.pretrained.stylegan2.model_config; its cifar_like fixture is the cifar config, smaller)."""
+    paper = experiment_config("stylegan2_ffhq:paper256")
+    assert (paper.model.resolution, paper.model.channel_base, paper.model.mbstd_group_size) == (256, 16384, 8)
+    assert paper.regularizers.r1.weight == 0.5 and paper.train.batch_size == 64
+    cifar = experiment_config("stylegan2_ffhq:cifar")
+    m = cifar.model
+    assert (m.resolution, m.mapping_layers, m.mbstd_group_size, m.d_architecture, m.g_architecture) == (
+        32, 2, 32, "orig", "skip",
+    )  # fmt: skip
+    assert m.conditional and m.style_mixing_prob == 0 and m.conv_clamp == 256 and m.d_mapping_layers == 8
+    assert sorted(cifar.regularizers) == ["r1"] and cifar.regularizers.r1.weight == 0.005
+    assert cifar.optim.g.lr == 0.0025 and cifar.data.source == "tfds:cifar10"
+    gan = builders.build_gan(cifar, (32, 32, 3), 10)
+    count = lambda tree: sum(int(np.prod(a.shape)) for a in jax.tree.leaves(tree))
+    z, y = jnp.zeros((2, 512)), jnp.zeros((2,), jnp.int32)
+    gv = jax.eval_shape(lambda: gan.generator.init(jax.random.PRNGKey(0), z, y))
+    dv = jax.eval_shape(lambda: gan.discriminator.init(jax.random.PRNGKey(0), jnp.zeros((2, 32, 32, 3)), y))
+    # the released cifar10.pkl's G: 512 channels at every resolution, 2 mapping layers and a label embedding
+    assert count(gv["params"]["mapping_network"]) == (10 * 512 + 512) + (1024 * 512 + 512) + (512 * 512 + 512)
+    assert sorted(dv["params"]["mapping"]) == ["embed"] + [f"fc{i}" for i in range(8)]
+    assert "b32_skip" not in dv["params"]  # architecture 'orig'

@@ -202,13 +202,26 @@ def style_networks(model, sample_shape, num_classes, condition_shape):
     """StyleGAN (Karras et al. 2019) and StyleGAN2 (Karras et al. 2020)."""
     from gans_jax.models import stylegan, stylegan2
 
-    family = stylegan if model["name"] == "stylegan" else stylegan2
     common = dict(
         resolution=model["resolution"],
         channel_base=model["channel_base"],
         channel_max=model["channel_max"],
         num_classes=num_classes,
     )
+    g_options, d_options = {}, {}
+    family, mbstd_group_size = stylegan, model["mbstd_group_size"]
+    if model["name"] == "stylegan2":
+        family, mbstd_group_size = stylegan2, mbstd_group_size or None  # 0: the whole minibatch
+        conv_clamp = float(model["conv_clamp"]) or None
+        g_options = dict(architecture=model["g_architecture"], conv_clamp=conv_clamp)
+        d_options = dict(
+            architecture=model["d_architecture"],
+            conv_clamp=conv_clamp,
+            mbstd_num_channels=model["mbstd_num_channels"],
+            cmap_dim=model["cmap_dim"] or None,
+            mapping_layers=model["d_mapping_layers"],
+            mapping_lr_multiplier=model["d_mapping_lr_multiplier"],
+        )
     return (
         family.Generator(
             z_dim=model["latent_dim"],
@@ -216,9 +229,12 @@ def style_networks(model, sample_shape, num_classes, condition_shape):
             mapping_layers=model["mapping_layers"],
             out_channels=sample_shape[-1],
             style_mixing_prob=model["style_mixing_prob"],
+            mapping_lr_multiplier=model["mapping_lr_multiplier"],
+            w_avg_beta=model["w_avg_beta"],
+            **g_options,
             **common,
         ),
-        family.Discriminator(mbstd_group_size=model["mbstd_group_size"], **common),
+        family.Discriminator(mbstd_group_size=mbstd_group_size, **d_options, **common),
     )
 
 

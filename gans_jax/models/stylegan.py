@@ -35,9 +35,9 @@ class Epilogue(nn.Module):
     """Noise (per-channel scales), bias, leaky ReLU, AdaIN with ``y = A(w)`` (StyleGAN Fig. 1b)."""
 
     @nn.compact
-    def __call__(self, x: jax.Array, w: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, w: jax.Array, noise_mode: str | None = None) -> jax.Array:
         c = x.shape[-1]
-        x = NoiseInjection(per_channel=True, name="noise")(x)
+        x = NoiseInjection(per_channel=True, name="noise")(x, noise_mode)
         x = lrelu(x + self.param("bias", nn.initializers.zeros, (c,)).astype(x.dtype))
         style = EqualizedDense(2 * c, gain=1.0, name="style")(w)  # A: y_s, y_b
         return adaptive_instance_norm(x, style[:, :c] + 1.0, style[:, c:])
@@ -52,32 +52,40 @@ class SynthesisNetwork(nn.Module):
     out_channels: int = 3
 
     @nn.compact
-    def __call__(self, ws: jax.Array) -> jax.Array:
+    def __call__(self, ws: jax.Array, noise_mode: str | None = None) -> jax.Array:
         top = log2_resolution(self.resolution)
         if ws.shape[1] != num_ws(self.resolution):
             raise ValueError(f"synthesis needs {num_ws(self.resolution)} ws, got shape {ws.shape}")
         ch = lambda r: channels_at(r, self.channel_base, self.channel_max)
         const = self.param("const", nn.initializers.ones, (4, 4, ch(4)))
         x = jnp.broadcast_to(const.astype(ws.dtype), (ws.shape[0], 4, 4, ch(4)))
-        x = Epilogue(name="b4_epilogue0")(x, ws[:, 0])
+        x = Epilogue(name="b4_epilogue0")(x, ws[:, 0], noise_mode)
         x = EqualizedConv(ch(4), 3, SQRT2, use_bias=False, name="b4_conv")(x)
-        x = Epilogue(name="b4_epilogue1")(x, ws[:, 1])
+        x = Epilogue(name="b4_epilogue1")(x, ws[:, 1], noise_mode)
         for log2 in range(3, top + 1):
             r, layer = 2**log2, 2 * log2 - 4
             x = EqualizedConv(ch(r), 3, SQRT2, use_bias=False, up=True, name=f"b{r}_conv0_up")(x)
-            x = Epilogue(name=f"b{r}_epilogue0")(x, ws[:, layer])
+            x = Epilogue(name=f"b{r}_epilogue0")(x, ws[:, layer], noise_mode)
             x = EqualizedConv(ch(r), 3, SQRT2, use_bias=False, name=f"b{r}_conv1")(x)
-            x = Epilogue(name=f"b{r}_epilogue1")(x, ws[:, layer + 1])
+            x = Epilogue(name=f"b{r}_epilogue1")(x, ws[:, layer + 1], noise_mode)
         return EqualizedConv(self.out_channels, 1, 1.0, name=f"b{self.resolution}_torgb")(x)
 
 
 class Generator(stylegan2.Generator):
     """StyleGAN generator ``G(z) = g(f(z))`` (same interface as StyleGAN2's: ``mapping``, ``synthesis``,
     style mixing in train mode, ``truncation_psi`` / ``truncation_cutoff``; the paper samples with
-    psi = 0.7 on the first 8 layers)."""
+    psi = 0.7 on the first 8 layers). StyleGAN2's ``architecture`` and ``conv_clamp`` do not apply."""
 
     channel_base: int = 16384
-    synthesis_class = SynthesisNetwork  # AdaIN synthesis instead of StyleGAN2's modulated convolutions
+
+    def make_synthesis(self) -> nn.Module:
+        """AdaIN synthesis instead of StyleGAN2's modulated convolutions."""
+        if self.architecture != "skip" or self.conv_clamp is not None:
+            raise ValueError(
+                f"StyleGAN (v1) has no architecture={self.architecture!r} / conv_clamp={self.conv_clamp} "
+                "options (StyleGAN2's)"
+            )
+        return SynthesisNetwork(self.resolution, self.channel_base, self.channel_max, self.out_channels)
 
 
 class Discriminator(nn.Module):

@@ -34,6 +34,7 @@ from gans_jax.training.state import GAN, GANState
 # kind -> converter module; each module has ``detect(path) -> str | None`` (the kind it recognises in a
 # file or folder, or None) and ``convert(path, kind) -> Converted``. Imported only when used.
 CONVERTERS: dict[str, str] = {
+    "stylegan2-ada": "gans_jax.pretrained.stylegan2",  # NVlabs stylegan2-ada-pytorch network pickles
     "pix2pix": "gans_jax.pretrained.pytorch_i2i",
     "cyclegan": "gans_jax.pretrained.pytorch_i2i",
     "dcgan-pytorch": "gans_jax.pretrained.pytorch_dcgan",
