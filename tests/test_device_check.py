@@ -30,7 +30,7 @@ def test_dry_run_of_every_part(tmp_path):
     env.pop("JAX_PLATFORMS", None)
     proc = subprocess.run(
         ["bash", os.path.join(ROOT, "benchmarks", "device", "run.sh"), "--dry-run"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200,
     )  # fmt: skip
     log = (tmp_path / "run.log").read_text() if (tmp_path / "run.log").exists() else ""
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:] + log[-6000:]
