@@ -1,0 +1,149 @@
+"""Builds the notebooks ``colabs/NN_name.ipynb`` from their sources ``colabs/src/NN_name.py``.
+
+A source is a Python file in the "percent" format (as Jupytext and VS Code read it): a line ``# %%``
+starts a code cell, ``# %% [markdown]`` a markdown cell (its lines without the leading ``# ``),
+``# %% tags=["parameters"]`` a code cell with tags, and ``# %% [setup]`` the first cell every notebook
+shares (:data:`SETUP`: install gans-jax when it is not importable, print the devices); lines after the
+``[setup]`` marker run before it (notebook 04 sets its simulated devices there, before JAX is imported).
+
+The notebooks are written without outputs, with fixed cell ids, so a rebuild of an unchanged source gives
+the same file. ``tests/test_colabs.py`` checks that the committed notebooks are what this builds.
+
+    python colabs/build.py            # rebuild every notebook
+    python colabs/build.py --check    # exit 1 when a committed notebook differs from its source
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+COLABS = Path(__file__).resolve().parent
+SOURCES = COLABS / "src"
+REPO_URL = "https://github.com/gans-jax/gans-jax"
+
+SETUP = f'''\
+# Setup: install gans-jax when it is not importable (on Colab: clone the repository and install it with
+# its `notebooks` extra; opened from a checkout's colabs/ folder: install that checkout, editable), then
+# show the devices JAX will use: a Colab GPU or TPU runtime is used as it is.
+import importlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+
+if importlib.util.find_spec("gans_jax") is None:
+    if os.path.isfile(os.path.join("..", "setup.cfg")) and os.path.isdir(os.path.join("..", "gans_jax")):
+        repo = os.path.abspath("..")
+    else:
+        repo = os.path.abspath("gans-jax")
+        if not os.path.isdir(repo):
+            subprocess.run(["git", "clone", "--depth=1", "{REPO_URL}", repo], check=True)
+    accelerator_jax = []  # the JAX build of this runtime's accelerator, if pip has to upgrade JAX
+    if shutil.which("nvidia-smi"):
+        accelerator_jax = ["jax[cuda12]"]
+    elif os.path.exists("/dev/accel0") or "COLAB_TPU_ADDR" in os.environ:
+        accelerator_jax = ["jax[tpu]"]
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "-e", repo + "[notebooks]", *accelerator_jax], check=True
+    )
+    sys.path.insert(0, repo)  # importable in this kernel without a restart
+    importlib.invalidate_caches()
+
+import jax
+
+print("jax", jax.__version__, "on", jax.default_backend(), "devices:", jax.devices())
+'''
+
+MARKER = re.compile(r"^# %%(?: \[(?P<kind>markdown|setup)\])?(?: tags=(?P<tags>\[.*\]))?\s*$")
+
+
+def parse(text: str) -> list[tuple[str, str, list[str]]]:
+    """``(kind, source, tags)`` of each cell of a percent-format source; kind is code or markdown."""
+    cells: list[tuple[str, list[str], list[str]]] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        match = MARKER.match(line)
+        if match:
+            kind = match.group("kind") or "code"
+            tags = json.loads(match.group("tags")) if match.group("tags") else []
+            cells.append((kind, [], tags))
+        elif line.startswith("# %%"):
+            raise ValueError(f"line {number}: unknown cell marker {line!r}")
+        elif cells:
+            cells[-1][1].append(line)
+        elif line.strip():
+            raise ValueError(f"line {number}: text before the first cell marker")
+    out = []
+    for kind, lines, tags in cells:
+        while lines and not lines[-1].strip():
+            lines.pop()
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        if kind == "markdown":
+            lines = [re.sub(r"^# ?", "", line) for line in lines]
+            out.append(("markdown", "\n".join(lines), tags))
+        elif kind == "setup":
+            prelude = "\n".join(lines)
+            out.append(("code", (prelude + "\n\n" if prelude else "") + SETUP.rstrip("\n"), tags))
+        else:
+            out.append(("code", "\n".join(lines), tags))
+    return out
+
+
+def build(source: Path) -> nbformat.NotebookNode:
+    """The notebook of one source file."""
+    cells = []
+    for i, (kind, text, tags) in enumerate(parse(source.read_text(encoding="utf-8"))):
+        metadata = {"tags": tags} if tags else {}
+        if kind == "markdown":
+            cell = nbformat.v4.new_markdown_cell(text, metadata=metadata)
+        else:
+            cell = nbformat.v4.new_code_cell(text, metadata=metadata)
+        cell["id"] = f"cell-{i:02d}"
+        cells.append(cell)
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+        "colab": {"name": source.stem + ".ipynb", "provenance": [], "toc_visible": True},
+    }
+    nbformat.validate(nb)
+    return nb
+
+
+def notebook_text(source: Path) -> str:
+    return nbformat.writes(build(source)) + "\n"
+
+
+def sources() -> list[Path]:
+    return sorted(SOURCES.glob("[0-9][0-9]_*.py"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="only compare; exit 1 on a difference")
+    args = parser.parse_args(argv)
+    stale = []
+    for source in sources():
+        target = COLABS / (source.stem + ".ipynb")
+        text = notebook_text(source)
+        if target.exists() and target.read_text(encoding="utf-8") == text:
+            continue
+        stale.append(target.name)
+        if not args.check:
+            target.write_text(text, encoding="utf-8")
+            print(f"wrote {target.relative_to(COLABS.parent)}")
+    if args.check and stale:
+        print(f"out of date (run python colabs/build.py): {', '.join(stale)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
