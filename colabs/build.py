@@ -11,14 +11,17 @@ the same file. ``tests/test_colabs.py`` checks that the committed notebooks are 
 
     python colabs/build.py            # rebuild every notebook
     python colabs/build.py --check    # exit 1 when a committed notebook differs from its source
+    python colabs/build.py --execute runs/colabs   # run every notebook, executed copies in runs/colabs/
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -125,10 +128,49 @@ def sources() -> list[Path]:
     return sorted(SOURCES.glob("[0-9][0-9]_*.py"))
 
 
+def kernel_env(fast: bool) -> dict[str, str]:
+    """The environment a notebook's kernel runs in: this checkout importable, ``FAST`` set or cleared,
+    and no simulated devices inherited (``tests/conftest.py`` sets 8 for the test process; notebook 04
+    sets its own before importing JAX, the others run on one device)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(COLABS.parent), *filter(None, [env.get("PYTHONPATH")])])
+    env["FAST"] = "1" if fast else "0"
+    flags = [f for f in env.get("XLA_FLAGS", "").split() if "xla_force_host_platform_device_count" not in f]
+    env["XLA_FLAGS"] = " ".join(flags)
+    env.pop("NPROC", None)
+    return env
+
+
+def execute(notebook: Path, out: Path, *, fast: bool, timeout: int = 1800) -> tuple[nbformat.NotebookNode, float]:
+    """Runs ``notebook`` top to bottom in a fresh kernel, in the folder of ``out`` (its ``runs/`` land
+    there), and writes the executed copy to ``out`` (also when a cell fails, then re-raises).
+    Returns the executed notebook and the seconds it took."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(notebook, as_version=4)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(out.parent)}})
+    start = time.perf_counter()
+    try:
+        client.execute(env=kernel_env(fast))
+    finally:
+        nbformat.write(nb, out)
+    return nb, time.perf_counter() - start
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="only compare; exit 1 on a difference")
+    parser.add_argument("--execute", metavar="OUTDIR", help="run the notebooks into OUTDIR (FAST=1 in the environment: small)")
     args = parser.parse_args(argv)
+    if args.execute:
+        fast = os.environ.get("FAST", "0") == "1"
+        for source in sources():
+            notebook = COLABS / (source.stem + ".ipynb")
+            _, seconds = execute(notebook, Path(args.execute) / notebook.name, fast=fast)
+            print(f"{notebook.name}: {seconds:.0f} s -> {Path(args.execute) / notebook.name}", flush=True)
+        return 0
     stale = []
     for source in sources():
         target = COLABS / (source.stem + ".ipynb")

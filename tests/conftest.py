@@ -18,6 +18,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # in collection order, so starting the long ones early keeps the run from ending on one worker alone.
 LONGEST_FIRST = (
     "test_learns_translation.py",
+    "test_colabs.py",
     "test_style_sampling.py",
     "test_metrics_commands.py",
     "test_progressive.py",

@@ -221,7 +221,7 @@ start = time.perf_counter()
 for name, fn, levels in (("noise std", noisy, NOISE), ("blur sigma", blurred, BLUR), ("classes dropped", dropped, DROPPED)):
     curves[name] = [baseline if level == 0 else fid_to_a(fn(level)) for level in levels]
     examples[name] = fn(levels[-1])[:12]
-    print(name, dict(zip(levels, np.round(curves[name], 1))))
+    print(f"{name:16s}", "   ".join(f"{level:g}: FID {fid:.1f}" for level, fid in zip(levels, curves[name])))
 print(f"perturbations in {time.perf_counter() - start:.1f} s")
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
