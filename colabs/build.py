@@ -42,20 +42,21 @@ import subprocess
 import sys
 
 if importlib.util.find_spec("gans_jax") is None:
-    if os.path.isfile(os.path.join("..", "setup.cfg")) and os.path.isdir(os.path.join("..", "gans_jax")):
-        repo = os.path.abspath("..")
+    parent = os.path.abspath("..")
+    if os.path.isfile(os.path.join(parent, "setup.cfg")) and os.path.isdir(parent + "/gans_jax"):
+        repo = parent
     else:
         repo = os.path.abspath("gans-jax")
         if not os.path.isdir(repo):
-            subprocess.run(["git", "clone", "--depth=1", "{REPO_URL}", repo], check=True)
+            clone = ["git", "clone", "--depth=1", "{REPO_URL}", repo]
+            subprocess.run(clone, check=True)
     accelerator_jax = []  # the JAX build of this runtime's accelerator, if pip has to upgrade JAX
     if shutil.which("nvidia-smi"):
         accelerator_jax = ["jax[cuda12]"]
     elif os.path.exists("/dev/accel0") or "COLAB_TPU_ADDR" in os.environ:
         accelerator_jax = ["jax[tpu]"]
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "-e", repo + "[notebooks]", *accelerator_jax], check=True
-    )
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, "-e", repo + "[notebooks]", *accelerator_jax], check=True)
     sys.path.insert(0, repo)  # importable in this kernel without a restart
     importlib.invalidate_caches()
 
@@ -141,7 +142,9 @@ def kernel_env(fast: bool) -> dict[str, str]:
     return env
 
 
-def execute(notebook: Path, out: Path, *, fast: bool, timeout: int = 1800) -> tuple[nbformat.NotebookNode, float]:
+def execute(
+    notebook: Path, out: Path, *, fast: bool, timeout: int = 1800
+) -> tuple[nbformat.NotebookNode, float]:
     """Runs ``notebook`` top to bottom in a fresh kernel, in the folder of ``out`` (its ``runs/`` land
     there), and writes the executed copy to ``out`` (also when a cell fails, then re-raises).
     Returns the executed notebook and the seconds it took."""
@@ -149,8 +152,9 @@ def execute(notebook: Path, out: Path, *, fast: bool, timeout: int = 1800) -> tu
 
     nb = nbformat.read(notebook, as_version=4)
     out.parent.mkdir(parents=True, exist_ok=True)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(out.parent)}})
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(out.parent)}}
+    )
     start = time.perf_counter()
     try:
         client.execute(env=kernel_env(fast))
@@ -162,7 +166,9 @@ def execute(notebook: Path, out: Path, *, fast: bool, timeout: int = 1800) -> tu
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="only compare; exit 1 on a difference")
-    parser.add_argument("--execute", metavar="OUTDIR", help="run the notebooks into OUTDIR (FAST=1 in the environment: small)")
+    parser.add_argument(
+        "--execute", metavar="OUTDIR", help="run the notebooks into OUTDIR (FAST=1 in the environment: small)"
+    )
     args = parser.parse_args(argv)
     if args.execute:
         fast = os.environ.get("FAST", "0") == "1"

@@ -15,7 +15,13 @@ _spec = importlib.util.spec_from_file_location("colabs_build", COLABS / "build.p
 build = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(build)
 
-NOTEBOOKS = ("01_quickstart", "02_compose_a_train_step", "03_metrics", "04_style_and_scale", "05_image_to_image")
+NOTEBOOKS = (
+    "01_quickstart",
+    "02_compose_a_train_step",
+    "03_metrics",
+    "04_style_and_scale",
+    "05_image_to_image",
+)
 
 
 def test_every_source_has_its_notebook_and_nothing_else():
@@ -122,7 +128,9 @@ CHECKS = {  # name: (figures at least, check of the printed numbers)
 def test_notebook_runs_fast(name, tmp_path):
     nb, seconds = build.execute(COLABS / f"{name}.ipynb", tmp_path / f"{name}.ipynb", fast=True)
     print(f"{name}: {seconds:.0f} s")
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.get("output_type") == "error"]
+    errors = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.get("output_type") == "error"
+    ]
     assert not errors
     figures, check = CHECKS[name]
     assert _figures(nb) >= figures, f"{name}: {_figures(nb)} figures, expected {figures}"

@@ -68,7 +68,7 @@ from PIL import Image
 
 grids = sorted(glob.glob(os.path.join(WORKDIR, "samples", "step_*_ema.png")))
 fig, axes = plt.subplots(1, len(grids), figsize=(3.2 * len(grids), 3.4))
-for ax, path in zip(axes, grids):
+for ax, path in zip(axes, grids, strict=True):
     ax.imshow(Image.open(path), cmap="gray")
     ax.set_title(f"step {int(os.path.basename(path).split('_')[1])}")
     ax.axis("off")
@@ -111,8 +111,11 @@ plt.show()
 # %%
 print(f"class_agreement {final['class_agreement']:.3f}   real_accuracy {final['real_accuracy']:.3f}")
 plt.figure(figsize=(4, 3))
-plt.bar(["generated\n(class_agreement)", "held-out real\n(real_accuracy)"],
-        [final["class_agreement"], final["real_accuracy"]], color=["tab:orange", "tab:blue"])
+plt.bar(
+    ["generated\n(class_agreement)", "held-out real\n(real_accuracy)"],
+    [final["class_agreement"], final["real_accuracy"]],
+    color=["tab:orange", "tab:blue"],
+)
 plt.ylim(0, 1)
 plt.title("digits classifier accuracy")
 plt.show()
@@ -176,6 +179,11 @@ plt.show()
 # %%
 _, gan2, restored = builders.load_run(WORKDIR)
 again = np.asarray(gan2.generate(restored, z, labels))
-print("reloaded step", int(restored.step), "| max |difference| of the samples:", float(np.abs(again - images).max()))
+print(
+    "reloaded step",
+    int(restored.step),
+    "| max |difference| of the samples:",
+    float(np.abs(again - images).max()),
+)
 assert np.array_equal(again, images)
 print(sorted(os.listdir(WORKDIR)))

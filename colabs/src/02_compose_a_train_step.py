@@ -17,13 +17,13 @@
 # ## Parameters
 #
 # The default trains each model for 3,000 steps: about a minute for the whole notebook on a Colab GPU,
-# 5-10 minutes on 2 CPU cores. `FAST=1` (the tests) trains for 1,500 steps with smaller batches.
+# 5-10 minutes on 2 CPU cores. `FAST=1` (the tests) trains for 1,000 steps with smaller batches.
 
 # %% tags=["parameters"]
 import os
 
 FAST = os.environ.get("FAST", "0") == "1"
-STEPS = 1500 if FAST else 3000
+STEPS = 1000 if FAST else 3000
 BATCH = 128 if FAST else 256
 
 # %% [markdown]
@@ -72,7 +72,9 @@ class D(nn.Module):
 
 ring = get_mixture("ring8")  # 8 Gaussians of std 0.02 on a circle of radius 1 (VEEGAN, PacGAN)
 gan = GAN(G(), D(), optax.adam(1e-3, b1=0.5), optax.adam(1e-3, b1=0.5), latent_shape=2)
-train_step = make_train_step(gan, get_objective("non_saturating"), regularizers=[regularizer("r1", gamma=0.1)])
+train_step = make_train_step(
+    gan, get_objective("non_saturating"), regularizers=[regularizer("r1", gamma=0.1)]
+)
 state = train_step.init_state(jax.random.PRNGKey(0), (2,))
 print(jax.tree.map(jnp.shape, state.g_params))
 
@@ -126,8 +128,13 @@ start = time.perf_counter()
 scanned, scan_metrics = train_scan(state0, data_key)
 jax.block_until_ready(scanned)
 scan_seconds = time.perf_counter() - start
-print(f"lax.scan: {STEPS} steps in {scan_seconds:.2f} s ({loop_seconds / scan_seconds:.1f}x the loop's speed)")
-gap = max(float(jnp.abs(a - b).max()) for a, b in zip(jax.tree.leaves(scanned.g_params), jax.tree.leaves(state.g_params)))
+print(
+    f"lax.scan: {STEPS} steps in {scan_seconds:.2f} s ({loop_seconds / scan_seconds:.1f}x the loop's speed)"
+)
+gap = max(
+    float(jnp.abs(a - b).max())
+    for a, b in zip(jax.tree.leaves(scanned.g_params), jax.tree.leaves(state.g_params), strict=True)
+)
 print("largest difference from the hand-written loop's generator parameters:", gap)
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
@@ -161,9 +168,14 @@ from gans_jax import builders, mode_collapse
 from gans_jax.training import scan
 
 SHORT = {  # the short recipe of tests/test_mode_collapse.py
-    "model.g_hidden": (128, 128), "model.d_hidden": (128, 128), "model.g_batch_norm": False,
-    "model.d_maxout_pieces": 0, "model.init_std": 0.0, "train.ema_decay": 0.0,
-    "optim.g.schedule": "cosine", "optim.d.schedule": "cosine",
+    "model.g_hidden": (128, 128),
+    "model.d_hidden": (128, 128),
+    "model.g_batch_norm": False,
+    "model.d_maxout_pieces": 0,
+    "model.init_std": 0.0,
+    "train.ema_decay": 0.0,
+    "optim.g.schedule": "cosine",
+    "optim.d.schedule": "cosine",
 }
 ADAM = {"lr": 1e-3, "b1": 0.5}
 VARIANTS = {  # name shown: (variant, optimiser settings of both players)
@@ -185,14 +197,21 @@ for title, (variant, optim) in VARIANTS.items():
     vgan = builders.build_gan(config, (2,), None)
     vstep = builders.build_train_step(config, vgan)
     start = time.perf_counter()
-    states, _ = scan.train_seeds(vgan, vstep, ring.sample_jax, seeds=[0], steps=STEPS,
-                                 batch_size=config.train.batch_size, steps_per_call=STEPS)
+    states, _ = scan.train_seeds(
+        vgan,
+        vstep,
+        ring.sample_jax,
+        seeds=[0],
+        steps=STEPS,
+        batch_size=config.train.batch_size,
+        steps_per_call=STEPS,
+    )
     fake = scan.generate_seeds(vgan, states, jax.random.PRNGKey(0), 2500)[0]
     results[title] = (fake, mode_metrics(fake, ring))
     print(f"{title:15s} {time.perf_counter() - start:5.1f} s", results[title][1])
 
 fig, axes = plt.subplots(2, 3, figsize=(12, 8))
-for ax, (title, (fake, m)) in zip(axes.flat, results.items()):
+for ax, (title, (fake, m)) in zip(axes.flat, results.items(), strict=True):
     ax.scatter(real[:, 0], real[:, 1], s=2, c="tab:blue", alpha=0.5, label="real")
     ax.scatter(fake[:, 0], fake[:, 1], s=2, c="tab:orange", alpha=0.5, label="generated")
     ax.set_title(f"{title}: {m['modes_captured']}/8 modes, {100 * m['high_quality_fraction']:.0f}% HQ")
@@ -213,24 +232,29 @@ plt.show()
 
 # %%
 config = mode_collapse.get_config("ring8", "gan")
-config.update_from_flattened_dict({**SHORT, "train.steps": STEPS, **{f"optim.{p}.{k}": v for p in ("g", "d") for k, v in ADAM.items()}})
+config.update_from_flattened_dict(
+    {**SHORT, "train.steps": STEPS, **{f"optim.{p}.{k}": v for p in ("g", "d") for k, v in ADAM.items()}}
+)
 sgan = builders.build_gan(config, (2,), None)
 sstep = builders.build_train_step(config, sgan)
 SEEDS = list(range(8))
 start = time.perf_counter()
-states, info = scan.train_seeds(sgan, sstep, ring.sample_jax, seeds=SEEDS, steps=STEPS, batch_size=BATCH,
-                                steps_per_call=STEPS)
+states, info = scan.train_seeds(
+    sgan, sstep, ring.sample_jax, seeds=SEEDS, steps=STEPS, batch_size=BATCH, steps_per_call=STEPS
+)
 samples = scan.generate_seeds(sgan, states, jax.random.PRNGKey(0), 2500)
 per_seed = [mode_metrics(s, ring) for s in samples]
 print(f"{len(SEEDS)} seeds x {STEPS} steps in {time.perf_counter() - start:.1f} s")
-for seed, m in zip(SEEDS, per_seed):
+for seed, m in zip(SEEDS, per_seed, strict=True):
     print(f"seed {seed}: {m['modes_captured']} modes, {m['high_quality_fraction']:.2f} high quality")
 
 fig, axes = plt.subplots(1, 8, figsize=(16, 2.4))
-for ax, seed, s, m in zip(axes, SEEDS, samples, per_seed):
+for ax, seed, s, m in zip(axes, SEEDS, samples, per_seed, strict=True):
     ax.scatter(real[:, 0], real[:, 1], s=1, c="tab:blue", alpha=0.4)
     ax.scatter(s[:, 0], s[:, 1], s=1, c="tab:orange", alpha=0.4)
-    ax.set_title(f"seed {seed}: {m['modes_captured']} modes\n{100 * m['high_quality_fraction']:.0f}% HQ", fontsize=9)
+    ax.set_title(
+        f"seed {seed}: {m['modes_captured']} modes\n{100 * m['high_quality_fraction']:.0f}% HQ", fontsize=9
+    )
     ax.set_xlim(-1.6, 1.6)
     ax.set_ylim(-1.6, 1.6)
     ax.set_aspect("equal")

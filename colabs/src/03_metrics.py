@@ -106,7 +106,10 @@ fid_ab = frechet_distance(mu_a, sigma_a, stats_b.mu, stats_b.sigma)
 print(f"FID(folder A, folder B) = {fid_ab:.2f}")
 
 fig, axes = plt.subplots(1, 2, figsize=(8, 2.6))
-for ax, (title, imgs) in zip(axes, (("folder A (train)", train_digits["image"][:24]), ("folder B (held out)", images_b[:24] / 127.5 - 1))):
+for ax, (title, imgs) in zip(  # noqa: B905
+    axes,
+    (("folder A (train)", train_digits["image"][:24]), ("folder B (held out)", images_b[:24] / 127.5 - 1)),
+):
     ax.imshow(image_grid(np.asarray(imgs), ncols=12)[..., 0], cmap="gray")
     ax.set_title(title)
     ax.axis("off")
@@ -127,17 +130,18 @@ plt.show()
 
 # %%
 import gans_jax
-from gans_jax import configs
+from gans_jax import builders, configs
 from gans_jax.metrics.inception_score import inception_score
 from gans_jax.metrics.kid import kernel_inception_distance
 from gans_jax.metrics.precision_recall import precision_recall
 from gans_jax.train import train
 
 experiments = os.path.join(os.path.dirname(os.path.dirname(gans_jax.__file__)), "experiments")
-config = configs.load_config(os.path.join(experiments, "dcgan_digits.py"),
-                             {"train.steps": TRAIN_STEPS, "train.sample_every": TRAIN_STEPS, "train.checkpoint_every": TRAIN_STEPS})
+config = configs.load_config(
+    os.path.join(experiments, "dcgan_digits.py"),
+    {"train.steps": TRAIN_STEPS, "train.sample_every": TRAIN_STEPS, "train.checkpoint_every": TRAIN_STEPS},
+)
 workdir = os.path.join(root, "run")
-from gans_jax import builders
 
 state, final = train(config, workdir, progress=False)
 _, gan, _ = builders.load_run(workdir)
@@ -148,7 +152,9 @@ generated = []
 for i in range(0, NUM_GEN, 500):
     key = jax.random.fold_in(jax.random.PRNGKey(123), i)
     n = min(500, NUM_GEN - i)
-    generated.append(np.asarray(generate(gan.sample_latents(key, n), gan.sample_labels(jax.random.fold_in(key, 1), n))))
+    generated.append(
+        np.asarray(generate(gan.sample_latents(key, n), gan.sample_labels(jax.random.fold_in(key, 1), n)))
+    )
 generated = np.concatenate(generated)
 start = time.perf_counter()
 out_gen = extractor(images_to_uint8(generated))
@@ -159,17 +165,22 @@ stats_gen = FeatureStats(2048).update(feats_gen)
 fid_gen = frechet_distance(mu_a, sigma_a, stats_gen.mu, stats_gen.sigma)
 subset = min(1000, len(feats_b), len(feats_gen))
 kid = kernel_inception_distance(feats_b, feats_gen, subset_size=subset)
-kid_real = kernel_inception_distance(feats_b, extractor(images_to_uint8(train_digits["image"][:len(feats_b)]))["pool3"], subset_size=subset)
+kid_real = kernel_inception_distance(
+    feats_b, extractor(images_to_uint8(train_digits["image"][: len(feats_b)]))["pool3"], subset_size=subset
+)
 pr = precision_recall(feats_b, feats_gen, k=3)
 print(f"FID(generated, A) = {fid_gen:.2f}   (real B against A: {fid_ab:.2f})")
-print(f"KID(generated, B) = {kid['kid']:.4f} +- {kid['kid_std']:.4f}   (real train digits against B: {kid_real['kid']:.4f})")
+print(f"KID(generated, B) = {kid['kid']:.4f} +- {kid['kid_std']:.4f}", end="   ")
+print(f"(real train digits against B: {kid_real['kid']:.4f})")
 print(f"precision = {pr['precision']:.3f}   recall = {pr['recall']:.3f}   (k = 3)")
 if extractor.has_logits:
     score = inception_score(out_gen["logits_unbiased"], num_splits=10 if len(generated) >= 1000 else 1)
     print(f"IS = {score['inception_score']:.2f}")
 else:
-    print(f"IS: not computed, {weights_path.name} has pool3 features only (no logits); "
-          "NVIDIA's inception-2015-12-05.pt or pytorch-fid's pt_inception-*.pth have them")
+    print(
+        f"IS: not computed, {weights_path.name} has pool3 features only (no logits); "
+        "NVIDIA's inception-2015-12-05.pt or pytorch-fid's pt_inception-*.pth have them"
+    )
 
 plt.figure(figsize=(8, 1.6))
 plt.imshow(image_grid(generated[:24], ncols=12)[..., 0], cmap="gray")
@@ -218,14 +229,21 @@ def fid_to_a(images):
 baseline = frechet_distance(mu_a, sigma_a, stats_b.mu, stats_b.sigma)
 curves, examples = {}, {}
 start = time.perf_counter()
-for name, fn, levels in (("noise std", noisy, NOISE), ("blur sigma", blurred, BLUR), ("classes dropped", dropped, DROPPED)):
+for name, fn, levels in (
+    ("noise std", noisy, NOISE),
+    ("blur sigma", blurred, BLUR),
+    ("classes dropped", dropped, DROPPED),
+):
     curves[name] = [baseline if level == 0 else fid_to_a(fn(level)) for level in levels]
     examples[name] = fn(levels[-1])[:12]
-    print(f"{name:16s}", "   ".join(f"{level:g}: FID {fid:.1f}" for level, fid in zip(levels, curves[name])))
+    pairs = zip(levels, curves[name], strict=True)
+    print(f"{name:16s}", "   ".join(f"{level:g}: FID {fid:.1f}" for level, fid in pairs))
 print(f"perturbations in {time.perf_counter() - start:.1f} s")
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
-for ax, (name, levels) in zip(axes, (("noise std", NOISE), ("blur sigma", BLUR), ("classes dropped", DROPPED))):
+for ax, (name, levels) in zip(  # noqa: B905
+    axes, (("noise std", NOISE), ("blur sigma", BLUR), ("classes dropped", DROPPED))
+):
     ax.plot(levels, curves[name], "o-")
     ax.set_xlabel(name)
     ax.set_ylabel("FID against folder A")
@@ -233,9 +251,10 @@ for ax, (name, levels) in zip(axes, (("noise std", NOISE), ("blur sigma", BLUR),
 plt.tight_layout()
 plt.show()
 fig, axes = plt.subplots(3, 1, figsize=(8, 3.6))
-for ax, (name, imgs) in zip(axes, examples.items()):
+for ax, (name, imgs) in zip(axes, examples.items(), strict=True):
     ax.imshow(image_grid(np.asarray(imgs), ncols=12)[..., 0], cmap="gray", vmin=0, vmax=255)
-    ax.set_title(f"{name} = {dict(zip(('noise std', 'blur sigma', 'classes dropped'), (NOISE, BLUR, DROPPED)))[name][-1]}", fontsize=9)
+    strongest = {"noise std": NOISE[-1], "blur sigma": BLUR[-1], "classes dropped": DROPPED[-1]}[name]
+    ax.set_title(f"{name} = {strongest}", fontsize=9)
     ax.axis("off")
 plt.tight_layout()
 plt.show()
@@ -254,9 +273,11 @@ fids, kids = [], []
 for n in SIZES:
     s = FeatureStats(2048).update(feats_gen[:n])
     fids.append(frechet_distance(mu_a, sigma_a, s.mu, s.sigma))
-    kids.append(kernel_inception_distance(feats_b, feats_gen[:n], subset_size=min(1000, n, len(feats_b)))["kid"])
+    kids.append(
+        kernel_inception_distance(feats_b, feats_gen[:n], subset_size=min(1000, n, len(feats_b)))["kid"]
+    )
 slope, intercept = np.polyfit(1.0 / np.array(SIZES), fids, 1)
-for n, f, k in zip(SIZES, fids, kids):
+for n, f, k in zip(SIZES, fids, kids, strict=True):
     print(f"N = {n:6d}: FID {f:8.2f}   KID {k:.4f}")
 print(f"fit FID = {intercept:.2f} + {slope:.1f} / N")
 

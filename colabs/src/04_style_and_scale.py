@@ -19,7 +19,9 @@ import shutil
 
 if not (shutil.which("nvidia-smi") or os.path.exists("/dev/accel0") or "COLAB_TPU_ADDR" in os.environ):
     if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
+        os.environ["XLA_FLAGS"] = (
+            os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
+        ).strip()
     os.environ.setdefault("NPROC", "16")
 
 # %% [markdown]
@@ -64,8 +66,10 @@ runs = os.path.abspath("runs")
 
 
 def train_tiny(name, steps):
-    config = configs.load_config(os.path.join(experiments, f"{name}.py:tiny"),
-                                 {"train.steps": steps, "train.sample_every": steps, "train.checkpoint_every": steps})
+    config = configs.load_config(
+        os.path.join(experiments, f"{name}.py:tiny"),
+        {"train.steps": steps, "train.sample_every": steps, "train.checkpoint_every": steps},
+    )
     workdir = os.path.join(runs, f"colab_{name}_tiny")
     shutil.rmtree(workdir, ignore_errors=True)
     start = time.perf_counter()
@@ -85,6 +89,7 @@ def show(images, ncols, title, width=8):
     plt.axis("off")
     plt.show()
 
+
 # %% [markdown]
 # ## Truncation in W
 #
@@ -96,7 +101,9 @@ def show(images, ncols, title, width=8):
 seeds = list(range(8))
 z = style_sampling.seed_latents(sgan, seeds)
 psis = [0.0, 0.25, 0.5, 0.75, 1.0]
-rows = [style_sampling.synthesis(sgan, sstate, style_sampling.mapping(sgan, sstate, z, psi=psi)) for psi in psis]
+rows = [
+    style_sampling.synthesis(sgan, sstate, style_sampling.mapping(sgan, sstate, z, psi=psi)) for psi in psis
+]
 show(np.concatenate(rows), len(seeds), "truncation sweep: rows psi = " + ", ".join(map(str, psis)))
 
 # %% [markdown]
@@ -108,7 +115,9 @@ show(np.concatenate(rows), len(seeds), "truncation sweep: rows psi = " + ", ".jo
 
 # %%
 num_ws = style_sampling.mapping(sgan, sstate, z[:1]).shape[1]
-mixed = style_sampling.style_mixing_grid(sgan, sstate, [10, 11, 12, 13, 14, 15], [20, 21, 22, 23, 24, 25], mix_layers=2)
+mixed = style_sampling.style_mixing_grid(
+    sgan, sstate, [10, 11, 12, 13, 14, 15], [20, 21, 22, 23, 24, 25], mix_layers=2
+)
 print(f"{num_ws} styles per image; the first 2 come from the column seed")
 show(mixed, 7, "style mixing: coarse styles from the top row, fine styles from the left column", width=6)
 
@@ -121,7 +130,9 @@ show(mixed, 7, "style mixing: coarse styles from the top row, fine styles from t
 # %%
 z0 = style_sampling.seed_latents(sgan, [30, 31, 32, 33])
 z1 = style_sampling.seed_latents(sgan, [40, 41, 42, 43])
-show(style_sampling.interpolate_w(sgan, sstate, z0, z1, 8), 8, "interpolation in W: one pair per row", width=6)
+show(
+    style_sampling.interpolate_w(sgan, sstate, z0, z1, 8), 8, "interpolation in W: one pair per row", width=6
+)
 
 # %% [markdown]
 # ## BigGAN: class-conditional rows
@@ -165,11 +176,15 @@ from gans_jax.training import sharding
 
 devices = jax.devices()
 print(len(devices), "devices:", devices)
-base = configs.load_config(os.path.join(experiments, "dcgan_digits.py"),
-                           {"model.g_channels": 16, "model.d_channels": 16, "train.batch_size": 32})
+base = configs.load_config(
+    os.path.join(experiments, "dcgan_digits.py"),
+    {"model.g_channels": 16, "model.d_channels": 16, "train.batch_size": 32},
+)
 data = load_digits_dataset(16, "train")
-batches = [{"image": data["image"][i * 32:(i + 1) * 32], "label": data["label"][i * 32:(i + 1) * 32]}
-           for i in range(SHARDING_STEPS)]
+batches = [
+    {"image": data["image"][i * 32 : (i + 1) * 32], "label": data["label"][i * 32 : (i + 1) * 32]}
+    for i in range(SHARDING_STEPS)
+]
 
 
 def run(devs, shard_params=False, accumulation=1):
@@ -185,33 +200,51 @@ def run(devs, shard_params=False, accumulation=1):
     for batch in batches:
         state, metrics = step(state, sharding.put_batch(batch, mesh))
         jax.block_until_ready(state)
-    per_device = sum(int(np.prod(s.shard_shape(np.shape(x)))) * x.dtype.itemsize
-                     for s, x in zip(jax.tree.leaves(shardings), jax.tree.leaves(state)))
+    per_device = sum(
+        int(np.prod(s.shard_shape(np.shape(x)))) * x.dtype.itemsize
+        for s, x in zip(jax.tree.leaves(shardings), jax.tree.leaves(state), strict=True)
+    )
     return jax.device_get(state), per_device
 
 
 def max_gap(a, b):
-    return max(float(np.max(np.abs(np.asarray(x) - np.asarray(y))))
-               for x, y in zip(jax.tree.leaves((a.g_params, a.d_params)), jax.tree.leaves((b.g_params, b.d_params))))
+    return max(
+        float(np.max(np.abs(np.asarray(x) - np.asarray(y))))
+        for x, y in zip(
+            jax.tree.leaves((a.g_params, a.d_params)), jax.tree.leaves((b.g_params, b.d_params)), strict=True
+        )
+    )
 
 
 start = time.perf_counter()
 one, one_bytes = run(devices[:1])
 one_acc, _ = run(devices[:1], accumulation=2)
 results = {}
-for name, kwargs, reference in (("replicated", {}, one), ("FSDP", {"shard_params": True}, one),
-                                ("FSDP + accumulation 2", {"shard_params": True, "accumulation": 2}, one_acc)):
+for name, kwargs, reference in (
+    ("replicated", {}, one),
+    ("FSDP", {"shard_params": True}, one),
+    ("FSDP + accumulation 2", {"shard_params": True, "accumulation": 2}, one_acc),
+):
     state, per_device = run(devices, **kwargs)
     results[name] = (max_gap(state, reference), per_device)
-    print(f"{name:22s} max |param - one device's| = {results[name][0]:.2e}   state bytes per device {per_device / 1e6:.2f} MB")
+    print(
+        f"{name:22s} max |param - one device's| = {results[name][0]:.2e}",
+        f"  state bytes per device {per_device / 1e6:.2f} MB",
+    )
 print(f"one device: state {one_bytes / 1e6:.2f} MB; all runs in {time.perf_counter() - start:.1f} s")
 
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.2))
 names = ["one device"] + list(results)
-ax1.bar(names, [one_bytes / 1e6] + [r[1] / 1e6 for r in results.values()], color=["gray", "tab:blue", "tab:orange", "tab:green"])
+ax1.bar(
+    names,
+    [one_bytes / 1e6] + [r[1] / 1e6 for r in results.values()],
+    color=["gray", "tab:blue", "tab:orange", "tab:green"],
+)
 ax1.set_ylabel("train state per device (MB)")
 ax1.set_title(f"memory per device ({len(devices)} devices)")
-ax2.bar(list(results), [max(r[0], 1e-10) for r in results.values()], color=["tab:blue", "tab:orange", "tab:green"])
+ax2.bar(
+    list(results), [max(r[0], 1e-10) for r in results.values()], color=["tab:blue", "tab:orange", "tab:green"]
+)
 ax2.set_yscale("log")
 ax2.set_ylim(1e-10, 1e-2)
 ax2.set_ylabel("max |param - one device's|")
@@ -245,10 +278,25 @@ else:
         source = os.path.join(tempfile.mkdtemp(), os.path.basename(urllib.parse.urlparse(PRETRAINED).path))
         urllib.request.urlretrieve(PRETRAINED, source)
     converted = os.path.join(tempfile.mkdtemp(), "converted")
-    subprocess.run([sys.executable, "-m", "gans_jax.cli", "convert", source, "--workdir", converted], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "gans_jax.cli", "convert", source, "--workdir", converted], check=True
+    )
     grid_path = os.path.join(converted, "pretrained_samples.png")
-    subprocess.run([sys.executable, "-m", "gans_jax.cli", "sample", "--workdir", converted, "--num", "16",
-                    "--out", grid_path], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gans_jax.cli",
+            "sample",
+            "--workdir",
+            converted,
+            "--num",
+            "16",
+            "--out",
+            grid_path,
+        ],
+        check=True,
+    )
     from PIL import Image
 
     plt.figure(figsize=(8, 8))

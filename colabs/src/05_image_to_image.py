@@ -7,7 +7,8 @@
 # from images bundled with scikit-image and scikit-learn, at 32x32:
 #
 # 1. **pix2pix** (Isola et al. 2017): Canny edges -> face crops (`offline:edges2faces`);
-# 2. **CycleGAN** (Zhu et al. 2017): grey <-> colour photo crops from two disjoint sets (`offline:gray2color`);
+# 2. **CycleGAN** (Zhu et al. 2017): grey <-> colour photo crops from two disjoint sets
+#    (`offline:gray2color`);
 # 3. **SRGAN** (Ledig et al. 2017): x4 super-resolution of photo crops, against bicubic upsampling.
 #
 # Each is shown side by side on held-out images, with the held-out metrics the training run reports.
@@ -33,7 +34,6 @@ SRGAN_STEPS = 200 if FAST else 600
 import shutil
 import time
 
-import jax
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -48,7 +48,12 @@ experiments = os.path.join(os.path.dirname(os.path.dirname(gans_jax.__file__)), 
 def train_tiny(name, steps, overrides=None):
     config = configs.load_config(
         os.path.join(experiments, f"{name}.py:tiny"),
-        {"train.steps": steps, "train.sample_every": steps, "train.checkpoint_every": steps, **(overrides or {})},
+        {
+            "train.steps": steps,
+            "train.sample_every": steps,
+            "train.checkpoint_every": steps,
+            **(overrides or {}),
+        },
     )
     workdir = os.path.abspath(os.path.join("runs", f"colab_{name}_tiny"))
     shutil.rmtree(workdir, ignore_errors=True)
@@ -75,6 +80,7 @@ def show_rows(rows, titles, suptitle):
     plt.tight_layout()
     plt.show()
 
+
 # %% [markdown]
 # ## pix2pix: edges -> faces
 #
@@ -88,8 +94,11 @@ p_config, p_gan, p_state, p_final = train_tiny("pix2pix_facades", PIX2PIX_STEPS)
 batch = evaluation.held_out_examples(p_config, p_gan, 8)
 target, edges = p_gan.split_batch(batch)
 fake = evaluation.translate(p_gan, p_state, edges)
-show_rows({"edges": edges, "pix2pix": fake, "real": target}, {"pix2pix": "G(edges)"},
-          f"pix2pix after {PIX2PIX_STEPS} steps (held-out faces)")
+show_rows(
+    {"edges": edges, "pix2pix": fake, "real": target},
+    {"pix2pix": "G(edges)"},
+    f"pix2pix after {PIX2PIX_STEPS} steps (held-out faces)",
+)
 
 # %% [markdown]
 # ## CycleGAN: grey <-> colour, unpaired
@@ -105,8 +114,22 @@ batch = evaluation.held_out_examples(c_config, c_gan, 8)
 real, condition = c_gan.split_batch(batch)
 out = evaluation.translate(c_gan, c_state, condition)
 show_rows(
-    {"x": real["x"], "y_fake": out["y"], "rec_x": out["rec_x"], "y": real["y"], "x_fake": out["x"], "rec_y": out["rec_y"]},
-    {"x": "grey x", "y_fake": "G(x)", "rec_x": "F(G(x))", "y": "colour y", "x_fake": "F(y)", "rec_y": "G(F(y))"},
+    {
+        "x": real["x"],
+        "y_fake": out["y"],
+        "rec_x": out["rec_x"],
+        "y": real["y"],
+        "x_fake": out["x"],
+        "rec_y": out["rec_y"],
+    },
+    {
+        "x": "grey x",
+        "y_fake": "G(x)",
+        "rec_x": "F(G(x))",
+        "y": "colour y",
+        "x_fake": "F(y)",
+        "rec_y": "G(F(y))",
+    },
     f"CycleGAN after {CYCLEGAN_STEPS} steps (held-out crops)",
 )
 
@@ -119,17 +142,22 @@ show_rows(
 # upsampling (`baseline_psnr*`) against the true 32x32 crops, a 4-pixel border shaved as in the paper.
 
 # %%
-s_config, s_gan, s_state, s_final = train_tiny("srgan_folder", SRGAN_STEPS, {"objective.adversarial_start": SRGAN_STEPS * 5 // 6})
 from gans_jax.data.folder import uint8_to_unit_range
 from gans_jax.data.transforms import bicubic_upsample, unit_range_to_uint8
+
+s_config, s_gan, s_state, s_final = train_tiny(
+    "srgan_folder", SRGAN_STEPS, {"objective.adversarial_start": SRGAN_STEPS * 5 // 6}
+)
 
 batch = evaluation.held_out_examples(s_config, s_gan, 8)
 high, low = s_gan.split_batch(batch)
 sr = np.clip(evaluation.translate(s_gan, s_state, low), -1, 1)
 bicubic = uint8_to_unit_range(bicubic_upsample(unit_range_to_uint8(low), high.shape[1] // low.shape[1]))
-show_rows({"low": low, "bicubic": bicubic, "srgan": sr, "high": high},
-          {"low": "input 8x8", "bicubic": "bicubic x4", "srgan": "SRGAN x4", "high": "real 32x32"},
-          f"SRGAN after {SRGAN_STEPS} steps (held-out crops)")
+show_rows(
+    {"low": low, "bicubic": bicubic, "srgan": sr, "high": high},
+    {"low": "input 8x8", "bicubic": "bicubic x4", "srgan": "SRGAN x4", "high": "real 32x32"},
+    f"SRGAN after {SRGAN_STEPS} steps (held-out crops)",
+)
 
 # %% [markdown]
 # ## The held-out numbers side by side
@@ -145,7 +173,9 @@ for name, (a, b) in summary.items():
     print(f"{name:34s} {a:8.3f} {b:8.3f}")
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.bar(["SRGAN", "bicubic"], [s_final["psnr"], s_final["baseline_psnr"]], color=["tab:orange", "tab:gray"])
-ax.set_ylim(min(s_final["psnr"], s_final["baseline_psnr"]) - 2, max(s_final["psnr"], s_final["baseline_psnr"]) + 1)
+ax.set_ylim(
+    min(s_final["psnr"], s_final["baseline_psnr"]) - 2, max(s_final["psnr"], s_final["baseline_psnr"]) + 1
+)
 ax.set_ylabel("held-out PSNR (dB)")
 ax.set_title("x4 super-resolution")
 plt.show()
