@@ -227,8 +227,8 @@ plt.show()
 #
 # A tiny model leaves a GPU (or a CPU core) mostly idle. `jax.vmap` over a stacked batch of states trains
 # eight independent models in one program: `scan.train_seeds` initialises one state per seed, stacks them
-# and maps the scanned loop over the stack. Seeds differ in how many modes they find and how cleanly:
-# one run is an anecdote, eight are a distribution.
+# and maps the scanned loop over the stack. Seeds differ a lot: in a short run some settle on all eight
+# modes while others are still spread over the plane. One run is an anecdote, eight are a distribution.
 
 # %%
 config = mode_collapse.get_config("ring8", "gan")
