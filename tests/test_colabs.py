@@ -82,13 +82,14 @@ def check_quickstart(out):
 
 
 def check_compose(out):
-    # FAST: 1,000 steps. Measured at 1,500 steps: every recipe 7-8 modes; seeds 3-8 modes (2 of 8 converged).
-    assert _number(r"hand-written loop: .*'modes_captured': (\d+)", out) >= 5
+    # FAST: 1,500 steps, measured: hand-written loop 8 modes; recipes 7-8 modes (45-60% high quality);
+    # the 8 seeds 3-8 modes, two converged (at 1,000 steps WGAN-GP still had 1 mode: hence 1,500).
+    assert _number(r"hand-written loop: .*'modes_captured': (\d+)", out) >= 6
     assert _number(r"generator parameters: ([0-9.e-]+)", out) < 1e-3  # the scanned loop is the same loop
     for name in ("non-saturating", "minimax", "LSGAN", "WGAN-GP", "hinge \\+ SN", "PacGAN2"):
-        assert _number(rf"^{name} .*'modes_captured': (\d+)", out) >= 4, name
+        assert _number(rf"^{name} .*'modes_captured': (\d+)", out) >= 6, name
     modes = [int(m) for m in re.findall(r"^seed \d: (\d) modes", out, re.M)]
-    assert len(modes) == 8 and max(modes) >= 6, modes
+    assert len(modes) == 8 and max(modes) >= 7, modes
 
 
 def check_metrics(out):

@@ -17,13 +17,13 @@
 # ## Parameters
 #
 # The default trains each model for 3,000 steps: about a minute for the whole notebook on a Colab GPU,
-# 5-10 minutes on 2 CPU cores. `FAST=1` (the tests) trains for 1,000 steps with smaller batches.
+# 5-10 minutes on 2 CPU cores. `FAST=1` (the tests) trains for 1,500 steps with smaller batches.
 
 # %% tags=["parameters"]
 import os
 
 FAST = os.environ.get("FAST", "0") == "1"
-STEPS = 1000 if FAST else 3000
+STEPS = 1500 if FAST else 3000
 BATCH = 128 if FAST else 256
 
 # %% [markdown]
