@@ -69,7 +69,7 @@ def _figures(nb) -> int:
 
 
 def _number(pattern: str, text: str) -> float:
-    match = re.search(pattern, text)
+    match = re.search(pattern, text, re.M)
     assert match, f"{pattern!r} not printed; output:\n{text[-3000:]}"
     return float(match.group(1))
 
