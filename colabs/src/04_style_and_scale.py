@@ -30,9 +30,9 @@ if not (shutil.which("nvidia-smi") or os.path.exists("/dev/accel0") or "COLAB_TP
 # The default trains StyleGAN2 for 2,000 and BigGAN for 1,000 steps: a few minutes on a Colab GPU, about
 # half an hour on 2 CPU cores. `FAST=1` (the tests) trains each for 150 steps: BigGAN's rows are then
 # recognisable digits, but StyleGAN2's images are still blobs, so its figures show the mechanics (psi = 0
-# gives one image for every seed, variety grows with psi) more than digits. `PRETRAINED`: the path or URL of an official checkpoint
-# for the last section (a StyleGAN2-ADA pickle, a BigGAN-PyTorch run folder or `G_ema.pth`, a
-# pix2pix/CycleGAN `.pth`, a PyTorch-examples DCGAN `netG`); empty skips it.
+# gives one image for every seed, variety grows with psi) more than digits. `PRETRAINED`: the path or
+# URL of an official checkpoint for the last section (a StyleGAN2-ADA pickle, a BigGAN-PyTorch run
+# folder or `G_ema.pth`, a pix2pix/CycleGAN `.pth`, a PyTorch-examples DCGAN `netG`); empty skips it.
 
 # %% tags=["parameters"]
 FAST = os.environ.get("FAST", "0") == "1"
