@@ -3,10 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-EXTRAS ?= test
+EXTRAS ?= test,notebooks
 export JAX_COMPILATION_CACHE_DIR ?= $(CURDIR)/.cache/jax
 
-.PHONY: demo test lint bench clean weights device-wheels device-weights device-dry-run
+.PHONY: demo test lint bench clean weights colabs device-wheels device-weights device-dry-run
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -62,7 +62,13 @@ device-dry-run: $(STAMP) $(WEIGHTS)
 	OUT=runs/device-dry-run bash benchmarks/device/run.sh --dry-run
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check gans_jax tests experiments benchmarks
+	$(VENV)/bin/ruff check gans_jax tests experiments benchmarks colabs
+
+# Runs every notebook of colabs/ (FAST=1 for the small versions the tests run) and leaves the executed
+# copies, figures included, in runs/colabs/.
+colabs: $(STAMP) $(WEIGHTS)
+	$(PY) colabs/build.py --check
+	$(PY) colabs/build.py --execute runs/colabs
 
 bench: $(STAMP)
 	$(PY) benchmarks/train_step.py --model dcgan --resolution 64 --batch 64

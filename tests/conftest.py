@@ -19,6 +19,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 LONGEST_FIRST = (
     "test_device_check.py",
     "test_learns_translation.py",
+    "test_colabs.py",
     "test_style_sampling.py",
     "test_metrics_commands.py",
     "test_progressive.py",
