@@ -26,6 +26,8 @@ from typing import Any
 
 import ml_collections
 
+from gans_jax.schedules import schedule_range
+
 
 def adam(
     lr: float, b1: float = 0.5, b2: float = 0.999, schedule: str = "constant", clip: float = 0.0
@@ -176,6 +178,7 @@ def default_config() -> ml_collections.ConfigDict:
         critic_batches="split",
         reuse_fakes=True,
         ema_decay=0.999,
+        ema_halflife={},  # a schedule of the EMA half-life in images (R3GAN's); {} = the constant ema_decay
         ema_start=0,
         accumulation_steps=1,  # micro-batches per update, gradients averaged (BigGAN's accumulations)
         compute_dtype="float32",  # float32 | bfloat16 (mixed precision: float32 parameters and optimiser)
@@ -278,7 +281,9 @@ def validate(config) -> None:
         return node
 
     def bad(key: str, expected: str):
-        raise ValueError(f"{key}={value(key)!r} is out of range: expected {expected}")
+        v = value(key)
+        v = dict(v) if hasattr(v, "keys") else v  # a schedule spec: one line
+        raise ValueError(f"{key}={v!r} is out of range: expected {expected}")
 
     for key in AT_LEAST_ONE:
         if not value(key) >= 1:
@@ -291,7 +296,7 @@ def validate(config) -> None:
         if not (low <= v <= high if closed else low <= v < high):
             bad(key, f"a number in [{low:g}, {high:g}{']' if closed else ')'}")
     for key in ("optim.g.lr", "optim.d.lr"):
-        if not value(key) >= 0:
+        if not schedule_range(value(key))[0] >= 0:  # a number or a schedule (gans_jax.schedules)
             bad(key, "a learning rate >= 0")
     train = config.train
     if train.critic_batches == "split" and train.batch_size % train.n_critic:
