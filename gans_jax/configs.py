@@ -140,6 +140,14 @@ def default_config() -> ml_collections.ConfigDict:
         cmap_dim=0,  # conditional D: width of the projected label embedding cmap; 0 = the 4x4 channels
         d_mapping_layers=8,  # conditional D: FC layers of its label mapping network
         d_mapping_lr_multiplier=0.01,  # ... and their learning-rate multiplier
+        # R3GAN (gans_jax.models.r3gan; Huang et al. 2024): per stage from 4x4 up (G's order, D reversed);
+        # resolution = 4 * 2^(stages - 1); latent_dim is the official NoiseDimension (64)
+        stage_widths=(768, 768, 768, 768),
+        stage_cardinalities=(96, 96, 96, 96),
+        stage_blocks=(2, 2, 2, 2),
+        expansion=2,  # R3GAN: width expansion inside each residual block
+        g_embed_dim=0,  # R3GAN conditional G: class-embedding size (0 = latent_dim, official)
+        d_embed_dim=0,  # R3GAN conditional D: projection size (0 = stage_widths[0], official)
     )
     c.data = dict(
         source="digits",  # toy | digits | folder | tfds:<name> | offline:edges2faces|gray2color|sr_photos
