@@ -29,7 +29,7 @@ Not reproduced here:
 Presets (``r3gan_cifar10.py:<preset>``): ``paper`` (default, above); ``unconditional`` (the preset
 without ``--cond``: no class embeddings, G 20.73M, D 20.68M); ``tiny``: the same recipe shrunk to the
 bundled 16x16 digits (three stages of widths 32/32/16, cardinality 4/4/2, one block each, latent 32,
-batch 64, class-conditional; gamma cosine 1 -> 0.1, lr 2e-4 -> 5e-5 over 800 steps), for the "it learns"
+batch 64, class-conditional; gamma cosine 1 -> 0.1, lr 1e-3 -> 2e-4 over 800 steps), for the "it learns"
 test.
 
     gans-jax train --config experiments/r3gan_cifar10.py --workdir runs/r3gan_cifar10
