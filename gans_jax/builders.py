@@ -23,6 +23,7 @@ from gans_jax.losses import get_objective
 from gans_jax.models.registry import build_networks
 from gans_jax.optimizers import build_optimizer
 from gans_jax.regularizers import regularizer
+from gans_jax.schedules import ema_decay_schedule
 from gans_jax.training.checkpoint import Checkpointer
 from gans_jax.training.state import GAN, GANState
 from gans_jax.training.step import TrainStep, make_train_step
@@ -127,6 +128,9 @@ def build_train_step(config, gan: GAN, axis_name: str | None = None, *, auxiliar
         for name, spec in specs.items()
     ]
     train = config.train
+    ema_decay = train.ema_decay or None
+    if train.ema_halflife:  # a half-life schedule in images (R3GAN's EMA) instead of a constant decay
+        ema_decay = ema_decay_schedule(train.ema_halflife, train.batch_size)
     return make_train_step(
         gan,
         objective,
@@ -137,7 +141,7 @@ def build_train_step(config, gan: GAN, axis_name: str | None = None, *, auxiliar
         auxiliary_losses=auxiliary,
         adversarial_weight=config.objective.adversarial_weight,
         adversarial_start=config.objective.adversarial_start,
-        ema_decay=train.ema_decay or None,
+        ema_decay=ema_decay,
         ema_start=train.ema_start,
         accumulation_steps=train.accumulation_steps,
         compute_dtype=_compute_dtype(train.compute_dtype),

@@ -26,6 +26,8 @@ from typing import Any
 
 import ml_collections
 
+from gans_jax.schedules import schedule_range
+
 
 def adam(
     lr: float, b1: float = 0.5, b2: float = 0.999, schedule: str = "constant", clip: float = 0.0
@@ -138,6 +140,14 @@ def default_config() -> ml_collections.ConfigDict:
         cmap_dim=0,  # conditional D: width of the projected label embedding cmap; 0 = the 4x4 channels
         d_mapping_layers=8,  # conditional D: FC layers of its label mapping network
         d_mapping_lr_multiplier=0.01,  # ... and their learning-rate multiplier
+        # R3GAN (gans_jax.models.r3gan; Huang et al. 2024): per stage from 4x4 up (G's order, D reversed);
+        # resolution = 4 * 2^(stages - 1); latent_dim is the official NoiseDimension (64)
+        stage_widths=(768, 768, 768, 768),
+        stage_cardinalities=(96, 96, 96, 96),
+        stage_blocks=(2, 2, 2, 2),
+        expansion=2,  # R3GAN: width expansion inside each residual block
+        g_embed_dim=0,  # R3GAN conditional G: class-embedding size (0 = latent_dim, official)
+        d_embed_dim=0,  # R3GAN conditional D: projection size (0 = stage_widths[0], official)
     )
     c.data = dict(
         source="digits",  # toy | digits | folder | tfds:<name> | offline:edges2faces|gray2color|sr_photos
@@ -176,6 +186,7 @@ def default_config() -> ml_collections.ConfigDict:
         critic_batches="split",
         reuse_fakes=True,
         ema_decay=0.999,
+        ema_halflife={},  # a schedule of the EMA half-life in images (R3GAN's); {} = the constant ema_decay
         ema_start=0,
         accumulation_steps=1,  # micro-batches per update, gradients averaged (BigGAN's accumulations)
         compute_dtype="float32",  # float32 | bfloat16 (mixed precision: float32 parameters and optimiser)
@@ -223,6 +234,59 @@ def default_config() -> ml_collections.ConfigDict:
         # The pix2pix and CycleGAN experiments and converted upstream checkpoints set True.
         batch_stats=False,
     )
+    return c
+
+
+def r3gan_training(
+    c: ml_collections.ConfigDict,
+    *,
+    batch_size: int,
+    decay_images: float,
+    gamma: tuple[float, float],
+    ema_images: float,
+    lr: tuple[float, float] = (2e-4, 5e-5),
+    beta2: tuple[float, float] = (0.9, 0.99),
+) -> ml_collections.ConfigDict:
+    """R3GAN's training recipe (Huang et al. 2024, Sec. 3 and App.; brownvc/R3GAN ``train.py`` and
+    ``training_loop.py``): the RpGAN objective with R1 + R2 at weight gamma / 2 each (Eq. 6 with both
+    zero-centred penalties), Adam with beta1 = 0 (eps 1e-8, optax's and PyTorch's default), one D and one G
+    update per step, and every hyper-parameter on a cosine from its initial to its final value over
+    ``decay_images`` images
+    (``cosine_decay_with_warmup`` without warm-up): lr ``lr``, Adam's beta2 ``beta2``, gamma ``gamma``,
+    the EMA half-life from 0 to ``ema_images`` images. Schedules count updates here, so ``decay_images /
+    batch_size`` steps; ``train.steps`` is set to that (the official runs have no fixed end, ``--kimg``
+    defaults to 10^7 kimg)."""
+    steps = max(1, round(decay_images / batch_size))
+    cosine = lambda pair: {"shape": "cosine", "init": pair[0], "final": pair[1], "steps": steps}
+    c.objective.name = "relativistic_pairing"
+    c.optim.g = adam(cosine(lr), b1=0.0, b2=cosine(beta2))
+    c.optim.d = adam(cosine(lr), b1=0.0, b2=cosine(beta2))
+    c.regularizers = {"r1": {"gamma": cosine(gamma)}, "r2": {"gamma": cosine(gamma)}}
+    c.train.update(steps=steps, batch_size=batch_size, n_critic=1, ema_decay=0.0, ema_start=0)
+    c.train.ema_halflife = cosine((0, ema_images))
+    return c
+
+
+def r3gan_digits_preset(c: ml_collections.ConfigDict, steps: int = 800) -> ml_collections.ConfigDict:
+    """R3GAN's recipe (:func:`r3gan_training`) on the bundled digits (16x16, grey, 10 classes) with small
+    networks: stages 32/32/16 wide, cardinality 4/4/2, one block each, latent 32, batch 64, gamma cosine
+    1 -> 0.1 and lr 1e-3 -> 2e-4 (5x the paper's, for short runs) over ``steps``, EMA half-life up to
+    3,200 images: the ``:tiny`` preset of the ``experiments/r3gan_*.py`` files."""
+    c.model.update(
+        name="r3gan",
+        resolution=16,
+        latent_dim=32,
+        conditional=True,
+        stage_widths=(32, 32, 16),
+        stage_cardinalities=(4, 4, 2),
+        stage_blocks=(1, 1, 1),
+    )
+    c.data.update(source="digits", path="", split="train", label_key="label")
+    r3gan_training(
+        c, batch_size=64, decay_images=64 * steps, gamma=(1.0, 0.1), ema_images=64 * 50, lr=(1e-3, 2e-4)
+    )
+    c.train.update(log_every=100, sample_every=400, checkpoint_every=400)
+    c.eval.num_samples = 1000
     return c
 
 
@@ -279,7 +343,9 @@ def validate(config) -> None:
         return node
 
     def bad(key: str, expected: str):
-        raise ValueError(f"{key}={value(key)!r} is out of range: expected {expected}")
+        v = value(key)
+        v = dict(v) if hasattr(v, "keys") else v  # a schedule spec: one line
+        raise ValueError(f"{key}={v!r} is out of range: expected {expected}")
 
     for key in AT_LEAST_ONE:
         if not value(key) >= 1:
@@ -294,7 +360,7 @@ def validate(config) -> None:
     if not value("train.prefetch") >= -1:
         bad("train.prefetch", "-1 (by platform) or a number of batches >= 0")
     for key in ("optim.g.lr", "optim.d.lr"):
-        if not value(key) >= 0:
+        if not schedule_range(value(key))[0] >= 0:  # a number or a schedule (gans_jax.schedules)
             bad(key, "a learning rate >= 0")
     train = config.train
     if train.critic_batches == "split" and train.batch_size % train.n_critic:

@@ -1,7 +1,7 @@
 """The evaluation at the end of training, and held-out examples of image-to-image runs.
 
 :func:`evaluate` computes the quality metrics that need no download: mode coverage for 2-D toy data
-(:mod:`gans_jax.metrics.modes`), class agreement and InfoGAN code purity for digits
+and stacked digits (:mod:`gans_jax.metrics.modes`), class agreement and InfoGAN code purity for digits
 (:mod:`gans_jax.metrics.digits_classifier`), and for image-to-image GANs held-out L1/PSNR or cycle
 consistency (:func:`translation_evaluation`). Inception metrics of a trained run (FID, KID, ...) are
 :mod:`gans_jax.metrics.evaluate`'s.
@@ -40,6 +40,10 @@ def evaluate(config, gan: GAN, state: GANState, key: jax.Array) -> dict[str, flo
         from gans_jax.metrics.modes import mode_metrics
 
         return mode_metrics(samples, get_mixture(config.data.name))
+    if source == "offline:stacked_digits":
+        from gans_jax.metrics.modes import stacked_modes
+
+        return stacked_modes(samples)
     results = {}
     if source == "digits" and (gan.conditional or (gan.latent_codes and gan.latent_codes.categorical)):
         from gans_jax.metrics.digits_classifier import DigitsJudge

@@ -1,12 +1,13 @@
 """Adversarial objectives as pure functions of discriminator logits.
 
 Every discriminator loss is ``fn(real_logits, fake_logits) -> scalar`` and every generator loss is
-``fn(fake_logits) -> scalar``. Logits may have any shape ((B,), (B, 1), a PatchGAN map, ...); each
-expectation is the mean over all elements. Both players *minimise* their loss. For the
-sigmoid-based objectives D(x) = sigmoid(logit) and every log-probability is computed with
-``jax.nn.log_sigmoid`` (log D = log_sigmoid(l), log(1 - D) = log_sigmoid(-l)), so no loss or
-gradient ever evaluates log(0). Losses are computed in (at least) float32 whatever the logits'
-dtype.
+``fn(fake_logits) -> scalar``, except the relativistic ones, whose generator compares its fakes with real
+samples: ``fn(fake_logits, real_logits) -> scalar`` (their :class:`Objective` says ``uses_real``, and
+the train step then runs D on the real batch in G's update too). Logits may have any shape ((B,),
+(B, 1), a PatchGAN map, ...); each expectation is the mean over all elements. Both players *minimise*
+their loss. For the sigmoid-based objectives D(x) = sigmoid(logit) and every log-probability is computed
+with ``jax.nn.log_sigmoid`` (log D = log_sigmoid(l), log(1 - D) = log_sigmoid(-l)), so no loss or
+gradient ever evaluates log(0). Losses are computed in (at least) float32 whatever the logits' dtype.
 
 Hyper-parameters are keyword-only arguments; ``get_objective`` binds them with
 ``functools.partial``.
@@ -144,16 +145,58 @@ def hinge_generator_loss(fake_logits: jax.Array) -> jax.Array:
 
 
 # --------------------------------------------------------------------------------------------------
+# Relativistic pairing GAN (Jolicoeur-Martineau 2019's RSGAN; R3GAN, Huang et al. 2024).
+# --------------------------------------------------------------------------------------------------
+
+
+def _pairs(first: jax.Array, second: jax.Array, what: str) -> jax.Array:
+    """``first - second`` for logits paired element by element (equal shapes required)."""
+    first, second = _float(first), _float(second)
+    if first.shape != second.shape:
+        raise ValueError(
+            f"{what} pairs real and fake samples one to one: their logits must have equal shapes, "
+            f"got {first.shape} and {second.shape}"
+        )
+    return first - second
+
+
+def relativistic_pairing_discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
+    """RpGAN discriminator loss E_{(x, z)}[softplus(-(D(x) - D(G(z))))] over pairs of a real and a fake.
+
+    Jolicoeur-Martineau 2019, "The relativistic discriminator: a key element missing from standard GAN"
+    (the relativistic standard GAN, RSGAN: D estimates the probability that the real sample is more
+    realistic than the fake, sigmoid(D(x) - D(G(z))), and minimises -log of it, i.e.
+    softplus(-(D(x) - D(G(z))))); Huang et al. 2024, "The GAN is dead; long live the GAN!", call it
+    relativistic pairing (RpGAN) and regularise it with R1 + R2. The i-th real is paired with the i-th
+    fake (R3GAN's ``AccumulateDiscriminatorGradients``: ``softplus(-(RealLogits - FakeLogits))``, then the
+    mean): the logits must have equal shapes, each pair contributes one term of the mean.
+    """
+    return jnp.mean(jax.nn.softplus(-_pairs(real_logits, fake_logits, "relativistic_pairing")))
+
+
+def relativistic_pairing_generator_loss(fake_logits: jax.Array, real_logits: jax.Array) -> jax.Array:
+    """RpGAN generator loss E_{(x, z)}[softplus(-(D(G(z)) - D(x)))]: the discriminator's loss with the
+    roles of real and fake swapped (Jolicoeur-Martineau 2019's RSGAN generator; R3GAN's
+    ``AccumulateGeneratorGradients``: ``softplus(-(FakeLogits - RealLogits))``). ``real_logits`` are D's
+    logits of a real batch, a constant for the generator (the train step stops their gradient); pairs as
+    in the discriminator's loss.
+    """
+    return jnp.mean(jax.nn.softplus(-_pairs(fake_logits, real_logits, "relativistic_pairing")))
+
+
+# --------------------------------------------------------------------------------------------------
 # Registry.
 # --------------------------------------------------------------------------------------------------
 
 
 class Objective(NamedTuple):
-    """A named pair of losses with their hyper-parameters bound."""
+    """A named pair of losses with their hyper-parameters bound. ``uses_real``: the generator loss is
+    ``fn(fake_logits, real_logits)`` (relativistic), so G's update also runs D on the real batch."""
 
     name: str
     discriminator_loss: DiscriminatorLoss
-    generator_loss: GeneratorLoss
+    generator_loss: GeneratorLoss | Callable[[jax.Array, jax.Array], jax.Array]
+    uses_real: bool = False
 
 
 OBJECTIVES: dict[str, Objective] = {
@@ -164,6 +207,12 @@ OBJECTIVES: dict[str, Objective] = {
         Objective("least_squares", least_squares_discriminator_loss, least_squares_generator_loss),
         Objective("wasserstein", wasserstein_discriminator_loss, wasserstein_generator_loss),
         Objective("hinge", hinge_discriminator_loss, hinge_generator_loss),
+        Objective(
+            "relativistic_pairing",
+            relativistic_pairing_discriminator_loss,
+            relativistic_pairing_generator_loss,
+            uses_real=True,
+        ),
     )
 }
 """Objectives by name, with default hyper-parameters."""
@@ -197,11 +246,12 @@ def _bind(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Callable[..., Any]:
 def get_objective(name: str, **kwargs: Any) -> Objective:
     """The objective called ``name`` with hyper-parameters ``kwargs`` bound.
 
-    Accepted hyper-parameters: ``real_label`` for "minimax" and "non_saturating"; ``a``, ``b``,
-    ``c`` for "least_squares"; none for "wasserstein" and "hinge".
+        Accepted hyper-parameters: ``real_label`` for "minimax" and "non_saturating"; ``a``, ``b``,
+        ``c`` for "least_squares"; none for "wasserstein", "hinge" and "relativistic_pairing" (RpGAN, whose
+    generator loss also takes D's real logits: ``uses_real``).
 
-    Raises:
-      ValueError: for an unknown name or a hyper-parameter the objective does not take.
+        Raises:
+          ValueError: for an unknown name or a hyper-parameter the objective does not take.
     """
     if name not in OBJECTIVES:
         raise ValueError(f"Unknown objective {name!r}; expected one of {sorted(OBJECTIVES)}.")
@@ -213,8 +263,7 @@ def get_objective(name: str, **kwargs: Any) -> Objective:
             f"Objective {name!r} got unknown hyper-parameter(s) {unknown}; "
             f"it accepts {sorted(accepted) or 'none'}."
         )
-    return Objective(
-        name,
-        _bind(objective.discriminator_loss, kwargs),
-        _bind(objective.generator_loss, kwargs),
+    return objective._replace(
+        discriminator_loss=_bind(objective.discriminator_loss, kwargs),
+        generator_loss=_bind(objective.generator_loss, kwargs),
     )

@@ -2,7 +2,9 @@
 
 A spec names its optimiser (``adam``, ``rmsprop``, ``sgd``: :data:`gans_jax.configs.OPTIMIZERS`, which
 also hold every default) and its learning-rate schedule; :func:`scale_learning_rate` lowers the
-learning rate of a running optimiser (the training loop's divergence guard).
+learning rate of a running optimiser (the training loop's divergence guard). ``lr`` and Adam's ``b2``
+may also be schedule specs of the update count (:mod:`gans_jax.schedules`), as R3GAN's trainer decays the
+learning rate from 2e-4 to 5e-5 and raises beta2 from 0.9 to 0.99 along a cosine.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import optax
 
 from gans_jax import configs
 from gans_jax import regularizers as regs
+from gans_jax.schedules import is_schedule_spec, make_schedule, schedule_range
 
 SCHEDULES = ("constant", "cosine", "linear", "constant_then_linear")
 
@@ -23,8 +26,16 @@ def learning_rate(opt: Mapping[str, Any], total_steps: int):
     """``opt.lr`` under ``opt.schedule``: ``constant``; ``cosine`` decay to 5% over ``total_steps``;
     ``linear`` decay to 0 over ``total_steps`` (SNGAN's ResNet runs, Miyato et al. 2018); or
     ``constant_then_linear``: constant for the first half, then linear to 0 (pix2pix's and CycleGAN's
-    policy, Isola et al. 2017 and Zhu et al. 2017)."""
+    policy, Isola et al. 2017 and Zhu et al. 2017). ``opt.lr`` may instead be a schedule spec
+    (:func:`gans_jax.schedules.make_schedule`), which is the whole schedule (``opt.schedule`` then
+    ``constant``)."""
     lr, schedule = opt["lr"], opt["schedule"]
+    if is_schedule_spec(lr):
+        if schedule != "constant":
+            raise ValueError(
+                f"lr is a schedule {dict(lr)}, so the lr schedule must be 'constant', got {schedule!r}"
+            )
+        return make_schedule(lr, "lr")
     if schedule == "constant":
         return lr
     if schedule == "cosine":
@@ -44,11 +55,18 @@ def build_optimizer(opt: Mapping[str, Any], total_steps: int) -> optax.GradientT
     """``opt``: ``name`` in :data:`gans_jax.configs.OPTIMIZERS`, ``lr``, ``b1``/``b2`` (adam),
     ``decay``/``eps`` (rmsprop), ``schedule`` (:func:`learning_rate`), ``clip`` (WGAN weight clipping,
     Arjovsky et al. 2017; 0 = off). Keys it lacks take the defaults of its optimiser's factory in
-    :mod:`gans_jax.configs`."""
+    :mod:`gans_jax.configs`. Adam's ``b2`` may be a schedule spec: each update then uses its beta2 in the
+    moment and in the bias correction ``1 - beta2^t``, as PyTorch's Adam does when R3GAN's trainer sets
+    ``betas`` before every step."""
     opt = configs.optimizer_with_defaults(opt)
     lr = learning_rate(opt, total_steps)
     name = opt["name"]
-    if name == "adam":
+    if name == "adam" and is_schedule_spec(opt["b2"]):  # beta2 of each update from its schedule
+        low, high = schedule_range(opt["b2"])
+        if not 0.0 <= low <= high < 1.0:
+            raise ValueError(f"Adam's b2 schedule must stay in [0, 1), got {dict(opt['b2'])}")
+        tx = optax.inject_hyperparams(optax.adam)(lr, b1=opt["b1"], b2=make_schedule(opt["b2"], "b2"))
+    elif name == "adam":
         tx = optax.adam(lr, b1=opt["b1"], b2=opt["b2"])
     elif name == "rmsprop":
         # PyTorch's RMSprop (the WGAN authors' optimiser): v <- decay v + (1 - decay) g^2,

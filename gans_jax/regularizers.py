@@ -27,6 +27,7 @@ import optax
 from jax import lax
 
 from gans_jax.losses import PLAYERS, bind_hyperparameters
+from gans_jax.schedules import Schedule, is_schedule_spec, make_schedule, scaled, schedule_range
 
 CriticFn = Callable[[jax.Array], jax.Array]
 
@@ -250,6 +251,10 @@ class RegularizerInputs(NamedTuple):
 class Regularizer:
     """A penalty ``weight * fn(inputs)`` added to one player's loss (build it with :func:`regularizer`).
 
+    ``weight`` is a number, or a schedule ``weight(t)`` of the player's update count ``t`` (the
+    discriminator's update index, the generator's step: the count its optimiser's schedules see),
+    e.g. R3GAN's gamma decayed from 0.05 to 0.005 (:mod:`gans_jax.schedules`).
+
     Lazy regularisation (Karras et al. 2020, App. B): with ``every = k > 1`` the penalty is evaluated
     only on that player's updates whose index is a multiple of ``k``, with weight ``k * weight`` so
     that its average strength is unchanged.
@@ -262,7 +267,7 @@ class Regularizer:
 
     name: str
     fn: Callable[[RegularizerInputs], Any]
-    weight: float
+    weight: float | Schedule
     player: str = "discriminator"
     every: int = 1
     init_extra: Mapping[str, float] = dataclasses.field(default_factory=dict)
@@ -272,7 +277,7 @@ class Regularizer:
             raise ValueError(f"regularizer {self.name!r}: player {self.player!r} not in {PLAYERS}")
         if not isinstance(self.every, numbers.Integral) or self.every < 1:
             raise ValueError(f"regularizer {self.name!r}: every must be an integer >= 1, got {self.every!r}")
-        if not isinstance(self.weight, numbers.Real) or not self.weight >= 0:
+        if not callable(self.weight) and (not isinstance(self.weight, numbers.Real) or not self.weight >= 0):
             raise ValueError(f"regularizer {self.name!r}: weight must be a number >= 0, got {self.weight!r}")
         if self.init_extra and self.player != "generator":
             raise ValueError(f"regularizer {self.name!r}: only generator regularisers may keep state")
@@ -301,7 +306,17 @@ class Regularizer:
 
     @property
     def effective_weight(self) -> float:
+        """``weight * every``, for a constant weight (a scheduled one: :meth:`weight_at`)."""
+        if callable(self.weight):
+            raise ValueError(f"regularizer {self.name!r} has a scheduled weight: use weight_at(count)")
         return self.weight * self.every
+
+    def weight_at(self, count) -> float | jax.Array:
+        """The weight at the player's update ``count``, times ``every`` (lazy regularisation); a constant
+        weight gives the plain number ``weight * every``."""
+        if callable(self.weight):
+            return self.weight(count) * self.every
+        return self.effective_weight
 
 
 def _critic(r: RegularizerInputs, name: str) -> Callable[[jax.Array, Any], jax.Array]:
@@ -394,6 +409,10 @@ def regularizer(
     in ``GANState.extra``; the generator needs ``mapping`` and ``synthesis`` methods). The first four are
     discriminator terms, ``path_length`` a generator term.
 
+    ``weight`` and ``gamma`` may also be schedules of the player's update count: a mapping
+    ``{"shape", "init", "final", "steps"}`` (:func:`gans_jax.schedules.make_schedule`) or a function,
+    e.g. R3GAN's CIFAR-10 gamma ``{"shape": "cosine", "init": 0.05, "final": 0.005, "steps": 39062}``.
+
     ``name`` may instead be a plain function ``fn(inputs: RegularizerInputs) -> scalar``: it becomes the
     term ``fn.__name__`` of ``player`` (default ``"discriminator"``), with ``kwargs`` bound to its
     keyword-only parameters. For example, a zero-centred gradient penalty on reals::
@@ -412,14 +431,19 @@ def regularizer(
         raise ValueError(
             f"unknown regularizer {name!r}; expected one of {sorted(REGULARIZERS)} or a function"
         )
+    for what, value in (("weight", weight), ("gamma", gamma)):
+        if is_schedule_spec(value) and not schedule_range(value)[0] >= 0:
+            raise ValueError(f"regularizer {label!r}: a {what} schedule must stay >= 0, got {dict(value)}")
     if gamma is not None:
         if not term.gamma:
             raise ValueError(f"regularizer {label!r} takes no gamma (only r1 and r2: weight = gamma / 2)")
         if weight is not None:
             raise ValueError(f"regularizer {label!r}: give weight={weight} or gamma={gamma}, not both")
-        weight = gamma / 2
+        gamma = make_schedule(gamma, f"regularizer {label!r}: gamma")
+        weight = scaled(gamma, 0.5) if callable(gamma) else gamma / 2
     if weight is None:
         raise ValueError(f"regularizer {label!r} needs a weight" + (" (or gamma)" if term.gamma else ""))
+    weight = make_schedule(weight, f"regularizer {label!r}: weight")
     player = player or term.players[0]
     if player not in term.players:
         raise ValueError(f"regularizer {label!r} is a {' or '.join(term.players)} term, not a {player!r} one")

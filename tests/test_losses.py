@@ -182,6 +182,7 @@ def test_registry_names():
         "least_squares",
         "wasserstein",
         "hinge",
+        "relativistic_pairing",
     }
 
 

@@ -17,6 +17,9 @@
   600-step run overfits them, 0.4 dB lower held-out PSNR); ``"condition"`` is the BICUBIC
   x``data.scale`` downsample of ``"image"``.
 
+- ``stacked_digits`` (not image-to-image: a latent GAN's data): three independent digits as the three
+  channels, 1000 modes (:mod:`gans_jax.data.stacked`).
+
 Crops. Each photo of height ``H`` is cut at row ``floor(0.7 H)``: train crops lie wholly in the
 rows above, test crops in the rows below, so the splits share no pixel. A crop is a square of side
 ``U{round(0.15 S), ..., round(0.3 S)}`` (``S`` = the photo's shorter side) at a uniform position in
@@ -48,7 +51,12 @@ __all__ = [
     "write_task_folder",
 ]
 
-TASKS = {"edges2faces": "paired", "gray2color": "unpaired", "sr_photos": "super_resolution"}
+TASKS = {
+    "edges2faces": "paired",
+    "gray2color": "unpaired",
+    "sr_photos": "super_resolution",
+    "stacked_digits": "",  # a latent GAN's data, 1000 modes (gans_jax.data.stacked)
+}
 SPLITS = ("train", "test")
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "china", "flower")
 GRAY_PHOTOS, COLOR_PHOTOS = ("astronaut", "chelsea", "china"), ("coffee", "rocket", "flower")
@@ -144,6 +152,8 @@ def task_shapes(task: str, resolution: int, scale: int = 4) -> tuple[tuple[int, 
             f"unknown offline task {task!r} (data.source='offline:{task}'); expected one of {list(TASKS)}"
         )
     channels = 1 if task == "edges2faces" else 3
+    if not TASKS[task]:  # stacked_digits: no condition image
+        return (resolution, resolution, channels), None
     low = resolution // scale if TASKS[task] == "super_resolution" else resolution
     return (resolution, resolution, channels), (low, low, channels)
 
@@ -164,6 +174,10 @@ def make_offline_task(
         )
     if not isinstance(resolution, (int, np.integer)) or resolution < 8:
         raise ValueError(f"offline tasks need model.resolution >= 8, got {resolution!r}")
+    if task == "stacked_digits":
+        from gans_jax.data.stacked import StackedDigitsSource
+
+        return StackedDigitsSource(resolution, split)
     if task == "edges2faces":
         return ArraySource(edges2faces_arrays(split, resolution))
     if task == "gray2color":
@@ -185,6 +199,8 @@ def write_task_folder(task: str, path, *, split: str = "train", resolution: int 
     "super_resolution"``). ``limit`` > 0 writes at most that many images per folder. Read back at
     the same ``model.resolution`` (and seed) the folder gives the same batches as the task.
     Returns ``path``."""
+    if task in TASKS and not TASKS[task]:
+        raise ValueError(f"offline task {task!r} is not an image-to-image task: it has no folder layout")
     source = make_offline_task(task, split=split, resolution=resolution)
     if task == "edges2faces":
         folders = {"A": source.arrays["condition"], "B": source.arrays["image"]}

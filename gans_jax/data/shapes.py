@@ -72,7 +72,10 @@ def example_shapes(
     if isinstance(source, str) and source.startswith("offline:"):
         from gans_jax.data.offline import task_shapes
 
-        image, condition = task_shapes(source[len("offline:") :], resolution, scale)
+        task = source[len("offline:") :]
+        image, condition = task_shapes(task, resolution, scale)
+        if task == "stacked_digits":  # labelled: the triple's index of 1000 modes
+            return ExampleShapes(tuple(sample_shape or image), num_classes or 1000, None)
         return ExampleShapes(tuple(sample_shape or image), None, condition)
     if source == "toy":
         return ExampleShapes(tuple(sample_shape or (2,)), None, None)

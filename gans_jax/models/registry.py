@@ -238,6 +238,32 @@ def style_networks(model, sample_shape, num_classes, condition_shape):
     )
 
 
+@register("r3gan")
+def r3gan(model, sample_shape, num_classes, condition_shape):
+    """R3GAN's ResNeXt-style generator and discriminator (Huang et al. 2024, config E)."""
+    from gans_jax.models import r3gan
+
+    stages = dict(
+        widths=tuple(model["stage_widths"]),
+        cardinalities=tuple(model["stage_cardinalities"]),
+        blocks=tuple(model["stage_blocks"]),
+        expansion=model["expansion"],
+        num_classes=num_classes,
+    )
+    side = 4 * 2 ** (len(stages["widths"]) - 1)
+    if model["resolution"] != side or tuple(sample_shape[:2]) != (side, side):
+        raise ValueError(
+            f"R3GAN with {len(stages['widths'])} stages makes {side}x{side} images, but model.resolution="
+            f"{model['resolution']} and the data's images are {tuple(sample_shape)}"
+        )
+    return (
+        r3gan.Generator(
+            out_channels=sample_shape[-1], embed_dim=model["g_embed_dim"] or model["latent_dim"], **stages
+        ),
+        r3gan.Discriminator(embed_dim=model["d_embed_dim"], **stages),
+    )
+
+
 def _needs_condition(model, condition_shape) -> None:
     if not condition_shape:
         raise ValueError(

@@ -70,7 +70,7 @@ def discriminator_gradients(
             real_labels=real_labels, fake_labels=fake_labels,
         )  # fmt: skip
         penalties = {r.name: r.penalty(inputs, update_index) for r in d_regs}
-        total = adversarial + sum(r.effective_weight * penalties[r.name] for r in d_regs)
+        total = adversarial + sum(r.weight_at(update_index) * penalties[r.name] for r in d_regs)
         aux_inputs = AuxiliaryInputs(
             fake=fake_out, player="discriminator", real=real_out, real_labels=real_labels,
             fake_labels=fake_labels, z=fakes.z, codes=gan.latent_codes, fake_samples=fake, real_samples=real,
@@ -101,7 +101,9 @@ def generator_gradients(
     replaces_adversarial = any(a.replace_adversarial for a in g_aux)
     k_d, k_reg = jax.random.split(key)
     real_out = None
-    if any(a.uses_real for a in g_aux):  # D (updated) on the real batch, its collection updates discarded
+    # D (updated) on the real batch, its collection updates discarded: for a relativistic objective
+    # (uses_real: G's loss compares its fakes with these reals) or an auxiliary loss that reads them
+    if spec.objective.uses_real or any(a.uses_real for a in g_aux):
         out, _ = _forward(
             spec,
             gan.discriminator,
@@ -117,7 +119,10 @@ def generator_gradients(
     def adversarial_fn(x):
         out, _ = _forward(spec, gan.discriminator, state.d_params, state.d_collections, x, fakes.labels, k_d)
         out = _as_outputs(out)
-        adversarial = spec.objective.generator_loss(out["logits"])
+        if spec.objective.uses_real:
+            adversarial = spec.objective.generator_loss(out["logits"], real_out["logits"])
+        else:
+            adversarial = spec.objective.generator_loss(out["logits"])
         if not g_aux:
             return weight * adversarial, (adversarial, out["logits"], {})
         aux_inputs = AuxiliaryInputs(
@@ -145,7 +150,7 @@ def generator_gradients(
             out = {r.name: r.penalty_and_state(inputs, state.step) for r in g_regs}
             values = {name: value for name, (value, _) in out.items()}
             new_extra = {k: v for _, (_, upd) in out.items() for k, v in upd.items()}
-            return sum(r.effective_weight * values[r.name] for r in g_regs), (values, new_extra)
+            return sum(r.weight_at(state.step) * values[r.name] for r in g_regs), (values, new_extra)
 
         reg_grads, (penalties, updates) = jax.grad(penalty_fn, has_aux=True)(state.g_params)
         grads = jax.tree.map(jnp.add, grads, reg_grads)

@@ -59,6 +59,7 @@ def train_seeds(
     steps: int,
     batch_size: int,
     steps_per_call: int = 1000,
+    sample_shape=(2,),
 ) -> tuple[GANState, dict]:
     """Train one model per seed for ``steps`` steps; returns the stacked states and timings
     (``compile_s``: first call including compilation minus a steady call, ``steps_per_s``: per seed)."""
@@ -67,7 +68,7 @@ def train_seeds(
     steps_per_call = min(steps_per_call, steps)
     if steps % steps_per_call:
         raise ValueError(f"steps={steps} is not a multiple of steps_per_call={steps_per_call}")
-    states, data_keys = init_states(gan, seeds)
+    states, data_keys = init_states(gan, seeds, sample_shape)
     run = make_scan_train(train_step, sample_batch, batch_size, steps_per_call)
     durations, metrics = [], {}
     for _ in range(steps // steps_per_call):

@@ -24,7 +24,7 @@ step draws exactly what the single-device step draws.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -64,7 +64,7 @@ class TrainStep:
     reuse_fakes: bool = True
     regularizers: tuple[Regularizer, ...] = ()
     auxiliary_losses: tuple[AuxiliaryLoss, ...] = ()
-    ema_decay: float | None = None
+    ema_decay: float | Callable[[jax.Array], jax.Array] | None = None
     ema_start: int = 0
     adversarial_weight: float = 1.0
     adversarial_start: int = 0
@@ -83,7 +83,7 @@ class TrainStep:
             raise ValueError(f"adversarial_start must be >= 0, got {self.adversarial_start}")
         if self.critic_batches not in CRITIC_BATCHES:
             raise ValueError(f"critic_batches {self.critic_batches!r} not in {CRITIC_BATCHES}")
-        if self.ema_decay is not None and not 0.0 <= self.ema_decay <= 1.0:
+        if self.ema_decay is not None and not callable(self.ema_decay) and not 0.0 <= self.ema_decay <= 1.0:
             raise ValueError(f"ema_decay must lie in [0, 1] (or be None: no EMA), got {self.ema_decay}")
         for i, r in enumerate(self.regularizers):
             if not isinstance(r, Regularizer):
@@ -141,7 +141,7 @@ def make_train_step(
     reuse_fakes: bool = True,
     regularizers: Sequence[Regularizer] = (),
     auxiliary_losses: Sequence[AuxiliaryLoss] = (),
-    ema_decay: float | None = None,
+    ema_decay: float | Callable[[jax.Array], jax.Array] | None = None,
     ema_start: int = 0,
     adversarial_weight: float = 1.0,
     adversarial_start: int = 0,
@@ -186,7 +186,8 @@ def make_train_step(
         with its weight and players.
       ema_decay: if set, the state keeps an EMA generator ``ema <- decay * ema + (1 - decay) * params``,
         updated after every generator update from step ``ema_start`` on (before it the EMA copies the
-        parameters); ``init_state`` creates it. ``None``: no EMA.
+        parameters); ``init_state`` creates it. A number, or a schedule ``decay(step)`` (R3GAN's ramped
+        half-life: :func:`gans_jax.schedules.ema_decay_schedule`). ``None``: no EMA.
       adversarial_weight: the weight of the generator's adversarial term next to its auxiliary terms
         (SRGAN: 1e-3 next to the content loss, Ledig et al. 2017, Eq. 3).
       adversarial_start: the generator's adversarial weight is 0 before this step (content-only
@@ -288,7 +289,8 @@ def ema_update(spec: TrainStep, state: GANState) -> GANState:
     Yazici et al. 2019); before it the EMA copies the parameters."""
     if spec.ema_decay is None:
         return state
-    decay = jnp.where(state.step >= spec.ema_start, spec.ema_decay, 0.0)
+    decay = spec.ema_decay(state.step) if callable(spec.ema_decay) else spec.ema_decay
+    decay = jnp.where(state.step >= spec.ema_start, decay, 0.0)
     return state.replace(ema_params=optax.incremental_update(state.g_params, state.ema_params, 1.0 - decay))
 
 
