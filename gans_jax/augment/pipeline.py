@@ -157,14 +157,28 @@ def random_variables(
     """One example's draws, ``name -> (selection u ~ U[0, 1), value)``, for the transforms ``spec``
     enables (the value is U[0, 1) or N(0, 1) of the size in ``_VARIABLES``; ``imgfilter`` draws one
     selection per band). Batch it with ``jax.vmap`` over per-example keys."""
-    out = {}
-    for i, (name, dist, size) in enumerate(_VARIABLES):
-        if spec.multiplier(name) <= 0 or (name in _CHROMA and channels == 1):
-            continue
-        k_select, k_value = jax.random.split(jax.random.fold_in(key, i))
-        select = jax.random.uniform(k_select, (4,) if name == "imgfilter" else ())
-        draw = jax.random.uniform if dist == "uniform" else jax.random.normal
-        out[name] = (select, draw(k_value, (size,)))
+    names = [
+        (name, dist, size)
+        for name, dist, size in _VARIABLES
+        if spec.multiplier(name) > 0 and not (name in _CHROMA and channels == 1)
+    ]
+    # Two draws in all (threefry compiles slowly: one call per variable took seconds to compile).
+    num_select = sum(4 if name == "imgfilter" else 1 for name, _, _ in names)
+    num_uniform = sum(size for _, dist, size in names if dist == "uniform")
+    num_normal = sum(size for _, dist, size in names if dist == "normal")
+    k_uniform, k_normal = jax.random.split(key)
+    uniform = jax.random.uniform(k_uniform, (num_select + num_uniform,))
+    normal = jax.random.normal(k_normal, (num_normal,))
+    out, i_sel, i_uni, i_nor = {}, 0, num_select, 0
+    for name, dist, size in names:
+        k = 4 if name == "imgfilter" else 1
+        select = uniform[i_sel : i_sel + k] if k == 4 else uniform[i_sel]
+        i_sel += k
+        if dist == "uniform":
+            value, i_uni = uniform[i_uni : i_uni + size], i_uni + size
+        else:
+            value, i_nor = normal[i_nor : i_nor + size], i_nor + size
+        out[name] = (select, value)
     return out
 
 
