@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -66,6 +67,7 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args(argv)
+    sys.path.insert(0, ROOT)  # this checkout's gans_jax, not an installed one
     rows = []
     print(f"{'augmentation':<16} {'compile_s':>9} {'steps/s':>8} {'vs none':>8}")
     for name, overrides in KINDS.items():
