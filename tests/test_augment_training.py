@@ -46,7 +46,7 @@ def test_ada_at_p_zero_is_the_step_without_augmentation_bit_for_bit():
     """``fixed`` at p = 0: every image passes unchanged and the augmentation keys are drawn apart from the
     step's other draws, so the parameters after a step equal those of the plain step exactly."""
     batch = {"image": jax.random.uniform(jax.random.PRNGKey(0), (16, 16, 16, 1)) * 2 - 1}
-    fixed = augmentation("fixed", preset="bgc", p=0.0)
+    fixed = augmentation("fixed", preset="blit", p=0.0)  # bgc/bgcfnc at p = 0: tests/test_augment.py
     results = []
     for augment in (None, fixed):
         gan, step = _gan_and_step(augment)
