@@ -11,9 +11,8 @@ import pytest
 from gans_jax import builders
 from gans_jax.augment import Augmentation, adjust_p, augment_spec, augmentation
 from gans_jax.configs import validate
-from gans_jax.training.loop import train
 from gans_jax.training.step import make_train_step
-from tests.helpers import ONE_DEVICE, experiment_config
+from tests.helpers import experiment_config
 
 SMALL = {"model.g_channels": 8, "model.d_channels": 8, "model.conditional": False, "train.batch_size": 16}
 
@@ -88,18 +87,33 @@ def test_adaptive_p_rises_when_d_overfits_a_tiny_set_and_stays_at_zero_when_it_c
 
 
 def test_resume_keeps_p_bit_identical(tmp_path):
-    """A run checkpointed at step 8 and resumed to 16 ends with the same p (and parameters), bit for bit,
-    as the run that never stopped: p and the running sum of r_t live in GANState.extra."""
-    overrides = {
-        **SMALL, "model.conditional": True, "train.steps": 16, "train.log_every": 4,
-        "train.sample_every": 100, "train.checkpoint_every": 8, "augment.speed_kimg": 0.2,
-        "augment.interval": 3, "augment.preset": "blit",
-    }  # fmt: skip
-    config = experiment_config("dcgan_digits:limit100,ada", **overrides)
-    straight, _ = train(config, str(tmp_path / "straight"), progress=False, devices=ONE_DEVICE)
-    half = experiment_config("dcgan_digits:limit100,ada", **{**overrides, "train.steps": 8})
-    first, _ = train(half, str(tmp_path / "resumed"), progress=False, devices=ONE_DEVICE)
-    resumed, _ = train(config, str(tmp_path / "resumed"), progress=False, devices=ONE_DEVICE)
+    """A run checkpointed at step 8 (gans_jax.training.checkpoint, as the training loop saves) and resumed
+    to 16 from a fresh process's state ends with the same p, running sum and parameters, bit for bit, as
+    the run that never stopped: p and the running sum of r_t live in GANState.extra."""
+    from gans_jax.data.digits import load_digits_dataset
+    from gans_jax.training.checkpoint import Checkpointer
+
+    # target 0: p moves at every adjustment (up while D scores most reals positive)
+    ada = Augmentation("ada", spec=augment_spec("blit"), p=0.0, target=0.0, interval=3, speed_kimg=0.2)
+    gan, step = _gan_and_step(ada)
+    fn = jax.jit(step)
+    images = jnp.asarray(load_digits_dataset(16)["image"][:64]).reshape(4, 16, 16, 16, 1)
+    batch = lambda t: {"image": images[t % 4]}
+
+    def run(state, steps):
+        for _ in range(steps):
+            state, _ = fn(state, batch(int(state.step)))
+        return state
+
+    init = lambda: step.init_state(jax.random.PRNGKey(1), (16, 16, 1))
+    straight = run(init(), 16)
+    first = run(init(), 8)
+    ckpt = Checkpointer(str(tmp_path / "checkpoints"), owner=True)
+    ckpt.save(8, first, {})
+    ckpt.wait()
+    restored, _ = ckpt.restore(init())
+    ckpt.close()
+    resumed = run(restored, 8)
     assert float(first.extra["augment_p"]) > 0  # p moved before the checkpoint
     assert float(resumed.extra["augment_p"]) != float(first.extra["augment_p"])  # ... and after it
     for key in ("augment_p", "augment_signs"):
