@@ -14,7 +14,10 @@ and ``--cfg=cifar`` (class-conditional CIFAR-10 from TFDS, 2 mapping layers, D a
 mbstd groups of 32, batch 64, lr 0.0025, gamma 0.01, no path length and no style mixing, EMA 500 kimg
 without its ramp-up, 100,000 kimg): the networks of the released 256x256 and CIFAR-10 pickles, for
 fine-tuning them after ``gans-jax convert`` (``--config.train.init_from``). The networks follow the
-official ``train.py`` defaults throughout: ``conv_clamp`` 256, skip G, resnet D.
+official ``train.py`` defaults throughout: ``conv_clamp`` 256, skip G, resnet D. ``ada`` (combined with
+any other preset, e.g. ``:256,ada``): StyleGAN2-ADA's default ``--aug=ada --augpipe=bgc`` (adaptive p,
+target 0.6, adjusted every 4 steps, 500 kimg from 0 to 1; ``gans_jax.augment``); ``:tiny,ada`` moves p
+in 10 kimg so that it acts within the tiny run.
 
     python experiments/stylegan2_ffhq.py --workdir=runs/stylegan2_ffhq --config.data.path=/data/ffhq1024
     # tiny: digits at 16x16 on a CPU in minutes
@@ -30,9 +33,14 @@ PRESETS = ("1024", "512", "256", "128", "64", "32", "paper256", "cifar", "tiny")
 
 
 def get_config(arg: str | None = None):
-    preset = arg or "1024"
+    names = [n for n in (arg or "").split(",") if n]
+    ada = "ada" in names
+    names = [n for n in names if n != "ada"]
+    if len(names) > 1:
+        raise ValueError(f"presets {names} in {arg!r} exclude each other: pick one of {PRESETS} (plus 'ada')")
+    preset = names[0] if names else "1024"
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; expected one of {PRESETS}")
+        raise ValueError(f"unknown preset {preset!r}; expected one of {PRESETS}, optionally with ',ada'")
     c = default_config()
     c.model.update(
         name="stylegan2",
@@ -101,6 +109,10 @@ def get_config(arg: str | None = None):
             steps=300, batch_size=32, ema_decay=0.99, log_every=50, sample_every=150, checkpoint_every=150
         )
         c.eval.update(num_samples=500)
+    if ada:  # train.py --aug=ada --augpipe=bgc (its defaults: target 0.6, ada_interval 4, ada_kimg 500)
+        c.augment.update(kind="ada", preset="bgc", p=0.0, target=0.6, interval=4, speed_kimg=500.0)
+        if preset == "tiny":
+            c.augment.speed_kimg = 10.0
     return c
 
 

@@ -116,6 +116,18 @@ def build_regularizers(config):
     return [regularizer(name, **dict(spec)) for name, spec in dict(config.regularizers).items()]
 
 
+def build_augmentation(config):
+    """The :class:`gans_jax.augment.Augmentation` of the config's ``augment`` section (``None`` when
+    ``augment.kind`` is ``"none"``; sections saved before it existed read as off)."""
+    from gans_jax.augment import augmentation
+
+    aug = dict(config.get("augment", None) or {})
+    if aug.get("kind", "none") == "none":
+        return None
+    options = dict(aug.pop("options", {}) or {})
+    return augmentation(aug.pop("kind"), **aug, **options)
+
+
 def build_train_step(config, gan: GAN, axis_name: str | None = None, *, auxiliary: bool = True) -> TrainStep:
     """The train step (:func:`gans_jax.training.step.make_train_step`) of ``config`` for ``gan``;
     ``auxiliary=False`` leaves out the auxiliary losses (they do not change the state, and their feature
@@ -146,6 +158,7 @@ def build_train_step(config, gan: GAN, axis_name: str | None = None, *, auxiliar
         accumulation_steps=train.accumulation_steps,
         compute_dtype=_compute_dtype(train.compute_dtype),
         axis_name=axis_name,
+        augment=build_augmentation(config),
     )
 
 

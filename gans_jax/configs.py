@@ -168,6 +168,7 @@ def default_config() -> ml_collections.ConfigDict:
         jitter=False,  # resize to load_size, random resolution crop + mirror (pix2pix; also unpaired, SR)
         load_size=0,  # jitter: side before the random crop; 0 = round(resolution * 286 / 256)
         scale=4,  # super_resolution: condition = PIL bicubic downsample of the image by this factor
+        limit=0,  # digits: train on only the first N examples of the split (limited-data runs); 0 = all
     )
     # adversarial_weight: the generator's adversarial term next to its auxiliary terms (SRGAN: 1e-3);
     # adversarial_start: that weight is 0 before this step (content-only pretraining, SRGAN's SRResNet
@@ -179,6 +180,22 @@ def default_config() -> ml_collections.ConfigDict:
     # gans_jax.auxiliary_losses.auxiliary_loss: mutual_information_categorical, mutual_information_continuous,
     # auxiliary_classifier, feature_matching, l1_reconstruction, cycle_consistency, identity, content.
     c.auxiliary_losses = {}
+    # Discriminator augmentation (gans_jax.augment; Karras et al. 2020, Zhao et al. 2020): every image D
+    # sees, real and fake, is augmented. kind: none | ada (StyleGAN2-ADA's pipeline at the adaptive p) |
+    # fixed (the pipeline at constant p) | diffaugment (policy). preset: the pipeline's transforms
+    # (gans_jax.augment.PRESETS, train.py --augpipe); p: the initial (ada) or constant (fixed) probability;
+    # target, interval, speed_kimg: the ADA heuristic (train.py / training_loop.py defaults); options:
+    # AugmentSpec fields overriding the preset (e.g. {"rotate_max": 0.5}).
+    c.augment = dict(
+        kind="none",
+        preset="bgc",
+        p=0.0,
+        target=0.6,
+        interval=4,
+        speed_kimg=500.0,
+        policy="color,translation,cutout",
+        options={},
+    )
     c.train = dict(
         steps=10_000,
         batch_size=64,
@@ -310,14 +327,14 @@ AT_LEAST_ONE = (
     "model.channel_max", "model.w_dim", "model.mapping_layers", "train.steps", "train.batch_size",
     "train.n_critic", "train.accumulation_steps", "train.log_every", "train.sample_every",
     "train.checkpoint_every", "train.keep_checkpoints", "eval.num_samples", "eval.fid_num",
-    "eval.fid_batch_size", "data.num_threads", "data.scale",
+    "eval.fid_batch_size", "data.num_threads", "data.scale", "augment.interval",
 )  # fmt: skip
 AT_LEAST_ZERO = (
     "train.ema_start", "train.image_pool_size", "train.nonfinite_retries", "eval.fid_every",
     "eval.standing_stats", "eval.resolution", "eval.shave", "data.channels", "data.load_size",
     "model.mbstd_group_size", "model.minibatch_kernels", "model.continuous_codes",
     "model.shared_dim", "model.d_pool_size", "model.init_std", "objective.adversarial_start",
-    "objective.adversarial_weight",
+    "objective.adversarial_weight", "data.limit",
 )  # fmt: skip
 FRACTIONS = {  # key -> (low, high, whether high itself is allowed)
     "train.ema_decay": (0.0, 1.0, False),
@@ -325,6 +342,8 @@ FRACTIONS = {  # key -> (low, high, whether high itself is allowed)
     "model.style_mixing_prob": (0.0, 1.0, True),
     "model.g_dropout": (0.0, 1.0, False),
     "model.g_bn_momentum": (0.0, 1.0, True),
+    "augment.p": (0.0, 1.0, True),
+    "augment.target": (0.0, 1.0, True),
 }
 
 
@@ -362,11 +381,49 @@ def validate(config) -> None:
     for key in ("optim.g.lr", "optim.d.lr"):
         if not schedule_range(value(key))[0] >= 0:  # a number or a schedule (gans_jax.schedules)
             bad(key, "a learning rate >= 0")
+    _validate_augment(config)
     train = config.train
     if train.critic_batches == "split" and train.batch_size % train.n_critic:
         raise ValueError(
             f"train.batch_size={train.batch_size} does not split into train.n_critic={train.n_critic} "
             "critic batches (train.critic_batches='split'); make it a multiple of n_critic"
+        )
+
+
+def _validate_augment(config) -> None:
+    """The ``augment`` section (:func:`gans_jax.augment.augmentation`): its kind, preset, policy and
+    options by name, ``speed_kimg`` > 0 and ``interval`` an integer (the ranges of ``p`` and ``target``
+    are in :data:`FRACTIONS`); an image-to-image experiment refuses it."""
+    from gans_jax.augment import AUGMENT_KINDS, PRESETS, augment_spec, diffaugment_policy
+
+    aug = config.augment
+    kinds = ("none", *AUGMENT_KINDS)
+    if aug.kind not in kinds:
+        raise ValueError(f"augment.kind={aug.kind!r} is unknown: expected one of {kinds}")
+    if not (isinstance(aug.interval, int) and not isinstance(aug.interval, bool)):
+        raise ValueError(f"augment.interval={aug.interval!r} is out of range: expected an integer >= 1")
+    if not aug.speed_kimg > 0:
+        raise ValueError(f"augment.speed_kimg={aug.speed_kimg!r} is out of range: expected a number > 0")
+    if aug.kind in ("ada", "fixed"):
+        if aug.preset not in PRESETS:
+            raise ValueError(f"augment.preset={aug.preset!r} is unknown: expected one of {list(PRESETS)}")
+        try:
+            augment_spec(aug.preset, **dict(aug.options))
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"augment.options={dict(aug.options)!r}: {e}") from e
+    if aug.kind == "diffaugment":
+        try:
+            policy = diffaugment_policy(aug.policy)
+        except ValueError as e:
+            raise ValueError(f"augment.policy={aug.policy!r}: {e}") from e
+        if not policy:
+            raise ValueError(
+                f"augment.policy={aug.policy!r} is empty: expected e.g. 'color,translation,cutout'"
+            )
+    if aug.kind != "none" and (config.model.translation or config.data.translation):
+        raise ValueError(
+            f"augment.kind={aug.kind!r} serves latent GANs: an image-to-image discriminator also sees the "
+            "source images, which would need the same transform; set augment.kind='none'"
         )
 
 
@@ -397,6 +454,8 @@ SECTIONS = {
     "train": "steps, batch_size, n_critic, EMA, accumulation, precision, log/sample/checkpoint periods",
     "progressive": "Progressive GAN stages: start resolution, fade and stabilise lengths, batch sizes",
     "eval": "final evaluation (samples, standing statistics, truncations) and training-time FID",
+    "augment": "discriminator augmentation: kind (none, ada, fixed, diffaugment), preset, p, target, "
+    "interval, speed_kimg, policy, options",
 }
 
 

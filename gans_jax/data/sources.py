@@ -129,7 +129,20 @@ def make_basic_source(data: Mapping[str, Any], *, resolution: int | None, seed: 
         arrays = load_digits_dataset(
             8 if resolution is None else resolution, split=option(data, "split", "train")
         )
+        limit = option(data, "limit", 0)
+        if not isinstance(limit, (int, np.integer)) or limit < 0:
+            raise ValueError(f"data.limit must be an integer >= 0 (0 = every example), got {limit!r}")
+        if limit:  # a limited-data run: the split's first digits of each class in turn (balanced classes)
+            labels = arrays["label"]
+            rank = np.zeros(len(labels), np.int64)  # each digit's place among those of its class
+            for c in np.unique(labels):
+                rank[labels == c] = np.arange(np.sum(labels == c))
+            keep = np.sort(np.lexsort((np.arange(len(labels)), rank))[:limit])
+            arrays = {k: v[keep] for k, v in arrays.items()}
         return ArraySource(arrays, NUM_CLASSES)
+    if option(data, "limit", 0):
+        limit = option(data, "limit", 0)
+        raise ValueError(f"data.limit={limit!r} is supported for data.source='digits' only")
     if source == "folder":
         from gans_jax.data.folder import ImageFolderSource
 

@@ -3,13 +3,17 @@ train step of :mod:`gans_jax.training.step` (read that module first: every funct
 :class:`~gans_jax.training.step.TrainStep` as ``spec``).
 
 The discriminator's regularisers get a critic ``critic(x, labels)``: real samples are scored under their
-own labels and fakes under the labels they were generated with. Every train-mode pass draws its PRNG
+own labels and fakes under the labels they were generated with. With discriminator augmentation
+(``spec.augment``) every image D sees is augmented first, with one key per example (``augment_keys``):
+reals, fakes, and the critic's inputs, so a gradient penalty differentiates through the augmentation
+with respect to the un-augmented images (StyleGAN2-ADA's ``loss.py``). Every train-mode pass draws its PRNG
 streams from one key: ``dropout``, and the network's own ``rng_streams`` (StyleGAN's ``noise`` and
 ``mixing``) folded in from it.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -41,9 +45,11 @@ class Fakes(NamedTuple):
 
 
 def discriminator_gradients(
-    spec: TrainStep, state: GANState, *, real, real_labels, fakes: Fakes, key, update_index
+    spec: TrainStep, state: GANState, *, real, real_labels, fakes: Fakes, key, update_index, augment_keys=None
 ) -> tuple[Any, Any, Metrics]:
-    """The discriminator's gradients on one (micro-)batch: ``(grads, collections, metrics)``."""
+    """The discriminator's gradients on one (micro-)batch: ``(grads, collections, metrics)``; with
+    ``spec.augment``, ``augment_keys`` holds one key per example (:func:`augment_keys`), from which the reals
+    (stream 0), the fakes (1) and the critic's inputs (2) are augmented."""
     gan, d_regs, d_aux = (
         spec.gan,
         spec.regularizers_of("discriminator"),
@@ -52,16 +58,21 @@ def discriminator_gradients(
     fake, fake_labels = fakes.samples, fakes.labels
     k_real, k_fake, k_reg = jax.random.split(key, 3)
 
+    augmented = functools.partial(_augmented, spec, state, augment_keys)
+
     def loss_fn(d_params):
         real_out, coll = _forward(
-            spec, gan.discriminator, d_params, state.d_collections, real, real_labels, k_real
+            spec, gan.discriminator, d_params, state.d_collections, augmented(0, real), real_labels, k_real
         )
-        fake_out, coll = _forward(spec, gan.discriminator, d_params, coll, fake, fake_labels, k_fake)
+        fake_out, coll = _forward(
+            spec, gan.discriminator, d_params, coll, augmented(1, fake), fake_labels, k_fake
+        )
         real_out, fake_out = _as_outputs(real_out), _as_outputs(fake_out)
         real_logits, fake_logits = real_out["logits"], fake_out["logits"]
         adversarial = spec.objective.discriminator_loss(real_logits, fake_logits)
 
         def critic(x, labels):
+            x = augmented(2, x)
             out = _forward(spec, gan.discriminator, d_params, state.d_collections, x, labels, k_reg)[0]
             return _as_outputs(out)["logits"]
 
@@ -89,14 +100,25 @@ def discriminator_gradients(
         **{f"reg/{name}": value for name, value in penalties.items()},
         **{f"d_aux_{name}": value for name, value in terms.items()},
     }
+    if spec.augment is not None:  # the overfitting heuristic r_t of the adaptive augmentation
+        metrics["augment/rt"] = jnp.mean(jnp.sign(real_logits))
     return grads, coll, metrics
 
 
 def generator_gradients(
-    spec: TrainStep, state: GANState, *, fakes: Fakes, real, real_labels, key
+    spec: TrainStep,
+    state: GANState,
+    *,
+    fakes: Fakes,
+    real,
+    real_labels,
+    key,
+    augment_keys=None,
+    real_augment_keys=None,
 ) -> tuple[Any, Metrics, dict[str, jax.Array]]:
     """The generator's gradients on one (micro-)batch of fakes, through their recorded VJP:
-    ``(grads, metrics, regulariser state updates)``."""
+    ``(grads, metrics, regulariser state updates)``; with ``spec.augment``, D sees the fakes augmented with
+    ``augment_keys`` and (for auxiliary losses on reals) the reals with ``real_augment_keys``."""
     gan, g_regs, g_aux = spec.gan, spec.regularizers_of("generator"), spec.auxiliary_losses_of("generator")
     replaces_adversarial = any(a.replace_adversarial for a in g_aux)
     k_d, k_reg = jax.random.split(key)
@@ -109,7 +131,7 @@ def generator_gradients(
             gan.discriminator,
             state.d_params,
             state.d_collections,
-            real,
+            _augmented(spec, state, real_augment_keys, 0, real),
             real_labels,
             jax.random.fold_in(k_d, 1),
         )
@@ -117,7 +139,10 @@ def generator_gradients(
     weight = _adversarial_weight(spec, state.step)
 
     def adversarial_fn(x):
-        out, _ = _forward(spec, gan.discriminator, state.d_params, state.d_collections, x, fakes.labels, k_d)
+        shown = _augmented(spec, state, augment_keys, 0, x)
+        out, _ = _forward(
+            spec, gan.discriminator, state.d_params, state.d_collections, shown, fakes.labels, k_d
+        )
         out = _as_outputs(out)
         if spec.objective.uses_real:
             adversarial = spec.objective.generator_loss(out["logits"], real_out["logits"])
@@ -263,6 +288,27 @@ def _rngs(spec: TrainStep, module, key) -> dict[str, jax.Array]:
 
 
 # ------------------------------------------------------------------------------------------------ helpers
+
+
+AUGMENT_STREAM = 0xADA  # folded into an update's key for its augmentation keys, apart from its other draws
+
+
+def augment_keys(spec: TrainStep, key, num: int):
+    """One augmentation key per example of an update's ``num`` examples (a slice of the global batch's
+    keys under ``axis_name``), from ``fold_in(key, AUGMENT_STREAM)``; ``None`` without ``spec.augment``."""
+    if spec.augment is None:
+        return None
+    return _draw(spec, jax.random.split, jax.random.fold_in(key, AUGMENT_STREAM), num)
+
+
+def _augmented(spec: TrainStep, state: GANState, keys, stream: int, x):
+    """``x`` as the discriminator sees it: augmented with ``fold_in(keys[b], stream)`` per example at the
+    state's augmentation probability, or ``x`` itself without ``spec.augment``."""
+    if spec.augment is None:
+        return x
+    if keys is None:
+        raise ValueError("spec.augment is set but no augmentation keys were given (augment_keys)")
+    return spec.augment(jax.vmap(lambda k: jax.random.fold_in(k, stream))(keys), x, state.extra)
 
 
 def _draw(spec: TrainStep, sampler, key, num):

@@ -18,7 +18,9 @@ backwards through the updated discriminator: one generator forward pass per step
 
 Randomness: step ``t`` draws every latent, label and dropout mask from ``fold_in(state.key, t)``.
 Latents and labels are drawn for the *global* batch and each replica takes its slice, so a pmapped
-step draws exactly what the single-device step draws.
+step draws exactly what the single-device step draws. So are the per-example keys of the
+discriminator augmentation (``augment``, :mod:`gans_jax.augment`), which every update folds from its
+own key apart from the other draws: with ``augment=None`` the step is what it was without it.
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ import jax.numpy as jnp
 import optax
 from jax import lax
 
+from gans_jax.augment import Augmentation
 from gans_jax.auxiliary_losses import AuxiliaryLoss
 from gans_jax.losses import Objective
 from gans_jax.regularizers import Regularizer
 from gans_jax.training.gradients import (
     Fakes,
+    augment_keys,
     discriminator_gradients,
     draw_inputs,
     generator_forward,
@@ -71,6 +75,7 @@ class TrainStep:
     accumulation_steps: int = 1
     compute_dtype: Any = None
     axis_name: str | None = None
+    augment: Augmentation | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "regularizers", tuple(self.regularizers))
@@ -103,6 +108,16 @@ class TrainStep:
         ):
             if len(set(names)) != len(names):
                 raise ValueError(f"{what} names must be unique, got {names}")
+        if self.augment is not None and not isinstance(self.augment, Augmentation):
+            raise TypeError(
+                f"augment is a {type(self.augment).__name__}, not an Augmentation: build it with "
+                "gans_jax.augment.augmentation('ada' | 'diffaugment', ...)"
+            )
+        if self.augment is not None and self.gan.translation is not None:
+            raise ValueError(
+                f"augment ({self.augment.kind}) serves latent GANs: an image-to-image discriminator also "
+                "sees the source images, which would need the same transform"
+            )
         if self.gan.image_pool_size and not self.single_pass:
             raise ValueError(
                 "an image pool (GAN.image_pool_size) needs n_critic == 1, reuse_fakes and "
@@ -122,9 +137,12 @@ class TrainStep:
 
     def init_state(self, key: jax.Array, sample_shape: Sequence[int]) -> GANState:
         """The state this step trains: :meth:`GAN.init_state`, plus the EMA generator (a copy of the
-        generator's parameters) when ``ema_decay`` is set and the regularisers' state (``init_extra``)."""
+        generator's parameters) when ``ema_decay`` is set, the regularisers' state (``init_extra``) and the
+        augmentation's (its probability p)."""
         state = self.gan.init_state(key, sample_shape)
         extra = {k: jnp.asarray(v, jnp.float32) for r in self.regularizers for k, v in r.init_extra.items()}
+        if self.augment is not None:
+            extra.update({k: jnp.asarray(v, jnp.float32) for k, v in self.augment.init_extra.items()})
         ema = jax.tree.map(jnp.copy, state.g_params) if self.ema_decay is not None else None
         return state.replace(ema_params=ema, extra={**state.extra, **extra})
 
@@ -148,6 +166,7 @@ def make_train_step(
     accumulation_steps: int = 1,
     compute_dtype: Any = None,
     axis_name: str | None = None,
+    augment: Augmentation | None = None,
 ) -> TrainStep:
     """The pure train step for ``gan`` (the networks, optimisers and latent space,
     :class:`gans_jax.training.state.GAN`) trained with ``objective`` (the pair of adversarial losses,
@@ -168,8 +187,9 @@ def make_train_step(
     **The metrics** (means over the step's updates and replicas): ``d_loss``/``g_loss`` (the adversarial
     losses), ``d_real``/``d_fake`` (mean logits in D's update), ``d_fake_for_g`` (mean logit of the fakes
     in G's update), ``d_grad_norm``/``g_grad_norm``, ``reg/<name>`` (each regulariser's unweighted value,
-    0 on skipped lazy updates), ``d_aux_<name>``/``g_aux_<name>`` (each auxiliary term, unweighted) and,
-    when ``adversarial_start`` > 0, ``g_adversarial_weight``.
+    0 on skipped lazy updates), ``d_aux_<name>``/``g_aux_<name>`` (each auxiliary term, unweighted),
+    when ``adversarial_start`` > 0, ``g_adversarial_weight`` and, with ``augment``, ``augment/rt`` (the mean
+    sign of D's logits of the reals) and for ADA ``augment/p`` (the step's probability).
 
     Args:
       n_critic: discriminator updates per generator update (5 in WGAN and WGAN-GP).
@@ -207,6 +227,12 @@ def make_train_step(
         float32 parameters through the casts.
       axis_name: set to the ``jax.pmap`` axis name to average gradients, metrics and batch-norm
         statistics (modules built with the same ``axis_name``) across replicas.
+      augment: discriminator augmentation (:func:`gans_jax.augment.augmentation`): every image D sees, real
+        and fake, in both players' updates and inside the regularisers' critic, is augmented with a
+        differentiable transform drawn per example (Karras et al. 2020; Zhao et al. 2020), so R1 is the
+        gradient with respect to the un-augmented image as in StyleGAN2-ADA's ``loss.py``. ADA keeps p in
+        ``GANState.extra["augment_p"]`` and, when adaptive, moves it after every step by
+        :meth:`~gans_jax.augment.Augmentation.update` from the reals' ``E[sign(D(x))]``.
     """
     return TrainStep(
         gan=gan,
@@ -223,6 +249,7 @@ def make_train_step(
         accumulation_steps=accumulation_steps,
         compute_dtype=compute_dtype,
         axis_name=axis_name,
+        augment=augment,
     )
 
 
@@ -268,8 +295,15 @@ def train_step(spec: TrainStep, state: GANState, batch: Batch) -> tuple[GANState
     state, g_metrics = generator_update(
         spec, state, real=real, real_labels=real_labels, draw_key=k_g, key=k_gupdate, num=num, fakes=fakes
     )
-    state = ema_update(spec, state).replace(step=state.step + 1)
-    return state, _cross_replica_mean(spec, {**d_metrics, **g_metrics})
+    step = state.step
+    state = ema_update(spec, state).replace(step=step + 1)
+    metrics = _cross_replica_mean(spec, {**d_metrics, **g_metrics})
+    if spec.augment is not None:  # the adaptive p moves after the step, from every replica's reals
+        images = _batch_size(real) * (1 if spec.axis_name is None else lax.axis_size(spec.axis_name))
+        updates, augment_metrics = spec.augment.update(state.extra, metrics.pop("augment/rt"), step, images)
+        state = state.replace(extra={**state.extra, **updates})
+        metrics.update(augment_metrics)
+    return state, metrics
 
 
 def _check_state(spec: TrainStep, state: GANState) -> None:
@@ -282,6 +316,9 @@ def _check_state(spec: TrainStep, state: GANState) -> None:
     missing = sorted({k for r in spec.regularizers for k in r.init_extra} - set(state.extra))
     if missing:
         raise ValueError(f"the regularisers keep state.extra entries {missing} that the state lacks: {how}")
+    missing = sorted(set(spec.augment.init_extra if spec.augment else ()) - set(state.extra))
+    if missing:
+        raise ValueError(f"the augmentation keeps state.extra entries {missing} that the state lacks: {how}")
 
 
 def ema_update(spec: TrainStep, state: GANState) -> GANState:
@@ -303,24 +340,27 @@ def discriminator_update(
     """One discriminator update on ``real``: against ``fakes`` when given (the single pass), else against
     fakes drawn afresh for it (train-mode G, its collection updates discarded), accumulated over
     micro-batches."""
+    aug_keys = augment_keys(spec, key, _batch_size(real))
     if fakes is not None:
         grads, collections, metrics = discriminator_gradients(
-            spec, state, real=real, real_labels=real_labels, fakes=fakes, key=key, update_index=update_index
-        )
+            spec, state, real=real, real_labels=real_labels, fakes=fakes, key=key, update_index=update_index,
+            augment_keys=aug_keys,
+        )  # fmt: skip
     else:
         k_fake, k_update = jax.random.split(key)
         z, labels, k_drop = draw_inputs(spec, key=k_fake, num=_batch_size(real), condition=real_labels)
 
         def micro_gradients(inputs, k):
-            real_j, real_labels_j, z_j, labels_j = inputs
+            real_j, real_labels_j, z_j, labels_j, aug_keys_j = inputs
             k_gen, k_d = jax.random.split(k) if spec.accumulation_steps > 1 else (k_drop, k_update)
             fake = generator_forward(spec, state, z=z_j, labels=labels_j, key=k_gen).samples
             return discriminator_gradients(
                 spec, state, real=real_j, real_labels=real_labels_j,
                 fakes=Fakes(lax.stop_gradient(fake), labels_j, z_j), key=k_d, update_index=update_index,
+                augment_keys=aug_keys_j,
             )  # fmt: skip
 
-        inputs = tuple(_micro_batches(spec, x) for x in (real, real_labels, z, labels))
+        inputs = tuple(_micro_batches(spec, x) for x in (real, real_labels, z, labels, aug_keys))
         grads, collections, metrics = accumulate(spec, micro_gradients, inputs, key=k_update)
     grads = _cross_replica_mean(spec, grads)
     params, opt_state = _optimizer_step(spec.gan.d_optimizer, grads, state.d_opt_state, state.d_params)
@@ -333,24 +373,29 @@ def generator_update(
 ) -> tuple[GANState, Metrics]:
     """One generator update through the (updated) discriminator: on ``fakes`` when given (the single pass:
     their recorded VJP), else on ``num`` fakes drawn from ``draw_key``, accumulated over micro-batches."""
+    aug_keys = augment_keys(spec, key, num)
+    real_aug_keys = augment_keys(spec, jax.random.fold_in(key, 1), _batch_size(real))
     if fakes is not None:
         grads, metrics, updates = generator_gradients(
-            spec, state, fakes=fakes, real=real, real_labels=real_labels, key=key
-        )
+            spec, state, fakes=fakes, real=real, real_labels=real_labels, key=key, augment_keys=aug_keys,
+            real_augment_keys=real_aug_keys,
+        )  # fmt: skip
         collections = fakes.collections
     else:
         z, labels, k_drop = draw_inputs(spec, key=draw_key, num=num, condition=real_labels)
 
         def micro_gradients(inputs, k):
-            z_j, labels_j, real_j, real_labels_j = inputs
+            z_j, labels_j, real_j, real_labels_j, aug_keys_j, real_aug_keys_j = inputs
             k_gen, k_g = jax.random.split(k) if spec.accumulation_steps > 1 else (k_drop, key)
             micro_fakes = generator_forward(spec, state, z=z_j, labels=labels_j, key=k_gen)
             grads, metrics, updates = generator_gradients(
-                spec, state, fakes=micro_fakes, real=real_j, real_labels=real_labels_j, key=k_g
-            )
+                spec, state, fakes=micro_fakes, real=real_j, real_labels=real_labels_j, key=k_g,
+                augment_keys=aug_keys_j, real_augment_keys=real_aug_keys_j,
+            )  # fmt: skip
             return grads, (micro_fakes.collections, updates), metrics
 
-        inputs = tuple(_micro_batches(spec, x) for x in (z, labels, real, real_labels))
+        batches = (z, labels, real, real_labels, aug_keys, real_aug_keys)
+        inputs = tuple(_micro_batches(spec, x) for x in batches)
         grads, (collections, updates), metrics = accumulate(spec, micro_gradients, inputs, key=key)
     grads = _cross_replica_mean(spec, grads)
     params, opt_state = _optimizer_step(spec.gan.g_optimizer, grads, state.g_opt_state, state.g_params)
