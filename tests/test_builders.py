@@ -82,7 +82,7 @@ def test_builders_read_keys_without_fallbacks():
 def test_registry_names_every_model_family():
     assert sorted(registry.NETWORKS) == sorted(
         ["mlp", "dcgan", "infogan", "sngan_cnn", "sngan_resnet", "biggan", "progressive", "stylegan",
-         "stylegan2", "pix2pix", "cyclegan", "srgan"]
+         "stylegan2", "pix2pix", "cyclegan", "srgan", "r3gan"]
     )  # fmt: skip
     with pytest.raises(ValueError, match="registered twice"):
         registry.register("dcgan")(registry.dcgan)
