@@ -37,7 +37,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import sys
 import time
 
@@ -48,6 +47,7 @@ sys.path.insert(0, ROOT)
 
 import jax  # noqa: E402
 
+from benchmarks.results import record_section  # noqa: E402
 from gans_jax.metrics.features import InceptionExtractor  # noqa: E402
 from gans_jax.metrics.inception_weights import find_weights_file, load_inception_weights  # noqa: E402
 
@@ -130,18 +130,6 @@ def _load() -> str:
         return "load average " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
     except OSError:
         return "load average unknown"
-
-
-def record(results_path: str, text: str) -> None:
-    """Replaces (or appends) this benchmark's section of RESULTS.md, keeping every other section."""
-    content = open(results_path).read() if os.path.exists(results_path) else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(content):
-        content = pattern.sub(lambda _: text.rstrip() + "\n\n", content, count=1)
-    else:
-        content = content.rstrip() + "\n\n" + text.rstrip() + "\n"
-    with open(results_path, "w") as f:
-        f.write(content.rstrip() + "\n")
 
 
 def main(argv=None) -> dict:
@@ -231,7 +219,7 @@ def main(argv=None) -> dict:
             lines.append(f"| {v} | {b} | {c:.1f} | {ips:.2f} | {tcol} | {ratio} |")
         lines += ["", "Each variant adds one step to the previous one (all compute the same function):", ""]
         lines += [f"- `{v}`: {STEPS[v]}" for v in variants]
-        record(os.path.join(ROOT, "benchmarks", "RESULTS.md"), "\n".join(lines))
+        record_section(SECTION, "\n".join(lines))
     print(json.dumps(summary))
     return summary
 

@@ -56,6 +56,8 @@ from collections import defaultdict  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from benchmarks.results import record_section  # noqa: E402
+
 # ---------------------------------------------------------------------------------------------------
 # Reading the collectives of a compiled program
 # ---------------------------------------------------------------------------------------------------
@@ -510,18 +512,6 @@ def analysis(reading: dict, predictions: dict) -> list[str]:
     return lines
 
 
-def record(text: str) -> None:
-    path = os.path.join(ROOT, "benchmarks", "RESULTS.md")
-    content = open(path).read()
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(content):
-        content = pattern.sub(lambda _: text.rstrip() + "\n\n", content, count=1)
-    else:
-        content = content.rstrip() + "\n\n" + text.rstrip() + "\n"
-    with open(path, "w") as f:
-        f.write(content.rstrip() + "\n")
-
-
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--channels", "--ch", dest="ch", type=int, default=96,
@@ -544,7 +534,7 @@ def main(argv=None) -> dict:
     lines = [*assumptions(reading), *tables(reading, predictions), *analysis(reading, predictions)]
     print("\n".join(lines))
     if args.record:
-        record("\n".join([SECTION, "", *lines]))
+        record_section(SECTION, "\n".join([SECTION, "", *lines]))
     print(json.dumps({"ch": reading["ch"], "params": reading["params"], "efficiency_1024": {
         f"{c.name}, {r}": round(predictions["replicated"][(c.name, r, 1024)]["efficiency"], 3)
         for c in CHIPS for r in ("global 2048", "256 per chip")}}))  # fmt: skip
