@@ -34,11 +34,11 @@ Examples that no transform of a stage touches pass through that stage unchanged,
 identity bit for bit (the official code resamples them through an identity transform, equal to the
 input up to float rounding).
 
-Deviation from the official code: it pads each batch by the margin the batch's most extreme
-transform needs (a data-dependent shape), which jit cannot compile; we always reflect-pad by the
-largest margin it allows (``size - 1`` per side). The sampled values agree wherever the official
-padding covers the sampled positions, that is always except at the borders of zoomed-out images,
-where the official code reads its zero border and we read the reflection.
+The official padding of the geometric stage depends on the batch's transforms (the margin their most
+extreme output corner needs, a data-dependent shape that jit cannot compile). We reflect-pad by the
+largest margin it allows (``size - 1`` per side) and zero what lies beyond the official margin, so the
+result is the official one (:func:`~gans_jax.augment.transforms.geometric_transform`); the margin is
+the maximum over the whole batch, over all replicas under a pmap axis, as on one device.
 
 **The adaptive p** (:func:`adjust_p`, Karras et al. 2020, Sec. 3): the overfitting heuristic
 ``r_t = E[sign(D(x_real))]`` over the reals D saw in the last ``interval`` steps, and

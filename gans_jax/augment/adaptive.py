@@ -88,11 +88,14 @@ class Augmentation:
             return {}
         return {"augment_p": self.p, **({"augment_signs": 0.0} if self.adaptive else {})}
 
-    def __call__(self, keys: jax.Array, images: jax.Array, extra: Mapping[str, Any]) -> jax.Array:
-        """``images`` augmented with one key per example, at the state's p."""
+    def __call__(
+        self, keys: jax.Array, images: jax.Array, extra: Mapping[str, Any], *, axis_name=None
+    ) -> jax.Array:
+        """``images`` augmented with one key per example, at the state's p (``axis_name``: the step's
+        pmap/shard_map axis, over which the pipeline's geometric padding takes its batch maximum)."""
         if self.kind == "diffaugment":
             return diff_augment_examples(keys, images, self.policy)
-        return augment_examples(keys, images, extra["augment_p"], self.spec)
+        return augment_examples(keys, images, extra["augment_p"], self.spec, axis_name=axis_name)
 
     def update(
         self, extra: Mapping[str, Any], rt, step, batch_size: int

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from gans_jax.augment.transforms import (
     EXPECTED_BAND_POWER,
@@ -21,6 +22,7 @@ from gans_jax.augment.transforms import (
     band_filter,
     color_transform,
     cutout_mask,
+    geometric_margin,
     geometric_transform,
     rotate2d,
     rotate3d,
@@ -289,16 +291,24 @@ def augment_parameters(
     return AugmentParams(**params)
 
 
-def apply_augmentation(images: jax.Array, params: AugmentParams, noise: jax.Array | None = None) -> jax.Array:
+def apply_augmentation(
+    images: jax.Array, params: AugmentParams, noise: jax.Array | None = None, *, axis_name=None
+) -> jax.Array:
     """``images`` (B, H, W, C) transformed by ``params``: geometric, colour, filtering, noise (``noise``:
-    N(0, 1) of the images' shape, scaled by ``noise_sigma``), cutout, in that order."""
+    N(0, 1) of the images' shape, scaled by ``noise_sigma``), cutout, in that order. The geometric
+    stage pads by the official margin of the whole batch (:func:`~gans_jax.augment.transforms.
+    geometric_margin`), under ``axis_name`` (pmap, shard_map) the maximum over its replicas, so that a
+    split batch pads as the whole batch would."""
     if images.ndim != 4:
         raise ValueError(f"images must be NHWC (B, H, W, C), got shape {images.shape}")
     x = images.astype(jnp.float32)
     if params.geometric is not None:
         g = params.geometric
         moved = jnp.any(g != jnp.eye(3, dtype=g.dtype), axis=(1, 2))
-        x = where_any(moved, lambda x: geometric_transform(x, g), x)
+        margin = geometric_margin(g, x.shape[1], x.shape[2])  # outside the cond: a collective
+        if axis_name is not None:
+            margin = lax.pmax(margin, axis_name)
+        x = where_any(moved, lambda x: geometric_transform(x, g, margin), x)
     if params.color is not None:
         x = color_transform(x, params.color)
     if params.filter_gains is not None:
@@ -313,10 +323,13 @@ def apply_augmentation(images: jax.Array, params: AugmentParams, noise: jax.Arra
     return x
 
 
-def augment_examples(keys: jax.Array, images: jax.Array, p, spec: AugmentSpec) -> jax.Array:
+def augment_examples(
+    keys: jax.Array, images: jax.Array, p, spec: AugmentSpec, *, axis_name=None
+) -> jax.Array:
     """:func:`augment` with one PRNG key per example (``keys`` of shape (B, ...)): example ``b``'s
-    transforms depend on ``keys[b]`` and ``p`` only, so any slice of a batch augments as it would within
-    the whole batch (what the data-parallel train step relies on)."""
+    transforms depend on ``keys[b]`` and ``p`` only, and the geometric padding on the whole batch (the
+    official margin; over the replicas of ``axis_name`` when given), so a batch split across devices
+    augments as the whole batch does on one (what the data-parallel train step relies on)."""
     if images.ndim != 4:
         raise ValueError(f"images must be NHWC (B, H, W, C), got shape {images.shape}")
     if keys.shape[0] != images.shape[0]:
@@ -327,7 +340,7 @@ def augment_examples(keys: jax.Array, images: jax.Array, p, spec: AugmentSpec) -
     noise = None
     if params.noise_sigma is not None:
         noise = jax.vmap(lambda k: jax.random.normal(jax.random.fold_in(k, 1), images.shape[1:]))(keys)
-    return apply_augmentation(images, params, noise).astype(images.dtype)
+    return apply_augmentation(images, params, noise, axis_name=axis_name).astype(images.dtype)
 
 
 def augment(key: jax.Array, images: jax.Array, p, spec: AugmentSpec | str = "bgc") -> jax.Array:

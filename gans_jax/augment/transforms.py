@@ -108,41 +108,87 @@ def reflect_matrix(n: int, margin: int) -> np.ndarray:
     return np.pad(np.eye(n), ((margin, margin), (0, 0)), mode="reflect")
 
 
-def apply_axis(x: jax.Array, matrix: np.ndarray, axis: int) -> jax.Array:
+def apply_axis(x: jax.Array, matrix, axis: int) -> jax.Array:
     """``matrix`` (n_out, n) applied along ``axis`` (1: height, 2: width) of NHWC ``x``."""
     m = jnp.asarray(matrix, jnp.float32)
     spec = "oh,bhwc->bowc" if axis == 1 else "ow,bhwc->bhoc"
     return jnp.einsum(spec, m, x, precision=lax.Precision.HIGHEST)
 
 
-def geometric_transform(x: jax.Array, g_inv: jax.Array) -> jax.Array:
-    """The official execution of ``G^-1``: reflect padding, ``sym6`` 2x upsampling, bilinear
-    ``grid_sample`` (zeros outside, ``align_corners=False``), ``sym6`` filtering and 2x downsampling."""
+GEOMETRIC_FILTER = "sym6"
+HZ_PAD = len(WAVELETS[GEOMETRIC_FILTER]) // 4  # the official Hz_pad: 3 pixels
+
+
+def geometric_margin(g_inv: jax.Array, height: int, width: int) -> jax.Array:
+    """The official data-dependent padding ``(mx0, my0, mx1, my1)`` (int32) of a batch transformed by
+    ``G^-1`` (B, 3, 3): the output corners ``(+-c_x, +-c_y)``, ``c = (size - 1) / 2``, mapped to the
+    input, their largest excursion on each side over the whole batch beyond ``c``, plus ``2 * Hz_pad``
+    (6) pixels, clipped to ``[0, size - 1]`` (what reflect padding allows) and rounded up. Computed in
+    float32 as the official code does: an excursion within rounding of an integer may round either way."""
+    cx, cy = (width - 1) / 2, (height - 1) / 2
+    corners = jnp.asarray([[-cx, cx, cx, -cx], [-cy, -cy, cy, cy], [1.0, 1.0, 1.0, 1.0]], jnp.float32)
+    cp = jnp.einsum("bij,jk->bik", g_inv[:, :2, :], corners, precision=lax.Precision.HIGHEST)  # (B, xy, 4)
+    reach = jnp.concatenate([jnp.max(-cp, axis=(0, 2)), jnp.max(cp, axis=(0, 2))])  # x0, y0, x1, y1
+    margin = reach + jnp.asarray([HZ_PAD * 2 - cx, HZ_PAD * 2 - cy] * 2, jnp.float32)
+    margin = jnp.clip(margin, 0.0, jnp.asarray([width - 1, height - 1] * 2, jnp.float32))
+    return lax.stop_gradient(jnp.ceil(margin).astype(jnp.int32))
+
+
+def geometric_transform(x: jax.Array, g_inv: jax.Array, margin: jax.Array | None = None) -> jax.Array:
+    """The official execution of ``G^-1`` (NVlabs ``AugmentPipe.forward``, "Execute geometric
+    transformations"): reflect padding by ``margin`` (default :func:`geometric_margin` of this batch),
+    ``sym6`` 2x upsampling (zeros beyond the padded image), bilinear ``grid_sample`` (zeros outside the
+    upsampled image, ``align_corners=False``), ``sym6`` filtering and 2x downsampling.
+
+    The official padding is data-dependent, a shape jit cannot compile. Here every image is reflect-padded
+    by the largest margin, ``size - 1`` per side (the official padded image is a window of it), and what
+    lies outside the official window is zeroed twice, as the official code sees zeros there: the padded
+    pixels beyond ``margin`` before upsampling (upfirdn2d's zero padding) and the upsampled samples
+    beyond the upsampled window in ``grid_sample`` (its zero padding). Without the zeroing the result
+    differs where the sampled positions, widened by the filters' taps, pass the official window. The
+    output pixels read samples up to ``2.75`` pixels beyond the image (the downsampling filter's reach),
+    mapped by ``G^-1``, and each sample reads input pixels ``3.25`` further (upsampling filter, bilinear
+    weights); the margin gives ``2 Hz_pad = 6`` beyond the mapped corners, rounded up. So a transform
+    that stretches the output's border band past that slack, zooming out by more than about 1.1 along
+    an axis, reads beyond the window through the filters' outer taps (tests/test_augment_padding.py:
+    5e-5 to 1e-3 on uniform noise in [-1, 1] for zoom-outs by 1.4 to 2, and no more than float rounding
+    once the margin is clipped at ``size - 1``, where the two paddings coincide)."""
     _, height, width, _ = x.shape
-    f = fir_filter("sym6")
-    hz_pad = len(f) // 4
-    my, mx = height - 1, width - 1  # the largest margin the official padding takes, for any transform
+    f = fir_filter(GEOMETRIC_FILTER)
+    if margin is None:
+        margin = geometric_margin(g_inv, height, width)
+    margin = lax.stop_gradient(margin)
     up_pad = ((len(f) + 1) // 2, (len(f) - 2) // 2)
-    for axis, n, margin in ((1, height, my), (2, width, mx)):
-        # reflect padding, then upsample2d: a convolution (the flipped filter), gain 2 per axis
-        up = upfirdn_matrix(n + 2 * margin, f[::-1], up=2, pad=up_pad, gain=2.0)
-        x = apply_axis(x, up @ reflect_matrix(n, margin), axis)
+    windows = []
+    for axis, n, lo, hi in ((1, height, margin[1], margin[3]), (2, width, margin[0], margin[2])):
+        big = n - 1  # the largest margin the official padding takes, for any transform
+        # reflect padding, zeroed beyond the official margin, then upsample2d: a convolution (the
+        # flipped filter), gain 2 per axis
+        index = jnp.arange(n + 2 * big)
+        keep = ((index >= big - lo) & (index <= big + n - 1 + hi)).astype(jnp.float32)
+        up = jnp.asarray(upfirdn_matrix(n + 2 * big, f[::-1], up=2, pad=up_pad, gain=2.0), jnp.float32)
+        reflect = jnp.asarray(reflect_matrix(n, big), jnp.float32) * keep[:, None]
+        x = apply_axis(x, jnp.matmul(up, reflect, precision=lax.Precision.HIGHEST), axis)
+        windows.append((2 * (big - lo), 2 * (big + n + hi) - 1))  # the official upsampled image
     g = scale2d(2.0, 2.0) @ g_inv @ scale2d(0.5, 0.5)
     g = translate2d(-0.5, -0.5) @ g @ translate2d(0.5, 0.5)
-    out_h, out_w = (height + hz_pad * 2) * 2, (width + hz_pad * 2) * 2
+    out_h, out_w = (height + HZ_PAD * 2) * 2, (width + HZ_PAD * 2) * 2
     g = scale2d(2 / x.shape[2], 2 / x.shape[1]) @ g @ scale2d(out_w / 2, out_h / 2)
-    x = grid_sample(x, lax.stop_gradient(g[:, :2, :]), out_h, out_w)
-    down_pad = (-hz_pad * 2 + (len(f) - 1) // 2, -hz_pad * 2 + (len(f) - 2) // 2)
+    x = grid_sample(x, lax.stop_gradient(g[:, :2, :]), out_h, out_w, window=(windows[1], windows[0]))
+    down_pad = (-HZ_PAD * 2 + (len(f) - 1) // 2, -HZ_PAD * 2 + (len(f) - 2) // 2)
     for axis in (1, 2):  # downsample2d(padding=-2 * hz_pad, flip_filter=True): a correlation
         x = apply_axis(x, upfirdn_matrix(x.shape[axis], f, down=2, pad=down_pad), axis)
     return x
 
 
-def grid_sample(x: jax.Array, theta: jax.Array, out_h: int, out_w: int) -> jax.Array:
+def grid_sample(x: jax.Array, theta: jax.Array, out_h: int, out_w: int, window=None) -> jax.Array:
     """``grid_sample(x, affine_grid(theta, (out_h, out_w), align_corners=False))``, bilinear, zeros
     outside: output pixel (i, j) at normalised ``(x, y) = ((2j + 1) / W - 1, (2i + 1) / H - 1)`` samples
-    the input at ``theta @ (x, y, 1)``, unnormalised as ``((u + 1) * size - 1) / 2``."""
+    the input at ``theta @ (x, y, 1)``, unnormalised as ``((u + 1) * size - 1) / 2``. ``window``:
+    ``((x_first, x_last), (y_first, y_last))``, the input pixels that count as inside (default all);
+    the others read as zeros."""
     batch, in_h, in_w, channels = x.shape
+    (x_first, x_last), (y_first, y_last) = window or ((0, in_w - 1), (0, in_h - 1))
     xs = (2 * jnp.arange(out_w, dtype=jnp.float32) + 1) / out_w - 1
     ys = (2 * jnp.arange(out_h, dtype=jnp.float32) + 1) / out_h - 1
     base = jnp.stack(jnp.broadcast_arrays(xs[None, :], ys[:, None], jnp.ones((1, 1), jnp.float32)), -1)
@@ -156,7 +202,7 @@ def grid_sample(x: jax.Array, theta: jax.Array, out_h: int, out_w: int) -> jax.A
         for dx in (0, 1):
             cx, cy = x0 + dx, y0 + dy
             weight = (1 - jnp.abs(ix - cx)) * (1 - jnp.abs(iy - cy))
-            inside = (cx >= 0) & (cx <= in_w - 1) & (cy >= 0) & (cy <= in_h - 1)
+            inside = (cx >= x_first) & (cx <= x_last) & (cy >= y_first) & (cy <= y_last)
             index = (jnp.clip(cy, 0, in_h - 1) * in_w + jnp.clip(cx, 0, in_w - 1)).astype(jnp.int32)
             values = jnp.take_along_axis(flat, index.reshape(batch, -1, 1), axis=1)
             out = (

@@ -308,7 +308,8 @@ def _augmented(spec: TrainStep, state: GANState, keys, stream: int, x):
         return x
     if keys is None:
         raise ValueError("spec.augment is set but no augmentation keys were given (augment_keys)")
-    return spec.augment(jax.vmap(lambda k: jax.random.fold_in(k, stream))(keys), x, state.extra)
+    keys = jax.vmap(lambda k: jax.random.fold_in(k, stream))(keys)
+    return spec.augment(keys, x, state.extra, axis_name=spec.axis_name)
 
 
 def _draw(spec: TrainStep, sampler, key, num):
