@@ -30,6 +30,8 @@ LONGEST_FIRST = (
     "test_r3gan_learns.py",
     "test_metrics_commands.py",
     "test_loop.py",
+    "test_augment_experiments.py",
+    "test_augment_sharded.py",
     "test_learns_translation.py",
     "test_mode_collapse.py",
     "test_models.py",
