@@ -100,7 +100,8 @@ def default_config() -> ml_collections.ConfigDict:
         g_bn_momentum=0.9,  # its running-average decay (PacGAN: 0.95)
         d_maxout_pieces=0,  # MLP discriminator: maxout hidden layers with k pieces (PacGAN: 5); 0 = LeakyReLU
         d_spectral_norm=False,  # MLP and DCGAN D: spectral norm on every layer (Miyato et al. 2018)
-        pack=1,  # PacGAN packing m: D sees m samples concatenated (batch_size counts samples: m x packs)
+        pack=1,  # PacGAN packing m, any model: D sees packs of m samples concatenated along channels
+        # (gans_jax.layers.packing; batch_size counts samples: m x packs)
         init_std=0.0,  # MLPs: N(0, init_std^2) weights, zero biases (PacGAN: 0.02); 0 = Flax defaults
         # DCGAN options for the variants (gans_jax.models.dcgan):
         d_normalization="batch",  # batch | layer | none (WGAN-GP's critic: no batch norm)
@@ -345,7 +346,7 @@ AT_LEAST_ONE = (
     "model.channel_max", "model.w_dim", "model.mapping_layers", "train.steps", "train.batch_size",
     "train.n_critic", "train.accumulation_steps", "train.log_every", "train.sample_every",
     "train.checkpoint_every", "train.keep_checkpoints", "eval.num_samples", "eval.fid_num",
-    "eval.fid_batch_size", "data.num_threads", "data.scale", "augment.interval",
+    "eval.fid_batch_size", "data.num_threads", "data.scale", "augment.interval", "model.pack",
 )  # fmt: skip
 AT_LEAST_ZERO = (
     "train.ema_start", "train.image_pool_size", "train.nonfinite_retries", "eval.fid_every",
