@@ -46,6 +46,12 @@ def make_source(data: Mapping[str, Any], *, resolution: int | None, seed: int = 
     source, or a basic source (:func:`gans_jax.data.sources.make_basic_source`)."""
     source = option(data, "source", "")
     translation = option(data, "translation", "")
+    stacked = option(data, "stacked", False)
+    if stacked and (translation or source == "toy" or str(source).startswith("offline:")):
+        raise ValueError(
+            f"data.stacked stacks labelled one-channel digits (data.source='tfds:mnist' or 'digits'), not "
+            f"data.source={source!r} with data.translation={translation!r}"
+        )
     if isinstance(source, str) and source.startswith("offline:"):
         from gans_jax.data.offline import make_offline_task
 
@@ -61,6 +67,10 @@ def make_source(data: Mapping[str, Any], *, resolution: int | None, seed: int = 
         from gans_jax.data.translation import make_translation_source
 
         return make_translation_source(data, resolution=resolution, seed=seed)
+    if stacked:  # stacked MNIST: three examples as the channels, 1000 modes
+        from gans_jax.data.stacked import StackedSource
+
+        return StackedSource(make_basic_source(data, resolution=resolution, seed=seed))
     return make_basic_source(data, resolution=resolution, seed=seed)
 
 
@@ -204,6 +214,9 @@ def make_dataset(
       ``image_key`` = ``"image"``, ``label_key`` = ``"label"`` or ``""`` for unlabelled) or
       ``"offline:<task>"`` (``edges2faces``, ``gray2color``, ``sr_photos``: image-to-image tasks from
       bundled images, ``split`` = ``train``/``test``; :mod:`gans_jax.data.offline`).
+    - ``stacked``: ``True`` makes stacked MNIST of a labelled one-channel source of ten classes
+      (``"tfds:mnist"``, ``"digits"``): three independent examples as the three channels, labelled by
+      the triple (1000 classes; :mod:`gans_jax.data.stacked`).
     - ``translation``: ``""``, or ``"paired"``/``"unpaired"``/``"super_resolution"`` for
       image-to-image batches ``{"image", "condition"}`` (with ``layout``, ``direction``,
       ``jitter``, ``load_size``, ``scale``; see :mod:`gans_jax.data.translation`).
