@@ -7,7 +7,9 @@ An RBF support-vector classifier judges digits downsampled to ``side x side`` (a
 machinery trains a judge on any labelled one-channel data (:meth:`DigitsJudge.fit_images`,
 :meth:`DigitsJudge.fit_source`; ``SVC(C=10, gamma="scale")`` on the examples at half their side), which
 is how real stacked MNIST is scored: by a classifier trained on MNIST's train split and checked on its test
-split (:func:`stacked_judge`).
+split (:func:`stacked_judge`). On the bundled digits (16x16 or 32x32, held-out split) this trainer reaches
+0.992; on MNIST it has not been measured here (no download); a Gaussian-kernel SVM on MNIST pixels has
+1.4% test error with all 60,000 training digits (LeCun et al., the MNIST page's table).
 
 For class-conditional GANs (Mirza & Osindero, 2014, "Conditional Generative Adversarial Nets"; Odena et
 al., 2017, "Conditional Image Synthesis with Auxiliary Classifier GANs", who judge samples with a
@@ -29,7 +31,7 @@ from gans_jax.data.digits import MAX_VALUE, load_digits_8x8
 
 __all__ = ["DigitsJudge", "images_to_digits", "images_to_digits_8x8", "stacked_judge"]
 
-JUDGE_TRAIN_EXAMPLES = 10_000  # fit_source: an RBF SVC's fit grows about quadratically with this
+JUDGE_TRAIN_EXAMPLES = 20_000  # fit_source: an RBF SVC's fit time grows about quadratically with this
 JUDGE_TEST_EXAMPLES = 10_000
 _READ_CHUNK = 4096
 
