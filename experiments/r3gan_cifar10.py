@@ -18,14 +18,15 @@ preset ``CIFAR10`` and the README's command ``--batch=512 --mirror=1 --aug=1 --c
   ``aug_scheduler``; not ADA's adaptive p), with ``xflip=1, rotate90=1, xint=1, scale=1, rotate=1,
   aniso=1, xfrac=1, brightness=0.5, contrast=0.5, lumaflip=0.5, hue=0.5, saturation=0.5, cutout=1``
   (``train.py`` line 300, ``--aug`` defaults to on).
+- The dataset's x-flips (``--mirror=1``): ``data.mirror``, the 50k images and their mirror images.
 
 Not reproduced here:
 
-- The dataset's x-flips (``--mirror=1``): the data pipeline has no random mirror for latent GANs.
 - G's step draws its own real batch in the official loop (two batches per step); our one train step
   pairs G's fakes with the step's real batch.
-- The official networks run their three lowest-resolution stages in bfloat16; ``train.compute_dtype``
-  casts whole networks only.
+- The official networks run their three highest-resolution stages in bfloat16 (``FP16Stages = [-1, -2,
+  -3]`` of G's stages, which run from 4x4 up; D's first three); ``train.compute_dtype`` casts whole
+  networks only.
 
 Presets (``r3gan_cifar10.py:<preset>``): ``paper`` (default, above); ``unconditional`` (the preset
 without ``--cond``: no class embeddings, G 20.73M, D 20.68M); ``tiny``: the same recipe shrunk to the
@@ -58,7 +59,7 @@ def get_config(arg: str | None = None):
         stage_blocks=(2,) * 4,
         expansion=2,
     )
-    c.data.update(source="tfds:cifar10", split="train", label_key="label")
+    c.data.update(source="tfds:cifar10", split="train", label_key="label", mirror=True)
     r3gan_training(c, batch_size=512, decay_images=2e7, gamma=(0.05, 0.005), ema_images=5e6, augment_p=0.55)
     c.train.update(sample_every=2000, checkpoint_every=2000)
     return c

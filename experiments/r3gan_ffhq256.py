@@ -11,8 +11,8 @@
 - Augmentation (``gans_jax.configs.R3GAN_AUGMENT``, ``r3gan_cifar10.py``'s pipeline): StyleGAN2-ADA's
   pipeline at a fixed probability p scheduled on a cosine 0 -> 0.3 over the 20M images (``train.py``
   line 225, ``aug_scheduler``).
-- Not reproduced: the dataset x-flips (``--mirror=1``); G's own real batch; bfloat16 in the four
-  highest-resolution stages.
+- The dataset x-flips (``--mirror=1``): ``data.mirror``.
+- Not reproduced: G's own real batch; bfloat16 in the four highest-resolution stages.
 
 Data: an image folder or zip of FFHQ at 256x256 (``--config.data.path``). Presets: ``paper`` (default),
 ``tiny`` (``r3gan_cifar10.py``'s digits recipe, for smoke tests).
@@ -42,7 +42,7 @@ def get_config(arg: str | None = None):
         stage_blocks=(2,) * 7,
         expansion=2,
     )
-    c.data.update(source="folder", channels=3, label_key="")
+    c.data.update(source="folder", channels=3, label_key="", mirror=True)
     r3gan_training(c, batch_size=256, decay_images=2e7, gamma=(150.0, 15.0), ema_images=5e5, augment_p=0.3)
     c.train.update(sample_every=2000, checkpoint_every=2000)
     return c

@@ -12,8 +12,8 @@
 - Augmentation (``gans_jax.configs.R3GAN_AUGMENT``, ``r3gan_cifar10.py``'s pipeline): StyleGAN2-ADA's
   pipeline at a fixed probability p scheduled on a cosine 0 -> 0.4 over the 200M images (``train.py``
   line 263, ``aug_scheduler``).
-- Not reproduced: the dataset x-flips (``--mirror=1``); G's own real batch; bfloat16 in the four
-  lowest-resolution stages.
+- The dataset x-flips (``--mirror=1``): ``data.mirror``.
+- Not reproduced: G's own real batch; bfloat16 in the four highest-resolution stages.
 
 Data: TFDS ``imagenet_resized/64x64`` prepared locally. Presets: ``paper`` (default), ``tiny``
 (``r3gan_cifar10.py``'s digits recipe, for smoke tests).
@@ -43,7 +43,7 @@ def get_config(arg: str | None = None):
         stage_blocks=(2,) * 5,
         expansion=2,
     )
-    c.data.update(source="tfds:imagenet_resized/64x64", split="train", label_key="label")
+    c.data.update(source="tfds:imagenet_resized/64x64", split="train", label_key="label", mirror=True)
     r3gan_training(c, batch_size=4096, decay_images=2e8, gamma=(1.0, 0.1), ema_images=5e7, augment_p=0.4)
     c.train.update(sample_every=1000, checkpoint_every=1000)
     return c

@@ -171,6 +171,7 @@ def default_config() -> ml_collections.ConfigDict:
         scale=4,  # super_resolution: condition = PIL bicubic downsample of the image by this factor
         limit=0,  # digits: train on only the first N examples of the split (limited-data runs); 0 = all
         stacked=False,  # tfds:mnist / digits: stacked MNIST, three independent digits as RGB, 1000 classes
+        mirror=False,  # double the image data set with x-flips (StyleGAN2-ADA / R3GAN --mirror=1)
     )
     # adversarial_weight: the generator's adversarial term next to its auxiliary terms (SRGAN: 1e-3);
     # adversarial_start: that weight is 0 before this step (content-only pretraining, SRGAN's SRResNet

@@ -1,7 +1,8 @@
 """R3GAN's discriminator augmentation: the experiments carry the official settings (brownvc/R3GAN
 ``train.py``: ``AugmentPipe(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1,
 brightness=0.5, contrast=0.5, lumaflip=0.5, hue=0.5, saturation=0.5, cutout=1)`` at a probability on a
-cosine from 0 to 0.55 / 0.3 / 0.4 over the schedules' images), and a scheduled p moves with the step."""
+cosine from 0 to 0.55 / 0.3 / 0.4 over the schedules' images, and the README's ``--mirror=1`` dataset
+x-flips), and a scheduled p moves with the step."""
 
 import dataclasses
 import math
@@ -50,7 +51,9 @@ def test_r3gan_experiments_carry_the_official_augmentation(name):
     for t in (0, 1, 1000, config.train.steps // 2, config.train.steps, config.train.steps + 7):
         # the schedule counts round(total / batch) steps (39,062 for 39,062.5 on CIFAR-10): 1e-5 apart
         np.testing.assert_allclose(float(built.p(t)), _official_p(t, final, total, batch), atol=2e-5)
-    assert experiment_config(f"{name}:tiny").augment.kind == "none"  # the digits recipe trains without
+    assert config.data.mirror  # the README's commands: --mirror=1
+    tiny = experiment_config(f"{name}:tiny")  # the digits recipe trains without either
+    assert tiny.augment.kind == "none" and not tiny.data.mirror
 
 
 def test_scheduled_p_moves_with_the_step_and_is_checked():
