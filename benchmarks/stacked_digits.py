@@ -7,7 +7,8 @@ Variants, each built by ``gans_jax.builders`` (the library's one train step) and
 ``vmap`` over seeds):
 
 - ``dcgan``: DCGAN, non-saturating loss, Adam 2e-4 (0.5, 0.999).
-- ``pacdcgan2``: the same with PacGAN packing m = 2 (D sees two samples stacked along channels).
+- ``pacdcgan2``: the same with PacGAN packing m = 2 (``model.pack = 2``: D sees two samples stacked along
+  channels, :mod:`gans_jax.layers.packing`).
 - ``ns_r1r2``: non-saturating + R1 + R2 (gamma 1) on the small R3GAN network ("GAN + R1 + R2").
 - ``rpgan_r1r2``: RpGAN + R1 + R2 (gamma 1) on the small R3GAN network.
 - ``hinge_sn``: hinge loss, spectral norm in D (DCGAN networks).
@@ -22,10 +23,8 @@ stacked MNIST at 28x28 with much longer training, printed beside for reference o
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
@@ -45,28 +44,6 @@ PUBLISHED = {  # stacked MNIST: modes / KL
 VARIANTS = tuple(PUBLISHED)
 
 
-class Packed(nn.Module):
-    """PacGAN packing for image discriminators (Lin et al. 2018, Sec. 3): ``m`` consecutive samples
-    concatenated along channels, ``(B, H, W, C) -> (B / m, H, W, m C)``, then the inner discriminator."""
-
-    inner: nn.Module
-    pack: int
-
-    @nn.compact
-    def __call__(self, x, labels=None, train: bool = True):
-        if self.is_initializing() and x.shape[0] % self.pack:  # init's one example: shapes only
-            x = jnp.repeat(x, self.pack, axis=0)
-        if x.shape[0] % self.pack:
-            raise ValueError(f"a batch of {x.shape[0]} does not split into packs of m={self.pack}")
-        n, h, w, c = x.shape
-        x = (
-            x.reshape(n // self.pack, self.pack, h, w, c)
-            .transpose(0, 2, 3, 1, 4)
-            .reshape(-1, h, w, self.pack * c)
-        )
-        return self.inner(x, labels, train=train)
-
-
 def variant_config(variant: str, steps: int, batch_size: int):
     c = default_config()
     c.model.update(resolution=16, latent_dim=64, conditional=False)
@@ -77,6 +54,7 @@ def variant_config(variant: str, steps: int, batch_size: int):
     if variant in ("dcgan", "pacdcgan2", "hinge_sn"):
         c.model.update(name="dcgan", g_channels=32, d_channels=32)
         c.objective.name = "hinge" if variant == "hinge_sn" else "non_saturating"
+        c.model.pack = 2 if variant == "pacdcgan2" else 1  # PacGAN packing (gans_jax.layers.packing)
         if variant == "hinge_sn":
             c.model.update(d_spectral_norm=True, d_normalization="none")
     else:
@@ -93,8 +71,6 @@ def variant_config(variant: str, steps: int, batch_size: int):
 def run_variant(variant, *, steps, batch_size, seeds, samples, judge, steps_per_call):
     config = variant_config(variant, steps, batch_size)
     gan = builders.build_gan(config, (16, 16, 3), None)
-    if variant == "pacdcgan2":
-        gan = dataclasses.replace(gan, discriminator=Packed(gan.discriminator, 2))
     train_step = builders.build_train_step(config, gan)
     source = StackedDigitsSource(16, "train")
     digits = jnp.asarray(source.digits)

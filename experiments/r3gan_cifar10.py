@@ -12,25 +12,27 @@ preset ``CIFAR10`` and the README's command ``--batch=512 --mirror=1 --aug=1 --c
   schedules end at 20M images (39,062 steps), which is ``train.steps`` here: the official command has no
   fixed end (``--kimg`` defaults to 10^7 kimg); the paper reports FID 1.96 (Table 3).
 
+- Augmentation (``gans_jax.configs.R3GAN_AUGMENT``): D's inputs (reals and fakes, also in G's step; R1/R2
+  are taken with respect to the un-augmented images) go through StyleGAN2-ADA's pipeline at a *fixed*,
+  scheduled probability p, cosine 0 -> 0.55 over the 20M images (``train.py`` line 193,
+  ``aug_scheduler``; not ADA's adaptive p), with ``xflip=1, rotate90=1, xint=1, scale=1, rotate=1,
+  aniso=1, xfrac=1, brightness=0.5, contrast=0.5, lumaflip=0.5, hue=0.5, saturation=0.5, cutout=1``
+  (``train.py`` line 300, ``--aug`` defaults to on).
+- The dataset's x-flips (``--mirror=1``): ``data.mirror``, the 50k images and their mirror images.
+
 Not reproduced here:
 
-- Augmentation. The official run augments D's inputs (reals and fakes, also in G's step and under the
-  R1/R2 gradients) with StyleGAN2-ADA's pipeline at a *fixed*, scheduled probability p, cosine 0 ->
-  0.55 over the 20M images (not ADA's adaptive p), with ``xflip=1, rotate90=1, xint=1, scale=1,
-  rotate=1, aniso=1, xfrac=1, brightness=0.5, contrast=0.5, lumaflip=0.5, hue=0.5, saturation=0.5,
-  cutout=1``, and the dataset's x-flips (``--mirror=1``). Discriminator augmentation is not on this
-  branch's main line yet (it is on the ``ada`` branch), so this config trains without it: expect a
-  worse FID on CIFAR-10's 50k images.
 - G's step draws its own real batch in the official loop (two batches per step); our one train step
   pairs G's fakes with the step's real batch.
-- The official networks run their three lowest-resolution stages in bfloat16; ``train.compute_dtype``
-  casts whole networks only.
+- The official networks run their three highest-resolution stages in bfloat16 (``FP16Stages = [-1, -2,
+  -3]`` of G's stages, which run from 4x4 up; D's first three); ``train.compute_dtype`` casts whole
+  networks only.
 
 Presets (``r3gan_cifar10.py:<preset>``): ``paper`` (default, above); ``unconditional`` (the preset
 without ``--cond``: no class embeddings, G 20.73M, D 20.68M); ``tiny``: the same recipe shrunk to the
 bundled 16x16 digits (three stages of widths 32/32/16, cardinality 4/4/2, one block each, latent 32,
-batch 64, class-conditional; gamma cosine 1 -> 0.1, lr 1e-3 -> 2e-4 over 800 steps), for the "it learns"
-test.
+batch 64, class-conditional; gamma cosine 1 -> 0.1, lr 1e-3 -> 2e-4 over 800 steps; no augmentation),
+for the "it learns" test.
 
     gans-jax train --config experiments/r3gan_cifar10.py --workdir runs/r3gan_cifar10
 """
@@ -57,8 +59,8 @@ def get_config(arg: str | None = None):
         stage_blocks=(2,) * 4,
         expansion=2,
     )
-    c.data.update(source="tfds:cifar10", split="train", label_key="label")
-    r3gan_training(c, batch_size=512, decay_images=2e7, gamma=(0.05, 0.005), ema_images=5e6)
+    c.data.update(source="tfds:cifar10", split="train", label_key="label", mirror=True)
+    r3gan_training(c, batch_size=512, decay_images=2e7, gamma=(0.05, 0.005), ema_images=5e6, augment_p=0.55)
     c.train.update(sample_every=2000, checkpoint_every=2000)
     return c
 

@@ -8,9 +8,11 @@
 - RpGAN + R1 + R2 with gamma cosine 150 -> 15; Adam beta1 = 0, lr cosine 2e-4 -> 5e-5, beta2 cosine
   0.9 -> 0.99; EMA half-life cosine 0 -> 0.5M images; every schedule over 20M images (78,125 steps at
   batch 256, ``train.steps`` here; the official runs have no fixed end). The paper reports FID 2.75.
-- Not reproduced: the fixed-probability StyleGAN2-ADA augmentation (p cosine 0 -> 0.3, the pipeline of
-  ``r3gan_cifar10.py``'s docstring) and the dataset x-flips: discriminator augmentation is not on the main
-  line yet (branch ``ada``); G's own real batch; bfloat16 in the four highest-resolution stages.
+- Augmentation (``gans_jax.configs.R3GAN_AUGMENT``, ``r3gan_cifar10.py``'s pipeline): StyleGAN2-ADA's
+  pipeline at a fixed probability p scheduled on a cosine 0 -> 0.3 over the 20M images (``train.py``
+  line 225, ``aug_scheduler``).
+- The dataset x-flips (``--mirror=1``): ``data.mirror``.
+- Not reproduced: G's own real batch; bfloat16 in the four highest-resolution stages.
 
 Data: an image folder or zip of FFHQ at 256x256 (``--config.data.path``). Presets: ``paper`` (default),
 ``tiny`` (``r3gan_cifar10.py``'s digits recipe, for smoke tests).
@@ -40,8 +42,8 @@ def get_config(arg: str | None = None):
         stage_blocks=(2,) * 7,
         expansion=2,
     )
-    c.data.update(source="folder", channels=3, label_key="")
-    r3gan_training(c, batch_size=256, decay_images=2e7, gamma=(150.0, 15.0), ema_images=5e5)
+    c.data.update(source="folder", channels=3, label_key="", mirror=True)
+    r3gan_training(c, batch_size=256, decay_images=2e7, gamma=(150.0, 15.0), ema_images=5e5, augment_p=0.3)
     c.train.update(sample_every=2000, checkpoint_every=2000)
     return c
 

@@ -9,9 +9,11 @@
 - RpGAN + R1 + R2 with gamma cosine 1 -> 0.1; Adam beta1 = 0, lr cosine 2e-4 -> 5e-5, beta2 cosine
   0.9 -> 0.99; EMA half-life cosine 0 -> 50M images; every schedule over 200M images (48,828 steps at
   batch 4096, ``train.steps`` here; the official runs have no fixed end). The paper reports FID 2.09.
-- Not reproduced: the fixed-probability StyleGAN2-ADA augmentation (p cosine 0 -> 0.4, the pipeline of
-  ``r3gan_cifar10.py``'s docstring) and the dataset x-flips: discriminator augmentation is not on the main
-  line yet (branch ``ada``); G's own real batch; bfloat16 in the four lowest-resolution stages.
+- Augmentation (``gans_jax.configs.R3GAN_AUGMENT``, ``r3gan_cifar10.py``'s pipeline): StyleGAN2-ADA's
+  pipeline at a fixed probability p scheduled on a cosine 0 -> 0.4 over the 200M images (``train.py``
+  line 263, ``aug_scheduler``).
+- The dataset x-flips (``--mirror=1``): ``data.mirror``.
+- Not reproduced: G's own real batch; bfloat16 in the four highest-resolution stages.
 
 Data: TFDS ``imagenet_resized/64x64`` prepared locally. Presets: ``paper`` (default), ``tiny``
 (``r3gan_cifar10.py``'s digits recipe, for smoke tests).
@@ -41,8 +43,8 @@ def get_config(arg: str | None = None):
         stage_blocks=(2,) * 5,
         expansion=2,
     )
-    c.data.update(source="tfds:imagenet_resized/64x64", split="train", label_key="label")
-    r3gan_training(c, batch_size=4096, decay_images=2e8, gamma=(1.0, 0.1), ema_images=5e7)
+    c.data.update(source="tfds:imagenet_resized/64x64", split="train", label_key="label", mirror=True)
+    r3gan_training(c, batch_size=4096, decay_images=2e8, gamma=(1.0, 0.1), ema_images=5e7, augment_p=0.4)
     c.train.update(sample_every=1000, checkpoint_every=1000)
     return c
 

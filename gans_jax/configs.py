@@ -26,7 +26,7 @@ from typing import Any
 
 import ml_collections
 
-from gans_jax.schedules import schedule_range
+from gans_jax.schedules import is_schedule_spec, schedule_range
 
 
 def adam(
@@ -100,7 +100,8 @@ def default_config() -> ml_collections.ConfigDict:
         g_bn_momentum=0.9,  # its running-average decay (PacGAN: 0.95)
         d_maxout_pieces=0,  # MLP discriminator: maxout hidden layers with k pieces (PacGAN: 5); 0 = LeakyReLU
         d_spectral_norm=False,  # MLP and DCGAN D: spectral norm on every layer (Miyato et al. 2018)
-        pack=1,  # PacGAN packing m: D sees m samples concatenated (batch_size counts samples: m x packs)
+        pack=1,  # PacGAN packing m, any model: D sees packs of m samples concatenated along channels
+        # (gans_jax.layers.packing; batch_size counts samples: m x packs)
         init_std=0.0,  # MLPs: N(0, init_std^2) weights, zero biases (PacGAN: 0.02); 0 = Flax defaults
         # DCGAN options for the variants (gans_jax.models.dcgan):
         d_normalization="batch",  # batch | layer | none (WGAN-GP's critic: no batch norm)
@@ -169,6 +170,8 @@ def default_config() -> ml_collections.ConfigDict:
         load_size=0,  # jitter: side before the random crop; 0 = round(resolution * 286 / 256)
         scale=4,  # super_resolution: condition = PIL bicubic downsample of the image by this factor
         limit=0,  # digits: train on only the first N examples of the split (limited-data runs); 0 = all
+        stacked=False,  # tfds:mnist / digits: stacked MNIST, three independent digits as RGB, 1000 classes
+        mirror=False,  # double the image data set with x-flips (StyleGAN2-ADA / R3GAN --mirror=1)
     )
     # adversarial_weight: the generator's adversarial term next to its auxiliary terms (SRGAN: 1e-3);
     # adversarial_start: that weight is 0 before this step (content-only pretraining, SRGAN's SRResNet
@@ -183,7 +186,8 @@ def default_config() -> ml_collections.ConfigDict:
     # Discriminator augmentation (gans_jax.augment; Karras et al. 2020, Zhao et al. 2020): every image D
     # sees, real and fake, is augmented. kind: none | ada (StyleGAN2-ADA's pipeline at the adaptive p) |
     # fixed (the pipeline at constant p) | diffaugment (policy). preset: the pipeline's transforms
-    # (gans_jax.augment.PRESETS, train.py --augpipe); p: the initial (ada) or constant (fixed) probability;
+    # (gans_jax.augment.PRESETS, train.py --augpipe); p: the initial (ada) or constant (fixed) probability,
+    # or for fixed a schedule of the step (gans_jax.schedules; R3GAN's cosine 0 -> 0.55);
     # target, interval, speed_kimg: the ADA heuristic (train.py / training_loop.py defaults); options:
     # AugmentSpec fields overriding the preset (e.g. {"rotate_max": 0.5}).
     c.augment = dict(
@@ -254,6 +258,18 @@ def default_config() -> ml_collections.ConfigDict:
     return c
 
 
+R3GAN_AUGMENT = dict(
+    kind="fixed",
+    preset="bgc",
+    options=dict(brightness=0.5, contrast=0.5, lumaflip=0.5, hue=0.5, saturation=0.5, cutout=1.0),
+)
+"""R3GAN's discriminator augmentation (brownvc/R3GAN ``train.py``, ``--aug=1``: ``AugmentPipe(xflip=1,
+rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1, brightness=0.5, contrast=0.5, lumaflip=0.5,
+hue=0.5, saturation=0.5, cutout=1)``, the official strengths otherwise): the ``bgc`` preset with the colour
+multipliers halved and cutout (a 0.5 x 0.5 rectangle) added, at the probability that the trainer's
+``aug_scheduler`` sets before every step (``kind="fixed"`` with a scheduled ``p``)."""
+
+
 def r3gan_training(
     c: ml_collections.ConfigDict,
     *,
@@ -261,6 +277,7 @@ def r3gan_training(
     decay_images: float,
     gamma: tuple[float, float],
     ema_images: float,
+    augment_p: float = 0.0,
     lr: tuple[float, float] = (2e-4, 5e-5),
     beta2: tuple[float, float] = (0.9, 0.99),
 ) -> ml_collections.ConfigDict:
@@ -270,9 +287,11 @@ def r3gan_training(
     update per step, and every hyper-parameter on a cosine from its initial to its final value over
     ``decay_images`` images
     (``cosine_decay_with_warmup`` without warm-up): lr ``lr``, Adam's beta2 ``beta2``, gamma ``gamma``,
-    the EMA half-life from 0 to ``ema_images`` images. Schedules count updates here, so ``decay_images /
-    batch_size`` steps; ``train.steps`` is set to that (the official runs have no fixed end, ``--kimg``
-    defaults to 10^7 kimg)."""
+    the EMA half-life from 0 to ``ema_images`` images, and with ``augment_p`` > 0 the probability of
+    StyleGAN2-ADA's augmentation from 0 to ``augment_p`` (:data:`R3GAN_AUGMENT`, the official ``--aug=1``,
+    at a scheduled rather than adaptive p). Schedules count updates here, so ``decay_images / batch_size``
+    steps; ``train.steps`` is set to that (the official runs have no fixed end, ``--kimg`` defaults to
+    10^7 kimg)."""
     steps = max(1, round(decay_images / batch_size))
     cosine = lambda pair: {"shape": "cosine", "init": pair[0], "final": pair[1], "steps": steps}
     c.objective.name = "relativistic_pairing"
@@ -281,6 +300,8 @@ def r3gan_training(
     c.regularizers = {"r1": {"gamma": cosine(gamma)}, "r2": {"gamma": cosine(gamma)}}
     c.train.update(steps=steps, batch_size=batch_size, n_critic=1, ema_decay=0.0, ema_start=0)
     c.train.ema_halflife = cosine((0, ema_images))
+    if augment_p:
+        c.augment = {**c.augment.to_dict(), **copy.deepcopy(R3GAN_AUGMENT), "p": cosine((0.0, augment_p))}
     return c
 
 
@@ -327,7 +348,7 @@ AT_LEAST_ONE = (
     "model.channel_max", "model.w_dim", "model.mapping_layers", "train.steps", "train.batch_size",
     "train.n_critic", "train.accumulation_steps", "train.log_every", "train.sample_every",
     "train.checkpoint_every", "train.keep_checkpoints", "eval.num_samples", "eval.fid_num",
-    "eval.fid_batch_size", "data.num_threads", "data.scale", "augment.interval",
+    "eval.fid_batch_size", "data.num_threads", "data.scale", "augment.interval", "model.pack",
 )  # fmt: skip
 AT_LEAST_ZERO = (
     "train.ema_start", "train.image_pool_size", "train.nonfinite_retries", "eval.fid_every",
@@ -373,8 +394,8 @@ def validate(config) -> None:
         if not value(key) >= 0:
             bad(key, "a number >= 0")
     for key, (low, high, closed) in FRACTIONS.items():
-        v = value(key)
-        if not (low <= v <= high if closed else low <= v < high):
+        v_low, v_high = schedule_range(value(key))  # a number, or a schedule (augment.p) of numbers
+        if not (low <= v_low and (v_high <= high if closed else v_high < high)):
             bad(key, f"a number in [{low:g}, {high:g}{']' if closed else ')'}")
     if not value("train.prefetch") >= -1:
         bad("train.prefetch", "-1 (by platform) or a number of batches >= 0")
@@ -404,6 +425,8 @@ def _validate_augment(config) -> None:
         raise ValueError(f"augment.interval={aug.interval!r} is out of range: expected an integer >= 1")
     if not aug.speed_kimg > 0:
         raise ValueError(f"augment.speed_kimg={aug.speed_kimg!r} is out of range: expected a number > 0")
+    if is_schedule_spec(aug.p) and aug.kind != "fixed":
+        raise ValueError(f"augment.p={dict(aug.p)!r} is a schedule, which serves augment.kind='fixed' only")
     if aug.kind in ("ada", "fixed"):
         if aug.preset not in PRESETS:
             raise ValueError(f"augment.preset={aug.preset!r} is unknown: expected one of {list(PRESETS)}")

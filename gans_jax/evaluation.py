@@ -40,10 +40,12 @@ def evaluate(config, gan: GAN, state: GANState, key: jax.Array) -> dict[str, flo
         from gans_jax.metrics.modes import mode_metrics
 
         return mode_metrics(samples, get_mixture(config.data.name))
-    if source == "offline:stacked_digits":
+    if source == "offline:stacked_digits" or config.data.get("stacked", False):
+        from gans_jax.metrics.digits_classifier import stacked_judge
         from gans_jax.metrics.modes import stacked_modes
 
-        return stacked_modes(samples)
+        judge = stacked_judge(config.data, config.model.resolution)  # trained on the base digits (MNIST)
+        return {**stacked_modes(samples, judge), "real_accuracy": judge.real_accuracy()}
     results = {}
     if source == "digits" and (gan.conditional or (gan.latent_codes and gan.latent_codes.categorical)):
         from gans_jax.metrics.digits_classifier import DigitsJudge

@@ -33,15 +33,18 @@ CriticFn = Callable[[jax.Array], jax.Array]
 
 
 def _input_gradients(critic_fn: CriticFn, x: jax.Array) -> jax.Array:
-    """d critic(x)_b / d x_b for every example b, shape (B, ...)."""
+    """d critic(x)_b / d x_b for every example b, shape (B, ...). A critic that scores packs of ``m``
+    consecutive examples (PacGAN, :mod:`gans_jax.layers.packing`: ``B / m`` logits) gives each example
+    the gradient of its pack's logit."""
     batch = x.shape[0]
 
     def total(inputs: jax.Array) -> jax.Array:
         logits = critic_fn(inputs)
-        if logits.shape not in ((batch,), (batch, 1)):
+        n = logits.shape[0] if logits.ndim in (1, 2) else 0
+        if n < 1 or batch % n or logits.shape not in ((n,), (n, 1)):
             raise ValueError(
                 f"critic_fn must map a batch of {batch} to logits of shape ({batch},) or "
-                f"({batch}, 1); got shape {logits.shape}."
+                f"({batch}, 1) (or one per pack of consecutive examples); got shape {logits.shape}."
             )
         return jnp.sum(logits)
 

@@ -302,3 +302,27 @@ def test_an_ml_collections_config_with_every_key():
     assert next(dataset.iterator())["image"].shape == (8, 2)
     data.source, data.split = "digits", "test"
     assert make_dataset(data, resolution=16, batch_size=8, seed=0).num_examples == 360
+
+
+def test_mirror_doubles_the_data_set_with_x_flips():
+    """``data.mirror`` (StyleGAN2-ADA / R3GAN ``--mirror=1``): an epoch is the 2N rows of the examples and
+    their left-right flips, shuffled; labels stay; without it the rows are the source's as before."""
+    data = {"source": "digits", "split": "train"}
+    plain = make_dataset(data, resolution=8, batch_size=64, seed=3)
+    n = plain.num_examples
+    mirrored = make_dataset({**data, "mirror": True}, resolution=8, batch_size=2 * n, seed=3)
+    assert mirrored.num_examples == n and mirrored.mirror and not plain.mirror
+    rows = mirrored.indices(0)  # batch 0 is exactly epoch 0
+    np.testing.assert_array_equal(np.sort(rows), np.arange(2 * n))
+    whole = plain.source.read_batch(np.arange(n))
+    base, flip = rows % n, rows >= n
+    expected = np.where(flip[:, None, None, None], whole["image"][base][:, :, ::-1], whole["image"][base])
+    epoch = mirrored.batch(0)
+    np.testing.assert_array_equal(epoch["image"], expected)
+    np.testing.assert_array_equal(epoch["label"], whole["label"][base])
+    assert not np.array_equal(whole["image"][0], whole["image"][0][:, ::-1])  # digits are not symmetric
+    batch = plain.batch(5)
+    np.testing.assert_array_equal(batch["image"], plain.source.read_batch(plain.indices(5))["image"])
+    with pytest.raises(ValueError, match=r"data\.mirror .* shape \(2,\)"):
+        toy = {"source": "toy", "name": "ring8", "mirror": True}
+        make_dataset(toy, resolution=None, batch_size=4, seed=0)

@@ -1,5 +1,6 @@
-"""PacGAN's 2-D benchmark: packing, maxout, spectral norm in the MLP discriminator, the configs, the
-in-graph mixture sampler, and 'it learns' runs on the ring with each loss through the one train step."""
+"""PacGAN's 2-D benchmark: maxout, spectral norm in the MLP discriminator, the configs, the
+in-graph mixture sampler (packing: tests/test_layers_packing.py), and 'it learns' runs on the ring with
+each loss through the one train step."""
 
 import jax
 import jax.numpy as jnp
@@ -9,34 +10,9 @@ import pytest
 from gans_jax import builders, mode_collapse
 from gans_jax.data.toy import GaussianMixture2D, get_mixture
 from gans_jax.metrics.modes import mode_metrics
-from gans_jax.models.mlp import MLPDiscriminator, MLPGenerator, maxout, pack_samples
+from gans_jax.models.mlp import MLPDiscriminator, MLPGenerator, maxout
 from gans_jax.training import scan
 from tests.helpers import experiment_config
-
-
-def test_pack_is_concatenation_of_m_samples():
-    x = jnp.arange(24.0).reshape(12, 2)
-    for m in (1, 2, 3, 4):
-        packed = pack_samples(x, m)
-        assert packed.shape == (12 // m, 2 * m)
-        for i in range(12 // m):
-            np.testing.assert_array_equal(packed[i], jnp.concatenate([x[i * m + j] for j in range(m)]))
-    with pytest.raises(ValueError, match="12 samples.*m=5"):
-        pack_samples(x, 5)
-
-
-def test_packed_discriminator_sees_packs():
-    """D with pack m returns B / m logits, and equals an unpacked D on the 2m-dim concatenations."""
-    x = jax.random.normal(jax.random.PRNGKey(0), (12, 2))
-    d3 = MLPDiscriminator(hidden=(8,), maxout_pieces=2, pack=3)
-    params = d3.init(jax.random.PRNGKey(1), x[:1])  # init with one sample: a whole pack is made up
-    assert params["params"]["Dense_0"]["kernel"].shape == (6, 16)
-    logits = d3.apply(params, x)
-    assert logits.shape == (4,)
-    d1 = MLPDiscriminator(hidden=(8,), maxout_pieces=2)
-    np.testing.assert_allclose(d1.apply(params, x.reshape(4, 6)), logits, rtol=1e-6)
-    with pytest.raises(ValueError, match="10 samples.*m=3"):
-        d3.apply(params, x[:10])
 
 
 def test_maxout_matches_hand_computation():

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 
 from gans_jax.augment.diffaugment import diff_augment_examples, diffaugment_policy
 from gans_jax.augment.pipeline import AugmentSpec, augment_examples, augment_spec
+from gans_jax.schedules import is_schedule_spec, make_schedule, schedule_range
 
 
 def adjust_p(p, sign_sum, rt, step, *, target: float, interval: int, batch_size: int, speed_kimg: float):
@@ -35,7 +36,8 @@ def adjust_p(p, sign_sum, rt, step, *, target: float, interval: int, batch_size:
 # ------------------------------------------------------------------------------------- what the step holds
 
 AUGMENT_KINDS = ("ada", "fixed", "diffaugment")
-"""``ada``: the pipeline at the adaptive p; ``fixed``: the pipeline at a constant p; ``diffaugment``."""
+"""``ada``: the pipeline at the adaptive p; ``fixed``: the pipeline at a constant or scheduled p (a schedule
+of the step, :mod:`gans_jax.schedules`: R3GAN's cosine ramp); ``diffaugment``."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,8 +46,12 @@ class Augmentation:
     :func:`augmentation`). ``kind="ada"``: the pipeline ``spec`` at probability p, kept in
     ``GANState.extra["augment_p"]`` (from the initial ``p``) and adjusted by :func:`adjust_p` (the running
     sum of r_t in ``extra["augment_signs"]``), both checkpointed with the state. ``kind="fixed"``: the
-    pipeline at the constant ``p`` (also kept in ``extra``, never moved). ``kind="diffaugment"``:
-    ``policy``, applied to every image."""
+    pipeline at the constant ``p`` (also kept in ``extra``, never moved), or at a scheduled one: ``p`` a
+    schedule ``p(t)`` of the step (:func:`gans_jax.schedules.make_schedule`), step ``t`` augmenting at
+    ``p(t)`` (``extra["augment_p"]`` is ``p(0)`` at first and ``p(t + 1)`` after step ``t``), as R3GAN's
+    trainer sets ``augment_pipe.p`` from ``cosine_decay_with_warmup(cur_nimg, ...)`` before every step
+    (Huang et al. 2024; brownvc/R3GAN ``training/training_loop.py``). ``kind="diffaugment"``: ``policy``,
+    applied to every image."""
 
     kind: str
     spec: AugmentSpec | None = None
@@ -66,7 +72,10 @@ class Augmentation:
             object.__setattr__(self, "policy", diffaugment_policy(self.policy))
             if not self.policy:
                 raise ValueError("kind='diffaugment' needs a policy, e.g. 'color,translation,cutout'")
-        if not (isinstance(self.p, (int, float)) and 0.0 <= self.p <= 1.0):
+        if callable(self.p):
+            if self.kind != "fixed":
+                raise ValueError(f"a scheduled p serves kind='fixed', not kind={self.kind!r}")
+        elif not (isinstance(self.p, (int, float)) and 0.0 <= self.p <= 1.0):
             raise ValueError(f"augmentation p={self.p!r}: expected a probability in [0, 1]")
         if not (isinstance(self.target, (int, float)) and 0.0 <= self.target <= 1.0):
             raise ValueError(f"augmentation target={self.target!r}: expected a value of E[sign(D)] in [0, 1]")
@@ -82,11 +91,21 @@ class Augmentation:
         return self.kind == "ada"
 
     @property
+    def scheduled(self) -> bool:
+        """Whether p is a schedule of the step (``kind="fixed"`` only)."""
+        return callable(self.p)
+
+    @property
     def init_extra(self) -> dict[str, float]:
         """The ``GANState.extra`` entries this augmentation keeps, with their initial values."""
         if self.kind == "diffaugment":
             return {}
-        return {"augment_p": self.p, **({"augment_signs": 0.0} if self.adaptive else {})}
+        if self.scheduled:
+            with jax.ensure_compile_time_eval():  # a constant even while the state's init is traced
+                p = float(self.p(0))
+        else:
+            p = self.p
+        return {"augment_p": p, **({"augment_signs": 0.0} if self.adaptive else {})}
 
     def __call__(
         self, keys: jax.Array, images: jax.Array, extra: Mapping[str, Any], *, axis_name=None
@@ -107,6 +126,8 @@ class Augmentation:
             return {}, metrics
         p = extra["augment_p"]
         metrics["augment/p"] = p
+        if self.scheduled:  # the next step's p
+            return {"augment_p": jnp.asarray(self.p(step + 1), jnp.float32)}, metrics
         if not self.adaptive:
             return {}, metrics
         p, signs = adjust_p(
@@ -121,7 +142,7 @@ def augmentation(
     *,
     preset: str | Mapping[str, Any] = "bgc",
     policy: str | Sequence[str] = "color,translation,cutout",
-    p: float = 0.0,
+    p: Any = 0.0,
     target: float = 0.6,
     interval: int = 4,
     speed_kimg: float = 500.0,
@@ -131,14 +152,20 @@ def augmentation(
     ``""``): ``"ada"`` with ``preset`` (a :data:`PRESETS` name, e.g. the default ``bgc``), initial ``p`` and
     the heuristic's ``target`` (0.6), ``interval`` (4 steps) and ``speed_kimg`` (500: p can go from 0 to 1
     in 500k images), the official ``train.py`` defaults; ``"fixed"``: the same pipeline at constant ``p``;
-    ``"diffaugment"`` with ``policy``. ``options`` override :class:`AugmentSpec` fields of the preset
-    (``rotate_max=0.5``...)."""
+    or at a schedule of the step, ``p`` = ``{"shape": "cosine", "init": 0, "final": 0.55, "steps": T}``
+    (:mod:`gans_jax.schedules`; R3GAN's); ``"diffaugment"`` with ``policy``. ``options`` override
+    :class:`AugmentSpec` fields of the preset (``rotate_max=0.5``...)."""
     if kind in ("", "none", None):
         return None
     if kind not in AUGMENT_KINDS:
         raise ValueError(f"unknown augment.kind {kind!r}; expected 'none' or one of {AUGMENT_KINDS}")
     if kind == "diffaugment":
         return Augmentation("diffaugment", policy=diffaugment_policy(policy))
+    if is_schedule_spec(p):
+        schedule = make_schedule(p, "augment.p")
+        if not 0.0 <= min(schedule_range(p)) <= max(schedule_range(p)) <= 1.0:
+            raise ValueError(f"augment.p={dict(p)!r}: expected a schedule of probabilities in [0, 1]")
+        p = schedule
     return Augmentation(
         kind, spec=augment_spec(preset, **options), p=p, target=target, interval=interval,
         speed_kimg=speed_kimg,

@@ -46,6 +46,12 @@ def make_source(data: Mapping[str, Any], *, resolution: int | None, seed: int = 
     source, or a basic source (:func:`gans_jax.data.sources.make_basic_source`)."""
     source = option(data, "source", "")
     translation = option(data, "translation", "")
+    stacked = option(data, "stacked", False)
+    if stacked and (translation or source == "toy" or str(source).startswith("offline:")):
+        raise ValueError(
+            f"data.stacked stacks labelled one-channel digits (data.source='tfds:mnist' or 'digits'), not "
+            f"data.source={source!r} with data.translation={translation!r}"
+        )
     if isinstance(source, str) and source.startswith("offline:"):
         from gans_jax.data.offline import make_offline_task
 
@@ -61,6 +67,10 @@ def make_source(data: Mapping[str, Any], *, resolution: int | None, seed: int = 
         from gans_jax.data.translation import make_translation_source
 
         return make_translation_source(data, resolution=resolution, seed=seed)
+    if stacked:  # stacked MNIST: three examples as the channels, 1000 modes
+        from gans_jax.data.stacked import StackedSource
+
+        return StackedSource(make_basic_source(data, resolution=resolution, seed=seed))
     return make_basic_source(data, resolution=resolution, seed=seed)
 
 
@@ -86,10 +96,16 @@ class Dataset:
         process_index: int = 0,
         process_count: int = 1,
         num_threads: int = 2,
+        mirror: bool = False,
     ):
         _check_batching(batch_size, seed, process_index, process_count, num_threads)
         if len(source) < 1:
             raise ValueError("the data source is empty")
+        if mirror and (len(source.sample_shape) != 3 or getattr(source, "condition_shape", None) is not None):
+            raise ValueError(
+                f"data.mirror doubles a latent GAN's image data set (H, W, C) with x-flips; examples of "
+                f"shape {tuple(source.sample_shape)} (or image-to-image data: see data.jitter) cannot take it"
+            )
         self.source = source
         self.sample_shape = tuple(int(d) for d in source.sample_shape)
         condition_shape = getattr(source, "condition_shape", None)
@@ -100,7 +116,9 @@ class Dataset:
         self.process_index, self.process_count = int(process_index), int(process_count)
         self.local_batch_size = self.batch_size // self.process_count
         self.num_threads = int(num_threads)
-        self._permutations = EpochPermutations(self.num_examples, (self.seed,))
+        self.mirror = bool(mirror)
+        rows = self.num_examples * (2 if self.mirror else 1)  # mirror: rows N..2N-1 are the x-flips
+        self._permutations = EpochPermutations(rows, (self.seed,))
 
     def positions(self, step: int) -> np.ndarray:
         """The places in the endless stream of this process's share of global batch ``step``."""
@@ -108,7 +126,8 @@ class Dataset:
         return np.arange(start, start + self.local_batch_size, dtype=np.int64)
 
     def indices(self, step: int) -> np.ndarray:
-        """The source rows of this process's share of global batch ``step``."""
+        """The rows of this process's share of global batch ``step``: source rows, or with ``mirror``
+        rows of the doubled data set (row ``N + i`` is source row ``i`` flipped left-right)."""
         return self._permutations.rows(self.positions(step))
 
     def batch(self, step: int) -> dict[str, np.ndarray]:
@@ -118,9 +137,16 @@ class Dataset:
         which it draws per-example randomness (random crops, unpaired partners) as a function of
         ``(seed, position)``: different in every epoch, the same on any number of processes and
         after a resume."""
+        rows = self.indices(step)
+        flip = rows >= self.num_examples
+        rows = rows % self.num_examples
         if getattr(self.source, "reads_positions", False):
-            return self.source.read_batch(self.indices(step), positions=self.positions(step))
-        return self.source.read_batch(self.indices(step))
+            batch = self.source.read_batch(rows, positions=self.positions(step))
+        else:
+            batch = self.source.read_batch(rows)
+        if self.mirror and flip.any():  # StyleGAN2-ADA's dataset --mirror: the x-flipped copies
+            batch["image"] = np.where(flip[:, None, None, None], batch["image"][:, :, ::-1], batch["image"])
+        return batch
 
     def grain_dataset(self):
         """The endless ``grain.MapDataset`` whose element ``t`` is :meth:`batch` ``(t)``."""
@@ -204,6 +230,9 @@ def make_dataset(
       ``image_key`` = ``"image"``, ``label_key`` = ``"label"`` or ``""`` for unlabelled) or
       ``"offline:<task>"`` (``edges2faces``, ``gray2color``, ``sr_photos``: image-to-image tasks from
       bundled images, ``split`` = ``train``/``test``; :mod:`gans_jax.data.offline`).
+    - ``stacked``: ``True`` makes stacked MNIST of a labelled one-channel source of ten classes
+      (``"tfds:mnist"``, ``"digits"``): three independent examples as the three channels, labelled by
+      the triple (1000 classes; :mod:`gans_jax.data.stacked`).
     - ``translation``: ``""``, or ``"paired"``/``"unpaired"``/``"super_resolution"`` for
       image-to-image batches ``{"image", "condition"}`` (with ``layout``, ``direction``,
       ``jitter``, ``load_size``, ``scale``; see :mod:`gans_jax.data.translation`).
@@ -211,6 +240,8 @@ def make_dataset(
     - ``on_corrupt``: ``"error"`` or ``"skip"`` for unreadable image files (folders).
     - ``num_threads``: grain threads reading batches ahead of the step (default 2; 0 reads in the
       calling thread).
+    - ``mirror``: ``True`` doubles the data set with the x-flip of every image (StyleGAN2-ADA's and
+      R3GAN's ``--mirror=1``: ``2N`` rows shuffled per epoch, row ``N + i`` the flip of example ``i``).
 
     Args:
       resolution: the image side for image sources (``None`` for 2-D toy data).
@@ -229,4 +260,5 @@ def make_dataset(
         process_index=process_index,
         process_count=process_count,
         num_threads=num_threads,
+        mirror=bool(option(data, "mirror", False)),
     )

@@ -4,7 +4,8 @@
 digits are ``(resolution, resolution, 1)`` in 10 classes; an image folder has ``data.channels``
 channels (when set: with ``0`` they are inferred from the files); a TFDS dataset's channel count and
 classes come from its registered metadata (:func:`gans_jax.data.tfds.dataset_features`, nothing is
-read or downloaded); offline tasks know theirs (:func:`gans_jax.data.offline.task_shapes`).
+read or downloaded); offline tasks know theirs (:func:`gans_jax.data.offline.task_shapes`); stacked
+MNIST (``data.stacked``) has three channels and 1000 classes.
 Image-to-image data adds the shape of the source image: the image's own for paired and unpaired
 data, ``1 / data.scale`` of its side for super-resolution. What cannot be known without reading the
 data is refused with an error that names the value to give instead (``sample_shape``,
@@ -92,6 +93,12 @@ def example_shapes(
             raise UnknownShapeError(f"data.source={source!r} needs model.resolution for its image side")
         sample_shape = (side, side, channels)
     sample_shape = tuple(int(d) for d in sample_shape)
+    if option(data, "stacked", False) and channels is not None:  # stacked MNIST (gans_jax.data.stacked)
+        if channels != 1:
+            raise ValueError(
+                f"data.stacked needs one-channel images, but data.source={source!r} has {channels}"
+            )
+        sample_shape, classes = (*sample_shape[:-1], 3), 1000
     num_classes = classes if num_classes is None else int(num_classes)
     if conditional and num_classes is None and not translation:
         raise UnknownShapeError(

@@ -99,7 +99,8 @@ def stacked_modes(images: np.ndarray, judge=None, *, num_modes: int = 1000) -> d
 
     Each of the three channels of every image is classified by ``judge`` (default: the fixed digits SVC,
     :class:`gans_jax.metrics.digits_classifier.DigitsJudge`; any object whose ``predict((N, H, W, 1)
-    images in [-1, 1]) -> (N,)`` gives digit classes works, e.g. one trained on MNIST); the image's mode is
+    images in [-1, 1]) -> (N,)`` gives digit classes works, e.g. one trained on MNIST by
+    :func:`gans_jax.metrics.digits_classifier.stacked_judge` for real stacked MNIST); the image's mode is
     ``100 r + 10 g + b``. Modes covered: modes with at least one sample. The KL divergence is
     ``sum_k p(k) log(p(k) num_modes)`` over the empirical mode distribution ``p`` (``0 log 0 = 0``): 0 for
     exactly uniform counts, ``log(num_modes)`` when every sample falls in one mode (PacGAN's Table 2 "KL").

@@ -72,25 +72,14 @@ def maxout(h: jax.Array, num_pieces: int) -> jax.Array:
     return jnp.max(h.reshape(*h.shape[:-1], h.shape[-1] // num_pieces, num_pieces), axis=-1)
 
 
-def pack_samples(x: jax.Array, pack: int) -> jax.Array:
-    """PacGAN packing (Lin et al. 2018, Sec. 3): ``(B, ...) -> (B / m, m * prod(...))``; pack ``i`` is the
-    concatenation of samples ``i * m, ..., i * m + m - 1``, each flattened."""
-    if x.shape[0] % pack:
-        raise ValueError(f"a batch of {x.shape[0]} samples does not split into packs of m={pack}")
-    return x.reshape(x.shape[0] // pack, -1)
-
-
 class MLPDiscriminator(nn.Module):
     """``D(x)``: LeakyReLU(0.2) hidden layers and one logit per example (no sigmoid).
 
-    Options of the 2-D benchmark:
+    Options of the 2-D benchmark (PacGAN's packing is ``model.pack``, which wraps any discriminator in
+    :class:`gans_jax.layers.packing.Packed`):
       maxout_pieces: ``k > 0`` makes every hidden layer a maxout layer (Goodfellow et al. 2013) of
         ``width`` units with ``k`` pieces (a Dense to ``width * k`` features, then :func:`maxout`);
         PacGAN uses 3 layers of 200 units with 5 pieces.
-      pack: PacGAN's degree of packing ``m`` (Lin et al. 2018, Sec. 3): D sees ``m`` samples
-        concatenated and returns one logit per pack, ``B / m`` logits for a batch of ``B``. Packs are
-        consecutive samples (:func:`pack_samples`); real and fake samples are i.i.d. within a batch, so
-        this is PacGAN's packing of ``m`` independent draws.
       spectral_norm: ``nn.SpectralNorm`` on every Dense (Miyato et al. 2018), one power iteration per
         call in training mode; ``u`` and ``sigma`` live in the ``batch_stats`` collection.
       init_std: N(0, init_std^2) weights and zero biases (PacGAN: 0.02); ``None``: Flax's defaults.
@@ -100,20 +89,12 @@ class MLPDiscriminator(nn.Module):
     num_classes: int | None = None
     negative_slope: float = 0.2
     maxout_pieces: int = 0
-    pack: int = 1
     spectral_norm: bool = False
     init_std: float | None = None
 
     @nn.compact
     def __call__(self, x: jax.Array, labels: jax.Array | None = None, train: bool = True):
-        if self.pack < 1:
-            raise ValueError(f"pack must be a positive integer, got {self.pack!r}")
-        if self.pack > 1 and self.num_classes is not None:
-            raise ValueError("packing (pack > 1) is not defined for a class-conditional discriminator")
-        x = x.reshape(x.shape[0], -1)
-        if self.is_initializing() and x.shape[0] % self.pack:
-            x = jnp.tile(x, (self.pack, 1))  # init only fixes parameter shapes: make one whole pack
-        h = _condition(pack_samples(x, self.pack), labels, self.num_classes)
+        h = _condition(x.reshape(x.shape[0], -1), labels, self.num_classes)
         init = _dense_init(self.init_std)
 
         def dense(features):

@@ -34,11 +34,30 @@ def register(*names: str) -> Callable[[Builder], Builder]:
 
 
 def build_networks(model: Mapping[str, Any], sample_shape, num_classes: int | None, condition_shape=None):
-    """The generator and discriminator modules named by ``model.name``."""
+    """The generator and discriminator modules named by ``model.name``; with ``model.pack`` = m > 1 the
+    discriminator judges packs of m samples (PacGAN, :class:`gans_jax.layers.packing.Packed`)."""
     name = model["name"]
     if name not in NETWORKS:
         raise ValueError(f"unknown model.name {name!r}; expected one of {tuple(NETWORKS)}")
-    return NETWORKS[name](model, tuple(sample_shape), num_classes, condition_shape)
+    generator, discriminator = NETWORKS[name](model, tuple(sample_shape), num_classes, condition_shape)
+    pack = model["pack"]
+    if isinstance(pack, bool) or not isinstance(pack, (int, np.integer)) or pack < 1:
+        raise ValueError(f"model.pack={pack!r}: expected an integer >= 1 (1 = no packing)")
+    if pack == 1:
+        return generator, discriminator
+    refused = {
+        "class-conditional": num_classes is not None,
+        "image-to-image": condition_shape is not None,
+        "InfoGAN (its Q head infers each sample's codes)": bool(
+            tuple(model["categorical_codes"]) or model["continuous_codes"]
+        ),
+    }
+    for what, applies in refused.items():
+        if applies:
+            raise ValueError(f"model.pack={pack} (PacGAN packing) is not defined for a {what} discriminator")
+    from gans_jax.layers.packing import Packed
+
+    return generator, Packed(discriminator, int(pack))
 
 
 @register("mlp")
@@ -60,7 +79,6 @@ def mlp(model, sample_shape, num_classes, condition_shape):
             tuple(model["d_hidden"]),
             num_classes,
             maxout_pieces=model["d_maxout_pieces"],
-            pack=model["pack"],
             spectral_norm=model["d_spectral_norm"],
             init_std=init_std,
         ),
