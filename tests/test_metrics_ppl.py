@@ -183,6 +183,24 @@ def _run(name, **overrides):
     return config, gan, SimpleNamespace(step=0, g_params=params, ema_params=None, g_collections=variables)
 
 
+def test_noise_is_redrawn_per_key():
+    """Each layer's ``noise_const`` of a tiny StyleGAN2 is replaced by a fresh draw of its shape, another
+    for another key; the parameters are untouched; variables without noise come back as they are."""
+    _, gan, state = _run("stylegan2_ffhq:tiny", **{"model.channel_max": 16, "model.w_dim": 16})
+    variables = {"params": state.g_params, **state.g_collections}
+    a, b = (
+        ppl.redraw_noise(variables, jax.random.PRNGKey(0)),
+        ppl.redraw_noise(variables, jax.random.PRNGKey(1)),
+    )
+    old = jax.tree.leaves(variables["noise_const"])
+    assert len(old) > 0 and a["params"] is variables["params"]
+    for x, y, z in zip(
+        old, jax.tree.leaves(a["noise_const"]), jax.tree.leaves(b["noise_const"]), strict=True
+    ):
+        assert x.shape == y.shape == z.shape and not np.allclose(x, y) and not np.allclose(y, z)
+    assert ppl.redraw_noise({"params": {}}, jax.random.PRNGKey(0)) == {"params": {}}
+
+
 def test_metrics_command_on_a_tiny_stylegan2(tmp_path, capsys, monkeypatch):
     """``gans-jax metrics --metrics=ppl_wend`` on a random StyleGAN2 (16x16 greyscale, 16 channels): the
     printed JSON and the metrics file; the one-line errors without weights, with a missing file and for a

@@ -130,6 +130,18 @@ def filtered_mean(distances) -> float:
     return float(distances[(distances >= lo) & (distances <= hi)].mean())
 
 
+def redraw_noise(variables: dict, key: jax.Array) -> dict:
+    """``variables`` with every ``noise_const`` leaf (a layer's fixed ``(H, W)`` noise, the official
+    ``noise_const`` buffer) replaced by a fresh ``N(0, 1)`` draw from ``key``; with ``noise_mode="const"``
+    every image of the batch, both ends of each pair included, then sees the same noise."""
+    leaves, tree = jax.tree.flatten(variables.get("noise_const", {}))
+    if not leaves:
+        return variables
+    keys = jax.random.split(key, len(leaves))
+    fresh = [jax.random.normal(k, x.shape, x.dtype) for k, x in zip(keys, leaves, strict=True)]
+    return {**variables, "noise_const": jax.tree.unflatten(tree, fresh)}
+
+
 def style_ppl_fn(gan, state, features: Callable, feature_params, *, space: str, sampling: str,
                  epsilon: float = EPSILON, crop: bool = False, use_ema: bool = True):  # fmt: skip
     """``fn(key, n) -> (n,)`` path lengths of a style-based run (StyleGAN, StyleGAN2: the generator's
@@ -154,11 +166,7 @@ def style_ppl_fn(gan, state, features: Callable, feature_params, *, space: str, 
             return gan.generator.apply(variables, z, labels, method="mapping")
 
         def synthesis(ws, noise_key):
-            noise = variables.get("noise_const", {})
-            leaves, tree = jax.tree.flatten(noise)
-            keys = jax.random.split(noise_key, max(len(leaves), 1))
-            fresh = [jax.random.normal(k, x.shape, x.dtype) for k, x in zip(keys, leaves, strict=False)]
-            redrawn = {**variables, "noise_const": jax.tree.unflatten(tree, fresh)} if leaves else variables
+            redrawn = redraw_noise(variables, noise_key)
             return gan.generator.apply(redrawn, ws, noise_mode="const", method="synthesis")
 
         k_label, k_path = jax.random.split(key)
