@@ -4,6 +4,8 @@ folders, zips and npz files, and StyleGAN2-ADA's metrics of a trained run (:func
     gans-jax stats PATH -o ref.npz [--resize legacy_tf|clean] [--num N] [--batch_size 64]
     gans-jax fid A B [--resize legacy_tf|clean] [--num N]
     gans-jax metrics --workdir DIR --metrics fid50k_full,kid50k,pr50k3,is50k [--data PATH|tfds:NAME]
+    gans-jax metrics --workdir DIR --metrics ppl_wend --vgg16_weights vgg16-397923af.pth \
+        --lpips_weights vgg.pth [--ppl_crop] [--ppl_num N]
 
 ``PATH``, ``A`` and ``B`` are folders of images (searched recursively), ``.zip`` archives of images, or
 (for ``fid``) statistics ``.npz`` files written by ``gans-jax stats``, pytorch-fid or clean-fid. Images
@@ -254,10 +256,15 @@ def metrics_main(argv: list[str]) -> None:
     the whole dataset). The real images are the run's training data, or ``--data``: another folder,
     zip or TFDS dataset, read at the run's resolution and channel count. Prints one line per metric
     and, as the last line, a JSON object with every value and sample count; also writes
-    ``DIR/metrics-<step>.json`` (``metrics-<step>-<data name>.json`` with ``--data``)."""
+    ``DIR/metrics-<step>.json`` (``metrics-<step>-<data name>.json`` with ``--data``).
+
+    Perceptual path length (``ppl_zfull``, ``ppl_wfull``, ``ppl_zend``, ``ppl_wend``; StyleGAN and
+    StyleGAN2 runs) needs ``--vgg16_weights`` (torchvision's ImageNet ``vgg16-397923af.pth``, the LPIPS
+    backbone) and ``--lpips_weights`` (the ``lpips`` package's ``weights/v0.1/vgg.pth``); ``--ppl_crop``
+    takes the official face crop, ``--ppl_num`` the number of samples (50,000)."""
     from gans_jax.builders import load_run
     from gans_jax.data.pipeline import make_dataset
-    from gans_jax.metrics.evaluate import evaluate_run, parse_metric
+    from gans_jax.metrics.evaluate import evaluate_run, split_metric_names
     from gans_jax.metrics.features import InceptionExtractor
 
     def define(fv):
@@ -265,7 +272,10 @@ def metrics_main(argv: list[str]) -> None:
 
         flags.DEFINE_string("workdir", None, "Training workdir.", flag_values=fv)
         flags.DEFINE_list(
-            "metrics", ["fid50k"], "Metrics, e.g. fid50k,fid50k_full,kid50k,pr50k3,is50k.", flag_values=fv
+            "metrics",
+            ["fid50k"],
+            "Metrics, e.g. fid50k,fid50k_full,kid50k,pr50k3,is50k,ppl_wend.",
+            flag_values=fv,
         )
         flags.DEFINE_enum(
             "resize", "legacy_tf", ["legacy_tf", "clean"], "Inception input resize.", flag_values=fv
@@ -280,40 +290,91 @@ def metrics_main(argv: list[str]) -> None:
             "Real images instead of the run's data: a folder or .zip, or tfds:NAME[:SPLIT].",
             flag_values=fv,
         )
+        _define_ppl(fv)
 
     fv = parse_flags(argv, define)
     if fv.workdir is None:
         raise SystemExit("gans-jax: --workdir is required")
     try:
-        for name in fv.metrics:
-            parse_metric(name)
+        names, ppl_names = split_metric_names(fv.metrics)
     except ValueError as e:
         raise SystemExit(f"gans-jax: {e}") from None
+    if ppl_names and not (fv.vgg16_weights and fv.lpips_weights):
+        missing = " and ".join(f"--{f}" for f in ("vgg16_weights", "lpips_weights") if not fv[f].value)
+        raise SystemExit(f"gans-jax: {ppl_names[0]} needs LPIPS weights: give {missing} ({PPL_WEIGHTS_HELP})")
     config, gan, state = load_run(fv.workdir, fv.step)
-    if len(gan.latent_shape) != 1 or config.data.source == "toy":
-        raise SystemExit("gans-jax: Inception metrics need an image generator")
-    data, suffix = config.data, ""
-    if fv.data:
-        with open(os.path.join(fv.workdir, "run.json")) as f:
-            channels = json.load(f)["sample_shape"][-1]
-        try:
-            data = other_data(fv.data, config, channels)
-        except FileNotFoundError as e:
-            raise SystemExit(f"gans-jax: {e}") from None
-        suffix = "-" + re.sub(r"[^\w.]+", "_", Path(fv.data.rstrip("/")).name or fv.data).strip("_")
-    dataset = make_dataset(
-        data, resolution=config.model.resolution, batch_size=fv.batch_size, seed=config.seed
-    )
-    extractor = InceptionExtractor(fv.weights, resize=fv.resize, batch_size=fv.batch_size)
-    results = evaluate_run(gan, state, dataset, fv.metrics, extractor, batch_size=fv.batch_size, seed=fv.seed)
-    results = {
-        "step": int(state.step),
-        "resize": fv.resize,
-        **({"data": fv.data} if fv.data else {}),
-        **results,
-    }
+    lpips_weights = _ppl_weights(gan, ppl_names, fv) if ppl_names else None
+    results: dict = {"step": int(state.step)}
+    suffix = ""
+    if names:
+        if len(gan.latent_shape) != 1 or config.data.source == "toy":
+            raise SystemExit("gans-jax: Inception metrics need an image generator")
+        data = config.data
+        if fv.data:
+            with open(os.path.join(fv.workdir, "run.json")) as f:
+                channels = json.load(f)["sample_shape"][-1]
+            try:
+                data = other_data(fv.data, config, channels)
+            except FileNotFoundError as e:
+                raise SystemExit(f"gans-jax: {e}") from None
+            suffix = "-" + re.sub(r"[^\w.]+", "_", Path(fv.data.rstrip("/")).name or fv.data).strip("_")
+        dataset = make_dataset(
+            data, resolution=config.model.resolution, batch_size=fv.batch_size, seed=config.seed
+        )
+        extractor = InceptionExtractor(fv.weights, resize=fv.resize, batch_size=fv.batch_size)
+        results.update(resize=fv.resize, **({"data": fv.data} if fv.data else {}))
+        results.update(
+            evaluate_run(gan, state, dataset, names, extractor, batch_size=fv.batch_size, seed=fv.seed)
+        )
+    if ppl_names:
+        from gans_jax.metrics.ppl import ppl_of_run
+
+        results["ppl_crop"] = bool(fv.ppl_crop)
+        for name in ppl_names:
+            results[name] = ppl_of_run(
+                gan, state, name, lpips_weights, num_samples=fv.ppl_num, batch_size=fv.batch_size,
+                seed=fv.seed, crop=fv.ppl_crop, progress=True,
+            )  # fmt: skip
+            results[f"{name}_num_samples"] = fv.ppl_num
     for name, value in results.items():
         print(f"{name:>24s}  {value}")
     with open(os.path.join(fv.workdir, f"metrics-{int(state.step)}{suffix}.json"), "w") as f:
         json.dump(results, f, indent=2)
     print(json.dumps(results))
+
+
+PPL_WEIGHTS_HELP = (
+    "torchvision's ImageNet VGG16 vgg16-397923af.pth from https://download.pytorch.org/models/ and "
+    "lpips/weights/v0.1/vgg.pth of the lpips wheel on PyPI (`pip download --no-deps lpips`)"
+)
+
+
+def _define_ppl(fv) -> None:
+    from absl import flags
+
+    flags.DEFINE_string(
+        "vgg16_weights", None, "Perceptual path length: torchvision's vgg16-397923af.pth (LPIPS backbone).",
+        flag_values=fv,
+    )  # fmt: skip
+    flags.DEFINE_string(
+        "lpips_weights", None, "Perceptual path length: the lpips package's weights/v0.1/vgg.pth.",
+        flag_values=fv,
+    )  # fmt: skip
+    flags.DEFINE_bool("ppl_crop", False, "Perceptual path length on the official face crop.", flag_values=fv)
+    flags.DEFINE_integer("ppl_num", 50_000, "Perceptual path length samples.", lower_bound=1, flag_values=fv)
+
+
+def _ppl_weights(gan, names: list[str], fv) -> dict:
+    """The LPIPS weights for ``ppl_*`` metrics of a style-based run; user errors as one line."""
+    from gans_jax.metrics.lpips import load_lpips_weights
+    from gans_jax.style_sampling import is_style_generator
+
+    if not is_style_generator(gan):
+        raise SystemExit(
+            f"gans-jax: {names[0]} needs a style-based generator with a mapping network (StyleGAN, "
+            f"StyleGAN2); this run's generator is {type(gan.generator).__name__}"
+        )
+    try:
+        return load_lpips_weights(fv.vgg16_weights, fv.lpips_weights)
+    except (ValueError, OSError) as e:
+        raise SystemExit(f"gans-jax: {e}") from None

@@ -1,12 +1,14 @@
 """Metrics of a trained run, named as StyleGAN2-ADA names them so numbers are comparable.
 
 ``fid50k`` is FID between 50,000 generated images and the run's training data; ``kid50k`` KID;
-``pr50k3`` precision and recall (Kynkaanniemi et al. 2019) with k = 3; ``is50k`` the Inception Score
-(needs weights with the output layer). The generated side is exactly that many images, drawn
-deterministically from the EMA generator. The real side is up to as many images of the dataset as the
-largest generated set (all of it when smaller), or, with StyleGAN2-ADA's ``_full`` suffix
-(``fid50k_full``, ``kid50k_full``, ``pr50k3_full``), the whole dataset however large; on a dataset no
-larger than the generated set both read every image and agree.
+``pr50k3`` precision and recall (Kynkaanniemi et al. 2019) with k = 3 (on Inception features, not yet
+NVIDIA's VGG16 ones); ``is50k`` the Inception Score (needs weights with the output layer). ``ppl_zfull``,
+``ppl_wfull``, ``ppl_zend``, ``ppl_wend`` (perceptual path length of a style-based generator,
+:mod:`gans_jax.metrics.ppl`) read no real images and need LPIPS weights. The generated side is
+exactly that many images, drawn deterministically from the EMA generator. The real side is up to as
+many images of the dataset as the largest generated set (all of it when smaller), or, with
+StyleGAN2-ADA's ``_full`` suffix (``fid50k_full``, ``kid50k_full``, ``pr50k3_full``), the whole
+dataset however large; on a dataset no larger than the generated set both read every image and agree.
 """
 
 from __future__ import annotations
@@ -36,6 +38,28 @@ def parse_metric(name: str) -> tuple[str, int, int | None]:
     if full and kind == "is":
         raise ValueError(f"metric {name!r}: the Inception Score reads no real images; use is{thousands}k")
     return kind, int(thousands) * 1000, int(k) if k else (3 if kind == "pr" else None)
+
+
+def split_metric_names(names) -> tuple[list[str], list[str]]:
+    """``(inception metric names, perceptual path length names)`` of ``names``, each checked:
+    :func:`parse_metric` names and :data:`gans_jax.metrics.ppl.PPL_METRICS` (``ppl_zfull``,
+    ``ppl_wfull``, ``ppl_zend``, ``ppl_wend``)."""
+    from gans_jax.metrics.ppl import PPL_METRICS
+
+    inception, ppl = [], []
+    for name in names:
+        if name in PPL_METRICS:
+            ppl.append(name)
+            continue
+        try:
+            parse_metric(name)
+        except ValueError:
+            if name.startswith("ppl"):
+                raise ValueError(f"unknown metric {name!r}; perceptual path length is one of "
+                                 f"{', '.join(PPL_METRICS)}") from None  # fmt: skip
+            raise
+        inception.append(name)
+    return inception, ppl
 
 
 def is_full(name: str) -> bool:
