@@ -117,8 +117,8 @@ def check_style_and_scale(out):
 
 
 def check_image_to_image(out):
-    # FAST, measured at 200 / 100 / 200 steps: pix2pix L1 0.28 (edge map 1.09); cycle L1 0.48 / 0.37;
-    # SRGAN PSNR 27.5 dB (bicubic 26.9).
+    # FAST, measured at 400 / 300 / 150 steps: pix2pix L1 0.28 (edge map 1.09); cycle L1 0.46 / 0.35;
+    # SRGAN PSNR 21.2 dB (bicubic 20.3) on 128 held-out crops.
     g_l1, edges_l1 = (
         float(x) for x in re.search(r"pix2pix L1 \(G / edge map\) +([0-9.]+) +([0-9.]+)", out).groups()
     )
@@ -127,7 +127,10 @@ def check_image_to_image(out):
         float(x) for x in re.search(r"SRGAN PSNR dB \(G / bicubic\) +([0-9.]+) +([0-9.]+)", out).groups()
     )
     assert sr > bicubic - 0.5
-    assert _number(r"CycleGAN cycle L1 \(x / y\) +([0-9.]+)", out) < 1.0
+    cycle_x, cycle_y = (
+        float(x) for x in re.search(r"CycleGAN cycle L1 \(x / y\) +([0-9.]+) +([0-9.]+)", out).groups()
+    )
+    assert cycle_x < 0.6 and cycle_y < 0.6, (cycle_x, cycle_y)
 
 
 CHECKS = {  # name: (figures at least, check of the printed numbers)
