@@ -14,8 +14,8 @@
 # ## Parameters
 #
 # `FAST` (set by the environment variable `FAST=1`, as the tests do) trains for 600 steps instead of
-# the demo's 1,500. The default takes about 15 s on a Colab GPU and 30-60 s on 2 CPU cores; FAST
-# about half of that.
+# the demo's 1,500. The default takes about 15 s on a Colab GPU and about 45 s on 2 CPU cores; FAST about
+# 35 s there, most of it compiling (measured: the train step then runs about 75 steps/s).
 
 # %% tags=["parameters"]
 import os

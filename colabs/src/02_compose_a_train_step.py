@@ -17,7 +17,8 @@
 # ## Parameters
 #
 # The default trains each model for 3,000 steps: about a minute for the whole notebook on a Colab GPU,
-# 5-10 minutes on 2 CPU cores. `FAST=1` (the tests) trains for 1,500 steps with smaller batches.
+# about 3 minutes on 2 CPU cores. `FAST=1` (the tests) trains for 1,500 steps with half the batch: about
+# a minute there (measured; the default estimated from it as twice the steps on twice the batch).
 
 # %% tags=["parameters"]
 import os

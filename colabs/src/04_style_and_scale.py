@@ -28,9 +28,11 @@ if not (shutil.which("nvidia-smi") or os.path.exists("/dev/accel0") or "COLAB_TP
 # ## Parameters
 #
 # The default trains StyleGAN2 for 2,000 and BigGAN for 1,000 steps: a few minutes on a Colab GPU, about
-# half an hour on 2 CPU cores. `FAST=1` (the tests) trains each for 150 steps: BigGAN's rows are then
-# recognisable digits, but StyleGAN2's images are still blobs, so its figures show the mechanics (psi = 0
-# gives one image for every seed, variety grows with psi) more than digits. `PRETRAINED`: the path or
+# 15 minutes on 2 CPU cores (measured there: after about a minute of compiling each, StyleGAN2 runs about
+# 10 steps/s and BigGAN 2). `FAST=1` (the tests) trains each for 150 steps, most of it compiling: BigGAN's
+# rows then show roughly the digit of each class (class agreement about 0.65), but StyleGAN2's images are
+# still blobs (at 400 steps they start to show strokes), so its figures show the mechanics (psi = 0 gives
+# one image for every seed, variety grows with psi) more than digits. `PRETRAINED`: the path or
 # URL of an official checkpoint for the last section (a StyleGAN2-ADA pickle, a BigGAN-PyTorch run
 # folder or `G_ema.pth`, a pix2pix/CycleGAN `.pth`, a PyTorch-examples DCGAN `netG`); empty skips it.
 
@@ -66,10 +68,15 @@ experiments = os.path.join(os.path.dirname(os.path.dirname(gans_jax.__file__)), 
 runs = os.path.abspath("runs")
 
 
-def train_tiny(name, steps):
+def train_tiny(name, steps, overrides=None):
     config = configs.load_config(
         os.path.join(experiments, f"{name}.py:tiny"),
-        {"train.steps": steps, "train.sample_every": steps, "train.checkpoint_every": steps},
+        {
+            "train.steps": steps,
+            "train.sample_every": steps,
+            "train.checkpoint_every": steps,
+            **(overrides or {}),
+        },
     )
     workdir = os.path.join(runs, f"colab_{name}_tiny")
     shutil.rmtree(workdir, ignore_errors=True)
@@ -79,7 +86,8 @@ def train_tiny(name, steps):
     return builders.load_run(workdir)
 
 
-_, sgan, sstate = train_tiny("stylegan2_ffhq", STYLEGAN_STEPS)
+# eval.num_samples: the final evaluation has no metric for unconditional digits, only samples to draw
+_, sgan, sstate = train_tiny("stylegan2_ffhq", STYLEGAN_STEPS, {"eval.num_samples": 16})
 
 
 def show(images, ncols, title, width=8):
@@ -146,7 +154,11 @@ show(
 # %%
 from gans_jax.sampling import grid_labels, truncated_latents
 
-_, bgan, bstate = train_tiny("biggan_imagenet", BIGGAN_STEPS)
+# FAST: the final evaluation scores class agreement only, without the preset's standing statistics and
+# truncation sweep (half a minute on a CPU)
+_, bgan, bstate = train_tiny(
+    "biggan_imagenet", BIGGAN_STEPS, {"eval.standing_stats": 0, "eval.truncations": ()} if FAST else {}
+)
 labels = grid_labels(10, 8)  # 0 x 8, 1 x 8, ...
 z = truncated_latents(jax.random.PRNGKey(0), 8, tuple(bgan.latent_shape), 1.0)
 z = jnp.tile(z, (10, 1))  # the same 8 latents in every row
@@ -262,14 +274,17 @@ plt.show()
 # runs, pix2pix/CycleGAN and PyTorch-examples DCGAN `.pth` files) into a workdir that `gans-jax sample`
 # reads like a trained run. Set `PRETRAINED` above to a path or URL, e.g. a StyleGAN2-ADA pickle such as
 # `https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/afhqdog.pkl`. Without one, this cell
-# does nothing.
+# does nothing. The tests run it on `tests/fixtures/reference/stylegan2/orig_8.pkl`, a random-weight 8x8
+# network of the official code pickled as its training loop saves snapshots: its samples are noise, but
+# converted and sampled as a released model's would be.
 
 # %%
-import subprocess
-import sys
+import json
 import tempfile
 import urllib.parse
 import urllib.request
+
+from gans_jax.cli import main as gans_jax_cli  # `gans-jax ARGS` in this kernel: JAX is not started again
 
 if not PRETRAINED:
     print("No PRETRAINED checkpoint given: skipped.")
@@ -279,29 +294,20 @@ else:
         source = os.path.join(tempfile.mkdtemp(), os.path.basename(urllib.parse.urlparse(PRETRAINED).path))
         urllib.request.urlretrieve(PRETRAINED, source)
     converted = os.path.join(tempfile.mkdtemp(), "converted")
-    subprocess.run(
-        [sys.executable, "-m", "gans_jax.cli", "convert", source, "--workdir", converted], check=True
-    )
     grid_path = os.path.join(converted, "pretrained_samples.png")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gans_jax.cli",
-            "sample",
-            "--workdir",
-            converted,
-            "--num",
-            "16",
-            "--out",
-            grid_path,
-        ],
-        check=True,
-    )
+    gans_jax_cli(["gans-jax", "convert", source, "--workdir", converted])
+    gans_jax_cli(["gans-jax", "sample", "--workdir", converted, "--num", "16", "--out", grid_path])
     from PIL import Image
 
+    with open(os.path.join(converted, "run.json")) as f:
+        run_info = json.load(f)
+    grid = np.asarray(Image.open(grid_path))
+    print(
+        f"converted {run_info['kind']} {os.path.basename(source)}: samples of shape",
+        f"{tuple(run_info['sample_shape'])}, {run_info['num_classes'] or 'no'} classes; grid {grid.shape}",
+    )
     plt.figure(figsize=(8, 8))
-    plt.imshow(Image.open(grid_path))
+    plt.imshow(grid, cmap="gray")
     plt.axis("off")
     plt.title(f"16 samples of {os.path.basename(source)}")
     plt.show()
