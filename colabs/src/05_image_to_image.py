@@ -22,9 +22,10 @@
 # about two minutes on a Colab GPU, about 5 minutes on 2 CPU cores (measured there: each model first
 # compiles for 20-40 s, then pix2pix runs about 40 steps/s, CycleGAN 10 and SRGAN 7). `FAST=1` (the
 # tests) trains 400, 300 and 150 steps, most of it compiling: pix2pix's faces are then blurry, SRGAN is
-# about 1 dB ahead of bicubic, and CycleGAN has learnt the easier half: F(y) is a recognisable grey
-# version of each colour crop, while G(x) is still colour blotches that only roughly follow the grey
-# input's light and dark areas.
+# about 1 dB ahead of bicubic, and CycleGAN has not learnt the translation yet: F(y) keeps the large
+# edges and bands of each colour crop but not its brightness (a dark night sky comes out light grey),
+# G(x) is colour blotches that only roughly follow the grey input's light and dark areas, and neither
+# cycle gives back its input. The default 600 steps have not been run on a CPU.
 
 # %% tags=["parameters"]
 import os
@@ -116,7 +117,7 @@ show_rows(
 # %%
 # For a run this short: 4x the cycle weight (10; the preset's 2.5 is the paper's lambda = 10 in this
 # library's scale) and learning rate 1e-3 (the paper's 2e-4). With the preset's, 300 steps leave G(x) and
-# F(G(x)) noise; with these, both follow the input's shapes.
+# F(G(x)) noise; with these, the outputs follow the input's large shapes, not yet its brightness.
 c_config, c_gan, c_state, c_final = train_tiny(
     "cyclegan_horse2zebra",
     CYCLEGAN_STEPS,
