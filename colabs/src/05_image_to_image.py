@@ -23,7 +23,8 @@
 # compiles for 20-40 s, then pix2pix runs about 40 steps/s, CycleGAN 10 and SRGAN 7). `FAST=1` (the
 # tests) trains 400, 300 and 150 steps, most of it compiling: pix2pix's faces are then blurry, SRGAN is
 # about 1 dB ahead of bicubic, and CycleGAN has not learnt the translation yet: F(y) keeps the large
-# edges and bands of each colour crop but not its brightness (a dark night sky comes out light grey),
+# edges and bands of each colour crop but not its brightness (a dark night sky comes out light grey:
+# the generator cannot see overall brightness, as the CycleGAN section explains),
 # G(x) is colour blotches that only roughly follow the grey input's light and dark areas, and neither
 # cycle gives back its input. The default 600 steps have not been run on a CPU.
 
@@ -113,6 +114,12 @@ show_rows(
 # pairs; each has a PatchGAN discriminator (least-squares loss), and the cycle-consistency loss asks that
 # F(G(x)) = x and G(F(y)) = y. The held-out metrics are the cycle L1 in each direction. The figure shows,
 # for held-out grey images x: G(x) and F(G(x)); and for held-out colour images y: F(y) and G(F(y)).
+#
+# Brightness is the hard part of this pair. The paper's generator starts with a convolution followed by
+# instance norm, which removes any overall brightness shift b and contrast factor a of its input:
+# G(a x + b) = G(x) (checked in `tests/test_models_cyclegan.py`). So a crop's overall brightness reaches
+# the output only as far as the crop's structure reveals it; a dark sky and a light wall with the same
+# texture give the same translation.
 
 # %%
 # For a run this short: 4x the cycle weight (10; the preset's 2.5 is the paper's lambda = 10 in this
