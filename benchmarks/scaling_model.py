@@ -480,8 +480,11 @@ def analysis(reading: dict, predictions: dict) -> list[str]:
         "Remedies: overlap the gradient all-reduce with the backward pass (XLA's GPU/TPU schedulers do; "
         "this model does not credit it), and batch-norm statistics over groups of chips rather than all "
         "of them (a different estimator from BigGAN's cross-replica BN, so a result to re-check). "
-        + ("The EMA of G crosses no device: it updates each replica's copy (or each FSDP shard) in place."
-           if not ema["executions"] else f"The EMA of G runs {ema['executions']} collectives."),
+        + (
+            "The EMA of G crosses no device: it updates each replica's copy (or each FSDP shard) in place."
+            if not ema["executions"]
+            else f"The EMA of G runs {ema['executions']} collectives."
+        ),
         "",
         f"Work that does not grow with the batch: {fixed / 1e9:.0f} GFLOP per chip and step, against "
         f"{per_image / 1e9:.0f} GFLOP per image. It is mostly BigGAN's orthogonal regulariser on G "

@@ -43,8 +43,13 @@ def two_processes(script: str, *args, timeout: float = 240) -> list[tuple[int, s
     command = [sys.executable, os.path.join(ROOT, "tests", script), str(port)]
     procs = [
         subprocess.Popen(
-            [*command, str(i), *map(str, args)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, start_new_session=True,
+            [*command, str(i), *map(str, args)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
         )  # fmt: skip
         for i in range(2)
     ]
