@@ -91,6 +91,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds FIRST..FIRST+SEEDS-1 (one seed per process: no vmap)"
+    )
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--samples", type=int, default=26_000)
@@ -101,7 +104,7 @@ def main():
     from gans_jax.metrics.digits_classifier import DigitsJudge
 
     judge = DigitsJudge.fit()
-    seeds = list(range(args.seeds))
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     lines = [
         f"16x16x3 stacked digits, {args.steps} steps of batch {args.batch_size}, seeds {seeds}, "
         f"{args.samples} samples per seed; jax {jax.__version__}, {jax.devices()[0].platform}",
