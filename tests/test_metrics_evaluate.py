@@ -9,6 +9,7 @@ from gans_jax.data.pipeline import make_dataset
 from gans_jax.metrics import evaluate
 from gans_jax.metrics.features import images_to_uint8
 from gans_jax.metrics.fid import FeatureStats, frechet_distance, generator_batches
+from gans_jax.metrics.precision_recall import precision_recall
 from gans_jax.training import loop
 from tests.helpers import ONE_DEVICE, experiment_config
 
@@ -17,7 +18,10 @@ def test_metric_names_follow_stylegan():
     assert evaluate.parse_metric("fid50k") == ("fid", 50_000, None)
     assert evaluate.parse_metric("pr50k3") == ("pr", 50_000, 3)
     assert evaluate.parse_metric("kid1k") == ("kid", 1000, None)
-    for bad in ["fid", "fid50", "kid50k3", "ppl50k"]:
+    assert evaluate.parse_metric("pr50k3_inception") == ("pr_inception", 50_000, 3)
+    assert evaluate.parse_metric("pr50k3_inception_full") == ("pr_inception", 50_000, 3)
+    assert evaluate.needs_vgg16(["fid50k", "pr50k3_full"]) and not evaluate.needs_vgg16(["pr50k3_inception"])
+    for bad in ["fid", "fid50", "kid50k3", "ppl50k", "fid50k_inception", "pr50k3_full_inception"]:
         with pytest.raises(ValueError, match=bad):
             evaluate.parse_metric(bad)
 
@@ -32,6 +36,12 @@ class PixelFeatures:
         w = np.random.default_rng(0).normal(size=(x.shape[1], 16)).astype(np.float32)
         f = x @ w
         return {"pool3": f, "logits_unbiased": np.concatenate([f, -f], axis=1)}
+
+
+def vgg_stand_in(images):
+    """A stand-in for the VGG16 extractor: 8 other random projections, as ``{"fc7": ...}``."""
+    x = np.asarray(images, np.float32).reshape(len(images), -1) / 255.0
+    return {"fc7": x @ np.random.default_rng(1).normal(size=(x.shape[1], 8)).astype(np.float32)}
 
 
 @pytest.fixture(scope="module")
@@ -53,13 +63,17 @@ def test_run_sampler_is_deterministic(run):
 
 def test_evaluate_run_computes_every_metric_from_one_pass(run):
     gan, state, dataset = run
+    names = ["fid1k", "kid1k", "pr1k3", "pr1k3_inception", "is1k"]
+    with pytest.raises(ValueError, match=r"pr1k3 uses the fc7 features of NVIDIA's VGG16.*pr1k3_inception"):
+        evaluate.evaluate_run(gan, state, dataset, names, PixelFeatures(), batch_size=100, progress=False)
     results = evaluate.evaluate_run(
-        gan, state, dataset, ["fid1k", "kid1k", "pr1k3", "is1k"], PixelFeatures(), batch_size=100,
+        gan, state, dataset, names, PixelFeatures(), vgg16_extractor=vgg_stand_in, batch_size=100,
         progress=False,
     )  # fmt: skip
     assert results["fid1k_num_fake"] == 1000 and results["fid1k_num_real"] == 1000
     assert results["fid1k"] > 0 and np.isfinite(results["kid1k"])
-    assert 0 <= results["pr1k3_precision"] <= 1 and 0 <= results["pr1k3_recall"] <= 1
+    for name in ("pr1k3", "pr1k3_inception"):
+        assert 0 <= results[f"{name}_precision"] <= 1 and 0 <= results[f"{name}_recall"] <= 1
     assert results["is1k"] >= 1.0
     # the FID equals the Frechet distance of the two feature sets computed directly
     extractor = PixelFeatures()
@@ -72,6 +86,22 @@ def test_evaluate_run_computes_every_metric_from_one_pass(run):
     )
     f, r = FeatureStats(16).update(fake), FeatureStats(16).update(real)
     np.testing.assert_allclose(results["fid1k"], frechet_distance(f.mu, f.sigma, r.mu, r.sigma), rtol=1e-5)
+    # pr1k3 is precision/recall of the VGG16 features in float16, pr1k3_inception of the Inception ones
+    vgg = {
+        side: np.concatenate([vgg_stand_in(images_to_uint8(b))["fc7"] for b in batches])
+        for side, batches in (
+            ("fake", generator_batches(evaluate.run_sampler(gan, state), 1000, 100)),
+            ("real", evaluate.dataset_batches(dataset, 1000)),
+        )
+    }
+    expected = precision_recall(vgg["real"], vgg["fake"], k=3, float16=True)
+    assert (results["pr1k3_precision"], results["pr1k3_recall"]) == (
+        expected["precision"],
+        expected["recall"],
+    )
+    expected = precision_recall(real, fake, k=3)
+    assert results["pr1k3_inception_precision"] == expected["precision"]
+    assert results["pr1k3_inception_recall"] == expected["recall"]
 
 
 def test_full_metrics_compare_with_the_whole_dataset(run):
@@ -82,12 +112,12 @@ def test_full_metrics_compare_with_the_whole_dataset(run):
     with pytest.raises(ValueError, match="reads no real images"):
         evaluate.parse_metric("is50k_full")
     results = evaluate.evaluate_run(
-        gan, state, dataset, ["fid1k", "fid1k_full", "pr1k3_full"], PixelFeatures(), batch_size=100,
+        gan, state, dataset, ["fid1k", "fid1k_full", "pr1k3_inception_full"], PixelFeatures(), batch_size=100,
         progress=False,
     )  # fmt: skip
     assert dataset.num_examples > 1000
     assert results["fid1k_num_real"] == 1000 and results["fid1k_full_num_real"] == dataset.num_examples
-    assert results["pr1k3_full_num_real"] == dataset.num_examples
+    assert results["pr1k3_inception_full_num_real"] == dataset.num_examples
     extractor = PixelFeatures()
     fake = np.concatenate(
         [

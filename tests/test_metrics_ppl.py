@@ -4,6 +4,7 @@ same draws), the batching, the metric-name registry, and ``gans-jax metrics`` on
 initialised StyleGAN2 with LPIPS weights (a random VGG16 backbone and the real lin weights)."""
 
 import json
+import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -216,14 +217,41 @@ def test_metrics_command_on_a_tiny_stylegan2(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(builders, "load_run", lambda workdir, step=None: runs[workdir.rsplit("/", 1)[-1]])
     (tmp_path / "sg2").mkdir()
     base = ["gans-jax metrics", f"--workdir={tmp_path / 'sg2'}", "--batch_size=3"]
-    weights = [f"--vgg16-weights={tmp_path / 'vgg16.npz'}", f"--lpips-weights={LPIPS_FILE}"]
+    weights = [f"--lpips-backbone={tmp_path / 'vgg16.npz'}", f"--lpips-weights={LPIPS_FILE}"]
     commands.metrics_main([*base, *weights, "--metrics=ppl_wend", "--ppl_num=5"])
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["ppl_crop"] is False and result["ppl_wend_num_samples"] == 5 and result["step"] == 0
     assert np.isfinite(result["ppl_wend"]) and result["ppl_wend"] > 0
     assert json.loads((tmp_path / "sg2" / "metrics-0.json").read_text()) == result
 
-    with pytest.raises(SystemExit, match="ppl_wend needs LPIPS weights: give --lpips_weights"):
+    # NVIDIA's vgg16.pt holding the same convolutions and LPIPS weights gives the same number.
+    from gans_jax.metrics.lpips import read_lin_weights
+    from gans_jax.models.vgg import conv_layers
+    from tests.test_metrics_nvidia_vgg16 import random_nvidia_state
+    from tests.torch_writer import nvidia_vgg16_module, write_torchscript
+
+    nvidia = random_nvidia_state(seed=2)
+    torchvision = random_vgg16_state_dict(seed=9)
+    for i, (_, index, _, _) in enumerate(conv_layers(16), start=1):
+        for field in ("weight", "bias"):
+            nvidia[f"layers.conv{i}.{field}"] = torchvision[f"features.{index}.{field}"]
+    for i, value in enumerate(read_lin_weights(LPIPS_FILE).values()):
+        nvidia[f"lpips{i}"] = value.reshape(-1, 1, 1)
+    write_torchscript(tmp_path / "vgg16.pt", nvidia_vgg16_module(nvidia))
+    commands.metrics_main([*base, f"--vgg16={tmp_path / 'vgg16.pt'}", "--metrics=ppl_wend", "--ppl_num=5"])
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == result
+
+    monkeypatch.setenv("GANS_JAX_CACHE", str(tmp_path / "cache"))  # no vgg16.pt to be found
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("GANS_JAX_VGG16", raising=False)
+    with pytest.raises(SystemExit, match="ppl_wend needs LPIPS weights: .*nvlabs-fi-cdn.*--lpips_backbone"):
+        commands.metrics_main([*base, "--metrics=ppl_wend"])
+    with pytest.raises(SystemExit, match="pr\\*k\\* metrics use VGG16 features .*nvlabs-fi-cdn"):
+        commands.metrics_main([*base, "--metrics=fid50k,pr50k3"])
+    tiny = pathlib.Path(__file__).parent / "fixtures" / "nvidia_vgg16" / "layout.pt"
+    with pytest.raises(SystemExit, match=r"layout.pt: layers.conv1.weight has shape \(2, 3, 3, 3\)"):
+        commands.metrics_main([*base, f"--vgg16={tiny}", "--metrics=ppl_wend"])
+    with pytest.raises(SystemExit, match="the two-file LPIPS needs both files: give --lpips_weights"):
         commands.metrics_main([*base, weights[0], "--metrics=ppl_wend"])
     with pytest.raises(SystemExit, match="lpips/weights/v0.1/vgg.pth"):
         missing = f"--lpips_weights={tmp_path / 'no.pth'}"

@@ -27,7 +27,7 @@ def test_known_overlap():
     rng = np.random.default_rng(0)
     a, b, c = rng.normal(size=(200, 8)), 50 + rng.normal(size=(200, 8)), -50 + rng.normal(size=(200, 8))
     real, fake = np.concatenate([a, b]), np.concatenate([c, a])
-    result = precision_recall(real, fake, k=3, block_size=64)
+    result = precision_recall(real, fake, k=3, row_batch_size=64, col_batch_size=50)
     assert result["precision"] == 0.5  # fake in A is covered, fake in C is not
     assert result["recall"] == 0.5  # real in A is covered, real in B is not
     assert result["k"] == 3 and result["num_real"] == 400 and result["num_fake"] == 400

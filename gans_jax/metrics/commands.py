@@ -3,9 +3,10 @@ folders, zips and npz files, and StyleGAN2-ADA's metrics of a trained run (:func
 
     gans-jax stats PATH -o ref.npz [--resize legacy_tf|clean] [--num N] [--batch_size 64]
     gans-jax fid A B [--resize legacy_tf|clean] [--num N]
-    gans-jax metrics --workdir DIR --metrics fid50k_full,kid50k,pr50k3,is50k [--data PATH|tfds:NAME]
-    gans-jax metrics --workdir DIR --metrics ppl_wend --vgg16_weights vgg16-397923af.pth \
-        --lpips_weights vgg.pth [--ppl_crop] [--ppl_num N]
+    gans-jax metrics --workdir DIR --metrics fid50k_full,kid50k,pr50k3,is50k [--data PATH|tfds:NAME] \
+        [--vgg16 vgg16.pt]
+    gans-jax metrics --workdir DIR --metrics ppl_wend [--vgg16 vgg16.pt | --lpips_backbone \
+        vgg16-397923af.pth --lpips_weights vgg.pth] [--ppl_crop] [--ppl_num N]
 
 ``PATH``, ``A`` and ``B`` are folders of images (searched recursively), ``.zip`` archives of images, or
 (for ``fid``) statistics ``.npz`` files written by ``gans-jax stats``, pytorch-fid or clean-fid. Images
@@ -258,13 +259,18 @@ def metrics_main(argv: list[str]) -> None:
     and, as the last line, a JSON object with every value and sample count; also writes
     ``DIR/metrics-<step>.json`` (``metrics-<step>-<data name>.json`` with ``--data``).
 
+    ``pr50k3`` (and ``pr*k*``) use the fc7 features of NVIDIA's metrics VGG16: ``--vgg16 vgg16.pt``,
+    or the file where :func:`gans_jax.metrics.nvidia_vgg16.find_vgg16_file` looks;
+    ``pr50k3_inception`` needs no VGG16.
+
     Perceptual path length (``ppl_zfull``, ``ppl_wfull``, ``ppl_zend``, ``ppl_wend``; StyleGAN and
-    StyleGAN2 runs) needs ``--vgg16_weights`` (torchvision's ImageNet ``vgg16-397923af.pth``, the LPIPS
-    backbone) and ``--lpips_weights`` (the ``lpips`` package's ``weights/v0.1/vgg.pth``); ``--ppl_crop``
-    takes the official face crop, ``--ppl_num`` the number of samples (50,000)."""
+    StyleGAN2 runs) uses the LPIPS network of the same ``vgg16.pt`` (the official PPL's), or, given
+    both, ``--lpips_backbone`` (torchvision's ImageNet ``vgg16-397923af.pth``) and ``--lpips_weights``
+    (the ``lpips`` package's ``weights/v0.1/vgg.pth``); ``--ppl_crop`` takes the official face crop,
+    ``--ppl_num`` the number of samples (50,000)."""
     from gans_jax.builders import load_run
     from gans_jax.data.pipeline import make_dataset
-    from gans_jax.metrics.evaluate import evaluate_run, split_metric_names
+    from gans_jax.metrics.evaluate import evaluate_run, needs_vgg16, parse_metric, split_metric_names
     from gans_jax.metrics.features import InceptionExtractor
 
     def define(fv):
@@ -299,11 +305,22 @@ def metrics_main(argv: list[str]) -> None:
         names, ppl_names = split_metric_names(fv.metrics)
     except ValueError as e:
         raise SystemExit(f"gans-jax: {e}") from None
-    if ppl_names and not (fv.vgg16_weights and fv.lpips_weights):
-        missing = " and ".join(f"--{f}" for f in ("vgg16_weights", "lpips_weights") if not fv[f].value)
-        raise SystemExit(f"gans-jax: {ppl_names[0]} needs LPIPS weights: give {missing} ({PPL_WEIGHTS_HELP})")
+    if bool(fv.lpips_backbone) != bool(fv.lpips_weights):
+        missing = "--lpips_weights" if fv.lpips_backbone else "--lpips_backbone"
+        raise SystemExit(
+            f"gans-jax: the two-file LPIPS needs both files: give {missing} ({PPL_WEIGHTS_HELP})"
+        )
+    vgg16_file = _vgg16_file(fv, names, ppl_names)
     config, gan, state = load_run(fv.workdir, fv.step)
-    lpips_weights = _ppl_weights(gan, ppl_names, fv) if ppl_names else None
+    vgg16_weights = None
+    if vgg16_file is not None:  # read once for pr*k* and ppl_*
+        from gans_jax.metrics.nvidia_vgg16 import load_nvidia_vgg16
+
+        try:
+            vgg16_weights = load_nvidia_vgg16(vgg16_file)
+        except (ValueError, OSError) as e:
+            raise SystemExit(f"gans-jax: {e}") from None
+    lpips_weights = _ppl_weights(gan, ppl_names, fv, vgg16_weights) if ppl_names else None
     results: dict = {"step": int(state.step)}
     suffix = ""
     if names:
@@ -321,11 +338,19 @@ def metrics_main(argv: list[str]) -> None:
         dataset = make_dataset(
             data, resolution=config.model.resolution, batch_size=fv.batch_size, seed=config.seed
         )
-        extractor = InceptionExtractor(fv.weights, resize=fv.resize, batch_size=fv.batch_size)
-        results.update(resize=fv.resize, **({"data": fv.data} if fv.data else {}))
-        results.update(
-            evaluate_run(gan, state, dataset, names, extractor, batch_size=fv.batch_size, seed=fv.seed)
+        inception = any(parse_metric(name)[0] != "pr" for name in names)
+        extractor = (
+            InceptionExtractor(fv.weights, resize=fv.resize, batch_size=fv.batch_size) if inception else None
         )
+        vgg16 = None
+        if needs_vgg16(names):
+            from gans_jax.metrics.nvidia_vgg16 import VGG16Extractor
+
+            vgg16 = VGG16Extractor(vgg16_weights, batch_size=fv.batch_size)
+            results["vgg16"] = str(vgg16_file)
+        results.update(resize=fv.resize, **({"data": fv.data} if fv.data else {}))
+        options = {"vgg16_extractor": vgg16, "batch_size": fv.batch_size, "seed": fv.seed}
+        results.update(evaluate_run(gan, state, dataset, names, extractor, **options))
     if ppl_names:
         from gans_jax.metrics.ppl import ppl_of_run
 
@@ -353,19 +378,46 @@ def _define_ppl(fv) -> None:
     from absl import flags
 
     flags.DEFINE_string(
-        "vgg16_weights", None, "Perceptual path length: torchvision's vgg16-397923af.pth (LPIPS backbone).",
+        "vgg16", None, "NVIDIA's metrics vgg16.pt (pr50k3 features; PPL's LPIPS) (default: looked up).",
         flag_values=fv,
     )  # fmt: skip
     flags.DEFINE_string(
-        "lpips_weights", None, "Perceptual path length: the lpips package's weights/v0.1/vgg.pth.",
+        "lpips_backbone", None, "Perceptual path length instead of vgg16.pt's LPIPS: torchvision's "
+        "vgg16-397923af.pth (with --lpips_weights).", flag_values=fv,
+    )  # fmt: skip
+    flags.DEFINE_string(
+        "lpips_weights", None, "With --lpips_backbone: the lpips package's weights/v0.1/vgg.pth.",
         flag_values=fv,
     )  # fmt: skip
     flags.DEFINE_bool("ppl_crop", False, "Perceptual path length on the official face crop.", flag_values=fv)
     flags.DEFINE_integer("ppl_num", 50_000, "Perceptual path length samples.", lower_bound=1, flag_values=fv)
 
 
-def _ppl_weights(gan, names: list[str], fv) -> dict:
-    """The LPIPS weights for ``ppl_*`` metrics of a style-based run; user errors as one line."""
+def _vgg16_file(fv, names: list[str], ppl_names: list[str]):
+    """NVIDIA's ``vgg16.pt`` when a metric needs it (``pr*``; ``ppl_*`` without the two LPIPS files),
+    else None; a missing file is a one-line error."""
+    from gans_jax.metrics.evaluate import needs_vgg16
+    from gans_jax.metrics.nvidia_vgg16 import find_vgg16_file
+
+    needed = needs_vgg16(names) or (ppl_names and not fv.lpips_backbone)
+    if not needed:
+        return None
+    try:
+        return find_vgg16_file(fv.vgg16)
+    except FileNotFoundError as e:
+        if needs_vgg16(names):
+            raise SystemExit(
+                f"gans-jax: pr*k* metrics use VGG16 features (pr*k*_inception does not): {e}"
+            ) from None
+        raise SystemExit(
+            f"gans-jax: {ppl_names[0]} needs LPIPS weights: {e}; or give --lpips_backbone and "
+            f"--lpips_weights ({PPL_WEIGHTS_HELP})"
+        ) from None
+
+
+def _ppl_weights(gan, names: list[str], fv, vgg16_weights: dict | None) -> dict:
+    """The LPIPS weights for ``ppl_*`` metrics of a style-based run: the two LPIPS files when given,
+    else NVIDIA's ``vgg16.pt``; user errors as one line."""
     from gans_jax.metrics.lpips import load_lpips_weights
     from gans_jax.style_sampling import is_style_generator
 
@@ -375,6 +427,8 @@ def _ppl_weights(gan, names: list[str], fv) -> dict:
             f"StyleGAN2); this run's generator is {type(gan.generator).__name__}"
         )
     try:
-        return load_lpips_weights(fv.vgg16_weights, fv.lpips_weights)
+        if fv.lpips_backbone:
+            return load_lpips_weights(fv.lpips_backbone, fv.lpips_weights)
     except (ValueError, OSError) as e:
         raise SystemExit(f"gans-jax: {e}") from None
+    return {"vgg": vgg16_weights["vgg"], "lin": vgg16_weights["lin"]}

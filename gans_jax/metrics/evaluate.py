@@ -1,14 +1,17 @@
 """Metrics of a trained run, named as StyleGAN2-ADA names them so numbers are comparable.
 
 ``fid50k`` is FID between 50,000 generated images and the run's training data; ``kid50k`` KID;
-``pr50k3`` precision and recall (Kynkaanniemi et al. 2019) with k = 3 (on Inception features, not yet
-NVIDIA's VGG16 ones); ``is50k`` the Inception Score (needs weights with the output layer). ``ppl_zfull``,
-``ppl_wfull``, ``ppl_zend``, ``ppl_wend`` (perceptual path length of a style-based generator,
+``pr50k3`` precision and recall (Kynkaanniemi et al. 2019) with k = 3 on the fc7 features of NVIDIA's
+VGG16 (:mod:`gans_jax.metrics.nvidia_vgg16`, needs its ``vgg16.pt``) in float16 as the official code;
+``pr50k3_inception`` the same on Inception pool3 features (a different number, under its own name);
+``is50k`` the Inception Score (needs weights with the output layer). ``ppl_zfull``, ``ppl_wfull``,
+``ppl_zend``, ``ppl_wend`` (perceptual path length of a style-based generator,
 :mod:`gans_jax.metrics.ppl`) read no real images and need LPIPS weights. The generated side is
 exactly that many images, drawn deterministically from the EMA generator. The real side is up to as
 many images of the dataset as the largest generated set (all of it when smaller), or, with
-StyleGAN2-ADA's ``_full`` suffix (``fid50k_full``, ``kid50k_full``, ``pr50k3_full``), the whole
-dataset however large; on a dataset no larger than the generated set both read every image and agree.
+StyleGAN2-ADA's ``_full`` suffix (``fid50k_full``, ``kid50k_full``, ``pr50k3_full``,
+``pr50k3_inception_full``), the whole dataset however large; on a dataset no larger than the
+generated set both read every image and agree.
 """
 
 from __future__ import annotations
@@ -25,19 +28,30 @@ from gans_jax.metrics.inception_score import inception_score
 from gans_jax.metrics.kid import kernel_inception_distance
 from gans_jax.metrics.precision_recall import precision_recall
 
-METRIC_PATTERN = re.compile(r"^(fid|kid|pr|is)(\d+)k(\d*)(_full)?$")
+METRIC_PATTERN = re.compile(r"^(fid|kid|pr|is)(\d+)k(\d*)(_inception)?(_full)?$")
+FEATURES = {"fid": "pool3", "kid": "pool3", "is": "logits_unbiased", "pr": "fc7", "pr_inception": "pool3"}
 
 
 def parse_metric(name: str) -> tuple[str, int, int | None]:
-    """``"pr50k3"`` -> ``("pr", 50000, 3)``; ``"fid10k"`` and ``"fid10k_full"`` -> ``("fid", 10000,
-    None)`` (:func:`is_full` tells them apart)."""
+    """``"pr50k3"`` -> ``("pr", 50000, 3)`` (VGG16 features), ``"pr50k3_inception"`` ->
+    ``("pr_inception", 50000, 3)``; ``"fid10k"`` and ``"fid10k_full"`` -> ``("fid", 10000, None)``
+    (:func:`is_full` tells them apart)."""
     match = METRIC_PATTERN.match(name)
-    if not match or (match.group(3) and match.group(1) != "pr"):
-        raise ValueError(f"unknown metric {name!r}; expected e.g. fid50k, fid50k_full, kid50k, pr50k3, is50k")
-    kind, thousands, k, full = match.groups()
+    if not match or ((match.group(3) or match.group(4)) and match.group(1) != "pr"):
+        raise ValueError(
+            f"unknown metric {name!r}; expected e.g. fid50k, fid50k_full, kid50k, pr50k3, "
+            "pr50k3_inception, is50k"
+        )
+    kind, thousands, k, inception, full = match.groups()
     if full and kind == "is":
         raise ValueError(f"metric {name!r}: the Inception Score reads no real images; use is{thousands}k")
-    return kind, int(thousands) * 1000, int(k) if k else (3 if kind == "pr" else None)
+    kind = f"{kind}_inception" if inception else kind
+    return kind, int(thousands) * 1000, int(k) if k else (3 if kind.startswith("pr") else None)
+
+
+def needs_vgg16(names) -> bool:
+    """Whether any of the metric ``names`` is precision/recall on NVIDIA's VGG16 features."""
+    return any(parse_metric(name)[0] == "pr" for name in names if not name.startswith("ppl"))
 
 
 def split_metric_names(names) -> tuple[list[str], list[str]]:
@@ -97,29 +111,54 @@ def dataset_batches(dataset, num: int):
 
 
 def evaluate_run(
-    gan, state, dataset, metrics: list[str], extractor, *, batch_size: int = 64, seed: int = 0,
-    progress: bool = True,
+    gan, state, dataset, metrics: list[str], extractor, *, vgg16_extractor=None, batch_size: int = 64,
+    seed: int = 0, progress: bool = True,
 ) -> dict[str, float | int]:  # fmt: skip
-    """Compute the named metrics of a run; features of each side are extracted once for all metrics."""
+    """Compute the named metrics of a run; features of each side are extracted once for all metrics, in
+    one pass over the images: Inception features by ``extractor`` (FID, KID, IS, ``pr*_inception``),
+    fc7 features by ``vgg16_extractor`` (``pr*``: a :class:`~gans_jax.metrics.nvidia_vgg16.VGG16Extractor`,
+    required when such a metric is asked for)."""
     parsed = {name: parse_metric(name) for name in metrics}
+    if needs_vgg16(metrics) and vgg16_extractor is None:
+        names = [name for name, (kind, _, _) in parsed.items() if kind == "pr"]
+        raise ValueError(
+            f"{names[0]} uses the fc7 features of NVIDIA's VGG16 (vgg16.pt), and no VGG16 extractor was "
+            f"given; give its path (--vgg16), or ask for {names[0].replace('_full', '')}_inception"
+            f"{'_full' if is_full(names[0]) else ''} for precision/recall on Inception features"
+        )
     num_fake = max(num for _, num, _ in parsed.values())
-    needs_real = any(kind != "is" for kind, _, _ in parsed.values())
-    keys = ("pool3", "logits_unbiased") if any(k == "is" for k, _, _ in parsed.values()) else ("pool3",)
+    fake_keys = sorted({FEATURES[kind] for kind, _, _ in parsed.values()})
+    real_keys = sorted({FEATURES[kind] for kind, _, _ in parsed.values() if kind != "is"})
+
+    def extract(images):
+        out = {}
+        if any(k != "fc7" for k in fake_keys):
+            out.update(extractor(images))
+        if "fc7" in fake_keys:
+            out.update(vgg16_extractor(images))
+        return out
+
     fake = collect_features(
         generator_batches(run_sampler(gan, state, seed=seed), num_fake, batch_size),
-        extractor, num=num_fake, keys=keys, progress=progress, desc="generated",
+        extract, num=num_fake, keys=fake_keys, progress=progress, desc="generated",
     )  # fmt: skip
-    real_all = None
+    real_all = {}
     num_real = min(num_fake, dataset.num_examples)  # without _full: up to the largest generated set
-    if needs_real:
-        extract = dataset.num_examples if any(map(is_full, parsed)) else num_real
+    if real_keys:
+        count = dataset.num_examples if any(map(is_full, parsed)) else num_real
         real_all = collect_features(
-            dataset_batches(dataset, extract), extractor, num=extract, progress=progress, desc="real"
-        )["pool3"]
+            dataset_batches(dataset, count),
+            extract,
+            num=count,
+            keys=real_keys,
+            progress=progress,
+            desc="real",
+        )
     results: dict[str, float | int] = {}
     for name, (kind, num, k) in parsed.items():
-        fake_feats = fake["pool3"][:num]
-        real = None if real_all is None else real_all if is_full(name) else real_all[:num_real]
+        fake_feats = fake[FEATURES[kind]][:num]
+        real = None if kind == "is" else real_all[FEATURES[kind]]
+        real = real if real is None or is_full(name) else real[:num_real]
         if kind == "fid":
             f, r = (
                 FeatureStats(fake_feats.shape[1]).update(fake_feats),
@@ -129,11 +168,11 @@ def evaluate_run(
         elif kind == "kid":
             kid = kernel_inception_distance(real, fake_feats)
             results[name], results[f"{name}_std"] = kid["kid"], kid["kid_std"]
-        elif kind == "pr":
-            pr = precision_recall(real, fake_feats, k=k)
+        elif kind in ("pr", "pr_inception"):
+            pr = precision_recall(real, fake_feats, k=k, float16=kind == "pr")
             results[f"{name}_precision"], results[f"{name}_recall"] = pr["precision"], pr["recall"]
         else:
-            score = inception_score(fake["logits_unbiased"][:num])
+            score = inception_score(fake_feats)
             results[name], results[f"{name}_std"] = score["is"], score["is_std"]
         results[f"{name}_num_fake"] = num
         if kind != "is":

@@ -45,6 +45,7 @@ from gans_jax.training import sharding
 
 __all__ = [
     "RESIZE_MODES",
+    "FeatureExtractor",
     "InceptionExtractor",
     "allgather_exact",
     "collect_features",
@@ -54,6 +55,7 @@ __all__ = [
     "bilinear_taps",
     "images_to_uint8",
     "preprocess",
+    "resize_legacy_tf",
 ]
 
 RESIZE_MODES = ("legacy_tf", "clean")
@@ -111,6 +113,18 @@ def _resample(x: jax.Array, axis: int, index: np.ndarray, weight: np.ndarray) ->
     return out
 
 
+def resize_legacy_tf(x: jax.Array, size: int) -> jax.Array:
+    """NHWC ``x`` resized to ``size x size`` as TF1's ``tf.image.resize_bilinear`` (``align_corners=False``,
+    :func:`bilinear_taps`), which NVIDIA's TorchScript Inception and VGG16 emulate with an ``affine_grid``
+    whose offset is ``1 / in - 1 / out`` (``grid_sample``, bilinear, border padding). Sides already
+    ``size`` long are left alone."""
+    if x.shape[1] != size:
+        x = _resample(x, 1, *bilinear_taps(x.shape[1], size))
+    if x.shape[2] != size:
+        x = _resample(x, 2, *bilinear_taps(x.shape[2], size))
+    return x
+
+
 def preprocess(images: jax.Array, resize: str = "legacy_tf") -> jax.Array:
     """uint8 ``(N, H, W, 3)`` -> float32 ``(N, 299, 299, 3)`` in [-1, 1), resized per ``resize``."""
     if resize not in RESIZE_MODES:
@@ -118,10 +132,7 @@ def preprocess(images: jax.Array, resize: str = "legacy_tf") -> jax.Array:
     x = images.astype(jnp.float32)
     _, h, w, _ = x.shape
     if resize == "legacy_tf":
-        if h != INPUT_SIZE:
-            x = _resample(x, 1, *bilinear_taps(h))
-        if w != INPUT_SIZE:
-            x = _resample(x, 2, *bilinear_taps(w))
+        x = resize_legacy_tf(x, INPUT_SIZE)
     else:  # Pillow resizes horizontally first, then vertically
         if w != INPUT_SIZE:
             x = _resample(x, 2, *bicubic_taps(w))
@@ -154,77 +165,66 @@ def _as_rgb_uint8(images) -> np.ndarray:
     return images
 
 
-class InceptionExtractor:
-    """FID Inception features of uint8 images, compiled once per input size and sharded over devices.
+class FeatureExtractor:
+    """Features of uint8 images by a network ``forward(params, uint8 images) -> {name: (n, d)}``,
+    compiled once per input size and sharded over devices; the machinery of
+    :class:`InceptionExtractor` and :class:`gans_jax.metrics.nvidia_vgg16.VGG16Extractor`.
 
-    Calling it on ``(N, H, W, 3)`` (or greyscale) uint8 images returns ``{"pool3": (N, 2048) float32}``
-    and, when the weights have the output layer, ``"logits"`` and ``"logits_unbiased"`` ``(N, 1008)``.
-    Images are processed ``batch_size`` at a time (rounded up to a multiple of the device count), the
-    last batch zero-padded. With several processes each passes its own images and gets back its own
-    features.
+    Calling it on ``(N, H, W, 3)`` (or greyscale) uint8 images returns float32 features by name
+    (``feature_dims``: name -> width). Images are processed ``batch_size`` at a time (rounded up to a
+    multiple of the device count), the last batch zero-padded. With several processes each passes its
+    own images and gets back its own features.
 
     Args:
-      weights: an :class:`InceptionWeights`, a path, or None to look them up (see
-        :func:`gans_jax.metrics.inception_weights.find_weights_file`).
-      resize: ``"legacy_tf"`` or ``"clean"`` (module docstring).
+      params: the network's parameters (replicated over the mesh).
+      forward: ``forward(params, images)`` on a chunk of one device's uint8 images.
+      feature_dims: the outputs' names and widths (for an empty input).
       batch_size: images per compiled call (global, over all devices).
       devices: the mesh's devices (default: all).
-      precision: convolution precision; HIGHEST keeps float32 on accelerators (no TF32/bf16 passes).
       chunk_size: each device runs its part of the batch as independent sub-batches of this many
         images, four side by side per iteration of a loop (``"auto"``: 2 on CPU, where XLA runs the
         convolutions of four small batches side by side faster than one large batch; no chunks on
         accelerators); None: the device's whole part at once.
-      model_options: :class:`~gans_jax.metrics.inception.InceptionV3` options (``fold_bn``,
-        ``fuse_heads``, ``impl``) to measure the unoptimised graph; the defaults are the fast path
-        (``impl="auto"``: the CPU forms on CPU devices, plain convolutions on accelerators).
     """
 
     def __init__(
         self,
-        weights: InceptionWeights | str | os.PathLike[str] | None = None,
+        params,
+        forward: Callable,
+        feature_dims: dict[str, int],
         *,
-        resize: str = "legacy_tf",
         batch_size: int = 64,
         devices: Sequence[jax.Device] | None = None,
-        precision: lax.Precision | None = lax.Precision.HIGHEST,
         chunk_size: int | str | None = "auto",
-        **model_options,
     ):
-        if resize not in RESIZE_MODES:
-            raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
-        if not isinstance(weights, InceptionWeights):
-            weights = load_inception_weights(weights)
-        self.weights = weights
-        self.resize = resize
-        self.has_logits = weights.has_logits
-        num_classes = NUM_CLASSES if self.has_logits else None
+        self.forward = forward
+        self.feature_dims = dict(feature_dims)
         self.mesh = sharding.data_mesh(devices)
-        platform = self.mesh.devices.flat[0].platform
-        impl = platform_impl(model_options.pop("impl", "auto"), platform)  # by the devices' platform
-        self.model = InceptionV3(num_classes=num_classes, precision=precision, impl=impl, **model_options)
         local = len([d for d in self.mesh.devices.flat if d.process_index == jax.process_index()])
         self.local_batch_size = -(-batch_size // self.mesh.size) * local
         self.batch_size = -(-batch_size // self.mesh.size) * self.mesh.size
-        folding = {k: v for k, v in model_options.items() if k in ("fold_bn", "fuse_heads")}
-        self.params = sharding.put_replicated(prepare_params(weights, **folding), self.mesh)
+        self.params = sharding.put_replicated(params, self.mesh)
         if chunk_size == "auto":
-            chunk_size = 2 if platform == "cpu" else None
+            chunk_size = 2 if self.platform == "cpu" else None
         if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
             raise ValueError(f"chunk_size must be a positive integer, 'auto' or None, got {chunk_size!r}")
         self.chunk_size = chunk_size
         self._compiled: dict[tuple[int, int], object] = {}
 
+    @property
+    def platform(self) -> str:
+        return self.mesh.devices.flat[0].platform
+
     def _function(self, height: int, width: int):
         key = (height, width)
         if key not in self._compiled:
-            model, resize, chunk = self.model, self.resize, self.chunk_size
+            forward, chunk = self.forward, self.chunk_size
 
             def run_chunks(params, images):  # independent sub-batches, side by side in one program
                 step = chunk or images.shape[0]
-                outs = [model.apply(params, preprocess(images[i : i + step], resize))
-                        for i in range(0, images.shape[0], step)]  # fmt: skip
+                outs = [forward(params, images[i : i + step]) for i in range(0, images.shape[0], step)]
                 return {k: jnp.concatenate([o[k] for o in outs]) for k in outs[0]}
 
             def local(params, images):  # one device's rows
@@ -291,10 +291,63 @@ class InceptionExtractor:
                 parts.append(self._gather(*pending.pop(0)))
         parts += [self._gather(*p) for p in pending]
         if not parts:
-            dims = {"pool3": 2048, "logits": NUM_CLASSES, "logits_unbiased": NUM_CLASSES}
-            keys = dims if self.has_logits else {"pool3": 2048}
-            return {k: np.zeros((0, dims[k]), np.float32) for k in keys}
+            return {k: np.zeros((0, d), np.float32) for k, d in self.feature_dims.items()}
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+class InceptionExtractor(FeatureExtractor):
+    """FID Inception features of uint8 images, compiled once per input size and sharded over devices
+    (:class:`FeatureExtractor`): ``{"pool3": (N, 2048) float32}`` and, when the weights have the
+    output layer, ``"logits"`` and ``"logits_unbiased"`` ``(N, 1008)``.
+
+    Args:
+      weights: an :class:`InceptionWeights`, a path, or None to look them up (see
+        :func:`gans_jax.metrics.inception_weights.find_weights_file`).
+      resize: ``"legacy_tf"`` or ``"clean"`` (module docstring).
+      batch_size, devices, chunk_size: as :class:`FeatureExtractor`'s.
+      precision: convolution precision; HIGHEST keeps float32 on accelerators (no TF32/bf16 passes).
+      model_options: :class:`~gans_jax.metrics.inception.InceptionV3` options (``fold_bn``,
+        ``fuse_heads``, ``impl``) to measure the unoptimised graph; the defaults are the fast path
+        (``impl="auto"``: the CPU forms on CPU devices, plain convolutions on accelerators).
+    """
+
+    def __init__(
+        self,
+        weights: InceptionWeights | str | os.PathLike[str] | None = None,
+        *,
+        resize: str = "legacy_tf",
+        batch_size: int = 64,
+        devices: Sequence[jax.Device] | None = None,
+        precision: lax.Precision | None = lax.Precision.HIGHEST,
+        chunk_size: int | str | None = "auto",
+        **model_options,
+    ):
+        if resize not in RESIZE_MODES:
+            raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if not isinstance(weights, InceptionWeights):
+            weights = load_inception_weights(weights)
+        self.weights = weights
+        self.resize = resize
+        self.has_logits = weights.has_logits
+        num_classes = NUM_CLASSES if self.has_logits else None
+        platform = sharding.data_mesh(devices).devices.flat[0].platform
+        impl = platform_impl(model_options.pop("impl", "auto"), platform)  # by the devices' platform
+        self.model = InceptionV3(num_classes=num_classes, precision=precision, impl=impl, **model_options)
+        folding = {k: v for k, v in model_options.items() if k in ("fold_bn", "fuse_heads")}
+        dims = {"pool3": 2048}
+        if num_classes:
+            dims.update(logits=NUM_CLASSES, logits_unbiased=NUM_CLASSES)
+        model = self.model
+
+        def forward(params, images):
+            return model.apply(params, preprocess(images, resize))
+
+        super().__init__(
+            prepare_params(weights, **folding), forward, dims, batch_size=batch_size, devices=devices,
+            chunk_size=chunk_size,
+        )  # fmt: skip
 
 
 def process_batches(get_batch: Callable[[int], np.ndarray], num_batches: int) -> Iterator[np.ndarray]:

@@ -5,16 +5,17 @@ Each set of feature vectors approximates its manifold by the union of balls arou
 radius of each ball the distance to the sample's k-th nearest neighbour in the same set (k = 3).
 **Precision** is the fraction of generated samples inside the real manifold; **recall** the fraction
 of real samples inside the generated manifold. Distances are Euclidean, computed block by block
-(``|x|^2 + |y|^2 - 2 x.y`` as a compiled matrix product), so 50k x 50k never sits in memory.
+(``|x|^2 + |y|^2 - 2 x.y`` as a compiled matrix product), 10,000 rows at a time against 10,000
+columns per call as StyleGAN2-ADA's code batches them, so 50k x 50k never sits in memory.
 
 The features are the caller's choice (the extractor is swappable): :func:`precision_recall` takes
-any feature arrays, and :func:`precision_recall_of_images` any extractor. Note that StyleGAN2-ADA's
-``pr50k3`` uses VGG16 features; with Inception pool3 features (our default) the numbers differ.
+any feature arrays, and :func:`precision_recall_of_images` any extractor. StyleGAN2-ADA's ``pr50k3``
+uses the fc7 features of NVIDIA's VGG16 (:mod:`gans_jax.metrics.nvidia_vgg16`) in float16, and so
+does ``gans-jax metrics --metrics pr50k3``; ``pr50k3_inception`` uses Inception pool3 features.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 import jax
@@ -24,54 +25,84 @@ import numpy as np
 __all__ = ["knn_radii", "manifold_coverage", "precision_recall", "precision_recall_of_images"]
 
 
-@functools.partial(jax.jit, static_argnames=())
-def _sq_distances(rows: jax.Array, cols: jax.Array) -> jax.Array:
+ROW_BATCH_SIZE = 10_000  # StyleGAN2-ADA's pr50k3 (metrics/precision_recall.py, compute_pr)
+COL_BATCH_SIZE = 10_000
+
+
+@jax.jit
+def _block_distances(rows: jax.Array, cols: jax.Array) -> jax.Array:
     dot = jnp.dot(rows, cols.T, precision=jax.lax.Precision.HIGHEST)
     d2 = jnp.sum(rows * rows, 1)[:, None] + jnp.sum(cols * cols, 1)[None, :] - 2 * dot
-    return jnp.maximum(d2, 0.0)
+    return jnp.sqrt(jnp.maximum(d2, 0.0))
 
 
-def _blocks(n: int, size: int):
+def _batches(n: int, size: int):
+    if size < 1:
+        raise ValueError(f"batch sizes must be positive, got {size}")
     return [(s, min(s + size, n)) for s in range(0, n, size)]
 
 
-def knn_radii(features, k: int = 3, block_size: int = 2048) -> np.ndarray:
-    """Distance from each sample to its k-th nearest neighbour in the same set (itself excluded)."""
-    feats = jnp.asarray(np.asarray(features, np.float32))
+def _features(x, float16: bool) -> jax.Array:
+    x = np.asarray(x, np.float32)
+    return jnp.asarray(x.astype(np.float16).astype(np.float32) if float16 else x)
+
+
+def _distances(rows: jax.Array, cols: jax.Array, col_batch_size: int, float16: bool) -> np.ndarray:
+    """``(len(rows), len(cols))`` Euclidean distances, ``col_batch_size`` columns per compiled call;
+    rounded to float16 when ``float16`` (the official code's ``torch.cdist`` on half features)."""
+    parts = [
+        np.asarray(_block_distances(rows, cols[a:b])) for a, b in _batches(cols.shape[0], col_batch_size)
+    ]
+    d = np.concatenate(parts, axis=1)
+    return d.astype(np.float16) if float16 else d
+
+
+def knn_radii(
+    features, k: int = 3, row_batch_size: int = ROW_BATCH_SIZE, col_batch_size: int = COL_BATCH_SIZE,
+    float16: bool = False,
+) -> np.ndarray:  # fmt: skip
+    """Distance from each sample to its k-th nearest neighbour in the same set (itself excluded, as the
+    official ``kthvalue(k + 1)`` of distances that include the sample's own 0)."""
+    feats = _features(features, float16)
     n = feats.shape[0]
     if n <= k:
         raise ValueError(f"k-NN radii with k={k} need more than {k} samples, got {n}")
     radii = []
-    for start, stop in _blocks(n, block_size):
-        d2 = np.array(_sq_distances(feats[start:stop], feats))
-        d2[np.arange(stop - start), np.arange(start, stop)] = -1.0  # the sample itself sorts first
-        radii.append(np.partition(d2, k, axis=1)[:, k])
-    return np.sqrt(np.concatenate(radii))
+    for start, stop in _batches(n, row_batch_size):
+        d = _distances(feats[start:stop], feats, col_batch_size, float16)
+        d[np.arange(stop - start), np.arange(start, stop)] = -1.0  # the sample itself sorts first
+        radii.append(np.partition(d, k, axis=1)[:, k])
+    return np.concatenate(radii)
 
 
-def manifold_coverage(probe, manifold, manifold_radii: np.ndarray, block_size: int = 2048) -> float:
-    """Fraction of ``probe`` samples within ``manifold_radii[j]`` of some ``manifold[j]``."""
-    probe = jnp.asarray(np.asarray(probe, np.float32))
-    manifold = jnp.asarray(np.asarray(manifold, np.float32))
-    r2 = jnp.asarray(np.square(manifold_radii, dtype=np.float32))
+def manifold_coverage(
+    probe, manifold, manifold_radii: np.ndarray, row_batch_size: int = ROW_BATCH_SIZE,
+    col_batch_size: int = COL_BATCH_SIZE, float16: bool = False,
+) -> float:  # fmt: skip
+    """Fraction of ``probe`` samples within ``manifold_radii[j]`` of some ``manifold[j]`` (``<=``)."""
+    probe, manifold = _features(probe, float16), _features(manifold, float16)
+    radii = np.asarray(manifold_radii)
     inside = []
-    for start, stop in _blocks(probe.shape[0], block_size):
-        inside.append(np.asarray(jnp.any(_sq_distances(probe[start:stop], manifold) <= r2[None, :], axis=1)))
+    for start, stop in _batches(probe.shape[0], row_batch_size):
+        d = _distances(probe[start:stop], manifold, col_batch_size, float16)
+        inside.append((d <= radii[None, :]).any(axis=1))
     return float(np.mean(np.concatenate(inside)))
 
 
 def precision_recall(
-    real_features, fake_features, k: int = 3, block_size: int = 2048
-) -> dict[str, float | int]:
-    """``{"precision", "recall", "k", "num_real", "num_fake"}`` of two feature sets ``(n, d)``."""
+    real_features, fake_features, k: int = 3, row_batch_size: int = ROW_BATCH_SIZE,
+    col_batch_size: int = COL_BATCH_SIZE, float16: bool = False,
+) -> dict[str, float | int]:  # fmt: skip
+    """``{"precision", "recall", "k", "num_real", "num_fake"}`` of two feature sets ``(n, d)``.
+    ``float16``: features and distances rounded to half precision, as StyleGAN2-ADA's ``pr50k3`` keeps
+    them (``.to(torch.float16)``), so ties at a radius count as inside the same way."""
     real, fake = np.asarray(real_features, np.float32), np.asarray(fake_features, np.float32)
     if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
         raise ValueError(f"features must be (n, d) with the same d, got {real.shape} and {fake.shape}")
-    real_radii = knn_radii(real, k, block_size)
-    fake_radii = knn_radii(fake, k, block_size)
+    batching = {"row_batch_size": row_batch_size, "col_batch_size": col_batch_size, "float16": float16}
     return {
-        "precision": manifold_coverage(fake, real, real_radii, block_size),
-        "recall": manifold_coverage(real, fake, fake_radii, block_size),
+        "precision": manifold_coverage(fake, real, knn_radii(real, k, **batching), **batching),
+        "recall": manifold_coverage(real, fake, knn_radii(fake, k, **batching), **batching),
         "k": k,
         "num_real": len(real),
         "num_fake": len(fake),
