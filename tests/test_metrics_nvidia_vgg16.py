@@ -79,10 +79,8 @@ def test_loader_round_trip_and_errors(official, tmp_path, monkeypatch):
     np.savez(tmp_path / "no_fc.npz", **small)
     with pytest.raises(ValueError, match=r"missing layers.fc1.weight of shape \(4096, 25088\)"):
         nvidia_vgg16.load_nvidia_vgg16(tmp_path / "no_fc.npz")
-    bad = {**state, "lpips2": -state["lpips2"]}
-    write_torchscript(tmp_path / "neg.pt", nvidia_vgg16_module(bad))
-    with pytest.raises(ValueError, match="lpips2 has negative weights"):
-        nvidia_vgg16.load_nvidia_vgg16(tmp_path / "neg.pt")
+    with pytest.raises(ValueError, match="neg.pt: lpips2 has negative weights"):
+        nvidia_vgg16.from_state_dict({**state, "lpips2": -state["lpips2"]}, "neg.pt")
     # Where the file is looked for: the path, $GANS_JAX_VGG16, the cache; else how to get it.
     monkeypatch.setenv("GANS_JAX_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("HOME", str(tmp_path))

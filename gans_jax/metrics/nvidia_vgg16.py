@@ -1,9 +1,9 @@
 """NVIDIA's metrics VGG16 (``vgg16.pt`` of StyleGAN2-ADA / StyleGAN3) in JAX: the fc7 features of
 ``pr50k3`` (Kynkäänniemi et al. 2019, "Improved Precision and Recall Metric for Assessing Generative
-Models", Sec. 4: "the 4096-dimensional ... second fully connected layer" of VGG16) and the LPIPS
-distance of perceptual path length (Karras et al. 2019, Sec. 3.2), both from the one file.
+Models": the 4096-dimensional output of VGG16's second fully connected layer) and the LPIPS distance
+of perceptual path length (Karras et al. 2019, Sec. 3.2), both from the one file.
 
-The file (:data:`URL`, 528 MB, sha256 :data:`SHA256`) is a TorchScript archive read without torch and
+The file (:data:`URL`, 528 MiB, sha256 :data:`SHA256`) is a TorchScript archive read without torch and
 without running its code (:func:`gans_jax.torch_files.read_torch_file`). Its tensors: ``layers.conv1``
 .. ``layers.conv13`` (VGG16's 13 3x3 convolutions in order, configuration D), ``layers.fc1`` ..
 ``layers.fc3`` (``weight`` ``(out, in)``, ``bias``), and ``lpips0`` .. ``lpips4`` (LPIPS v0.1's
@@ -61,7 +61,7 @@ POOL5 = (7, 7, 512)
 FC_SHAPES = {"fc1": (4096, 7 * 7 * 512), "fc2": (4096, 4096), "fc3": (1000, 4096)}  # torch (out, in)
 HOW_TO_GET = (
     f"NVIDIA's metrics VGG16 is not bundled and cannot be downloaded by gans-jax: download {URL} "
-    f"(528 MB, sha256 {SHA256[:16]}...; StyleGAN2-ADA's dnnlib caches it as "
+    f"(528 MiB, sha256 {SHA256[:16]}...; StyleGAN2-ADA's dnnlib caches it as "
     f"~/.cache/dnnlib/downloads/<md5>_vgg16.pt) and pass --vgg16 PATH, set ${ENV_VAR}, or put it at "
     "{cache}/vgg16.pt"
 )
