@@ -115,8 +115,8 @@ def _resample(x: jax.Array, axis: int, index: np.ndarray, weight: np.ndarray) ->
 
 def resize_legacy_tf(x: jax.Array, size: int) -> jax.Array:
     """NHWC ``x`` resized to ``size x size`` as TF1's ``tf.image.resize_bilinear`` (``align_corners=False``,
-    :func:`bilinear_taps`), which NVIDIA's TorchScript Inception and VGG16 emulate with an ``affine_grid``
-    whose offset is ``1 / in - 1 / out`` (``grid_sample``, bilinear, border padding). Sides already
+    :func:`bilinear_taps`; in torch, ``grid_sample`` over an ``affine_grid`` shifted by ``1 / in - 1 / out``,
+    bilinear, border padding, as third-party loaders of NVIDIA's metrics VGG16 write it). Sides already
     ``size`` long are left alone."""
     if x.shape[1] != size:
         x = _resample(x, 1, *bilinear_taps(x.shape[1], size))
