@@ -324,8 +324,6 @@ class InceptionExtractor(FeatureExtractor):
     ):
         if resize not in RESIZE_MODES:
             raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
         if not isinstance(weights, InceptionWeights):
             weights = load_inception_weights(weights)
         self.weights = weights

@@ -16,6 +16,7 @@ does ``gans-jax metrics --metrics pr50k3``; ``pr50k3_inception`` uses Inception 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import jax
@@ -29,11 +30,20 @@ ROW_BATCH_SIZE = 10_000  # StyleGAN2-ADA's pr50k3 (metrics/precision_recall.py, 
 COL_BATCH_SIZE = 10_000
 
 
-@jax.jit
-def _block_distances(rows: jax.Array, cols: jax.Array) -> jax.Array:
+@functools.partial(jax.jit, static_argnames="float16")
+def _block_distances(rows: jax.Array, cols: jax.Array, float16: bool) -> jax.Array:
+    """Euclidean distances of a block, rounded to float16 when ``float16`` (the official code's
+    ``torch.cdist`` on half features)."""
     dot = jnp.dot(rows, cols.T, precision=jax.lax.Precision.HIGHEST)
     d2 = jnp.sum(rows * rows, 1)[:, None] + jnp.sum(cols * cols, 1)[None, :] - 2 * dot
-    return jnp.sqrt(jnp.maximum(d2, 0.0))
+    d = jnp.sqrt(jnp.maximum(d2, 0.0))
+    return d.astype(jnp.float16) if float16 else d
+
+
+@functools.partial(jax.jit, static_argnames="float16")
+def _block_inside(rows: jax.Array, cols: jax.Array, radii: jax.Array, float16: bool) -> jax.Array:
+    """Whether each row lies within ``radii[j]`` of some column ``j`` of the block (``<=``)."""
+    return jnp.any(_block_distances(rows, cols, float16) <= radii[None, :], axis=1)
 
 
 def _batches(n: int, size: int):
@@ -45,16 +55,6 @@ def _batches(n: int, size: int):
 def _features(x, float16: bool) -> jax.Array:
     x = np.asarray(x, np.float32)
     return jnp.asarray(x.astype(np.float16).astype(np.float32) if float16 else x)
-
-
-def _distances(rows: jax.Array, cols: jax.Array, col_batch_size: int, float16: bool) -> np.ndarray:
-    """``(len(rows), len(cols))`` Euclidean distances, ``col_batch_size`` columns per compiled call;
-    rounded to float16 when ``float16`` (the official code's ``torch.cdist`` on half features)."""
-    parts = [
-        np.asarray(_block_distances(rows, cols[a:b])) for a, b in _batches(cols.shape[0], col_batch_size)
-    ]
-    d = np.concatenate(parts, axis=1)
-    return d.astype(np.float16) if float16 else d
 
 
 def knn_radii(
@@ -69,7 +69,10 @@ def knn_radii(
         raise ValueError(f"k-NN radii with k={k} need more than {k} samples, got {n}")
     radii = []
     for start, stop in _batches(n, row_batch_size):
-        d = _distances(feats[start:stop], feats, col_batch_size, float16)
+        rows = feats[start:stop]
+        d = np.concatenate(
+            [np.array(_block_distances(rows, feats[a:b], float16)) for a, b in _batches(n, col_batch_size)], 1
+        )
         d[np.arange(stop - start), np.arange(start, stop)] = -1.0  # the sample itself sorts first
         radii.append(np.partition(d, k, axis=1)[:, k])
     return np.concatenate(radii)
@@ -81,11 +84,15 @@ def manifold_coverage(
 ) -> float:  # fmt: skip
     """Fraction of ``probe`` samples within ``manifold_radii[j]`` of some ``manifold[j]`` (``<=``)."""
     probe, manifold = _features(probe, float16), _features(manifold, float16)
-    radii = np.asarray(manifold_radii)
+    radii = jnp.asarray(manifold_radii)
+    cols = _batches(manifold.shape[0], col_batch_size)
     inside = []
     for start, stop in _batches(probe.shape[0], row_batch_size):
-        d = _distances(probe[start:stop], manifold, col_batch_size, float16)
-        inside.append((d <= radii[None, :]).any(axis=1))
+        rows = probe[start:stop]
+        hit = functools.reduce(
+            jnp.logical_or, [_block_inside(rows, manifold[a:b], radii[a:b], float16) for a, b in cols]
+        )
+        inside.append(np.asarray(hit))
     return float(np.mean(np.concatenate(inside)))
 
 
