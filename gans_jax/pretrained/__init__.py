@@ -121,7 +121,7 @@ def assemble(converted: Converted) -> tuple[GAN, GANState]:
 
     c = converted
     gan = builders.build_gan(c.config, c.sample_shape, c.num_classes, c.condition_shape)
-    state = jax.jit(lambda k: builders.init_state(c.config, gan, k, c.sample_shape))(jax.random.PRNGKey(0))
+    state = builders.init_state(c.config, gan, jax.random.PRNGKey(0), c.sample_shape)
     updates = {}
     for role, variables, params_field, collections_field in (
         ("generator", c.generator, "g_params", "g_collections"),

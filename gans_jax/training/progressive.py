@@ -193,12 +193,6 @@ def graft(new, old):
     return old
 
 
-def _init_state(train_step: TrainStep, key: jax.Array, sample_shape) -> GANState:
-    """``train_step.init_state`` compiled as one program (op-by-op initialisation of the equalized layers
-    compiles hundreds of small programs)."""
-    return jax.jit(lambda k: train_step.init_state(k, tuple(sample_shape)))(key)
-
-
 def grow_state(
     train_step: TrainStep, previous: GANState, key: jax.Array, sample_shape, *, reset_optimizer: bool = True
 ):
@@ -208,7 +202,7 @@ def grow_state(
     from gans_jax.training.sharding import host_local
 
     previous = jax.device_get(host_local(previous))  # multi-host: this process's replica
-    fresh = _init_state(train_step, key, sample_shape)
+    fresh = train_step.init_state(key, sample_shape)
     state = fresh.replace(
         step=previous.step,
         key=previous.key,
@@ -291,7 +285,7 @@ def train_progressive(config, workdir: str, *, progress: bool = True, devices=No
             initial = grow_state(train_step, state, key, sample_shape, reset_optimizer=reset)
         else:  # the first stage's start (the loop's own initialisation key), or a template to resume into
             k_init = jax.random.split(jax.random.PRNGKey(config.seed), 3)[0]
-            initial = _init_state(train_step, k_init, sample_shape)
+            initial = train_step.init_state(k_init, sample_shape)
         state, results = loop.train(
             stage_config(config, stage),
             directory,

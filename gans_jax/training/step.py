@@ -138,7 +138,11 @@ class TrainStep:
     def init_state(self, key: jax.Array, sample_shape: Sequence[int]) -> GANState:
         """The state this step trains: :meth:`GAN.init_state`, plus the EMA generator (a copy of the
         generator's parameters) when ``ema_decay`` is set, the regularisers' state (``init_extra``) and the
-        augmentation's (its probability p)."""
+        augmentation's (its probability p). Compiled as one program: initialised op by op, the tiny
+        StyleGAN2 compiles hundreds of small programs (17.8 s on a 2-core CPU, against 5.2 s)."""
+        return jax.jit(self._init_state, static_argnums=1)(key, tuple(sample_shape))
+
+    def _init_state(self, key: jax.Array, sample_shape: tuple[int, ...]) -> GANState:
         state = self.gan.init_state(key, sample_shape)
         extra = {k: jnp.asarray(v, jnp.float32) for r in self.regularizers for k, v in r.init_extra.items()}
         if self.augment is not None:
