@@ -10,7 +10,6 @@ none.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 import jax
@@ -18,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from gans_jax.layers.style import NOISE_MODES
-from gans_jax.training.state import GAN, GANState
+from gans_jax.training.state import GAN, GANState, apply_generator
 
 
 def is_style_generator(gan: GAN) -> bool:
@@ -37,18 +36,13 @@ def seed_latents(gan: GAN, seeds: Sequence[int]) -> jax.Array:
     return jnp.concatenate([gan.sample_latents(jax.random.PRNGKey(int(s)), 1) for s in seeds])
 
 
-@functools.partial(jax.jit, static_argnames=("generator", "method", "options"))
-def _apply(generator, variables, args, rngs, method: str, options: tuple):
-    """``generator.apply(variables, *args, method=method, rngs=rngs, **dict(options))``, compiled once
-    per generator, method and static options."""
-    return generator.apply(variables, *args, method=method, rngs=rngs, **dict(options))
-
-
 def mapping(gan, state, z, labels=None, *, psi: float = 1.0, cutoff: int | None = None, use_ema: bool = True):
     """``ws = f(z)``, truncated toward the tracked ``w_avg``: ``w_avg + psi (w - w_avg)`` on the layers
     before ``cutoff`` (all when ``None``) (StyleGAN, Sec. 3.1 / App. B)."""
     options = (("train", False), ("truncation_psi", float(psi)), ("truncation_cutoff", cutoff))
-    return _apply(gan.generator, _variables(gan, state, use_ema), (z, labels), {}, "mapping", options)
+    return apply_generator(
+        gan.generator, _variables(gan, state, use_ema), (z, labels), {}, "mapping", options
+    )
 
 
 def synthesis(gan, state, ws, *, noise: str = "const", key: jax.Array | None = None, use_ema: bool = True):
@@ -59,7 +53,7 @@ def synthesis(gan, state, ws, *, noise: str = "const", key: jax.Array | None = N
         raise ValueError("noise='random' needs a PRNG key")
     rngs = {"noise": key} if noise == "random" else {}
     options = (("noise_mode", noise),)
-    return _apply(gan.generator, _variables(gan, state, use_ema), (ws,), rngs, "synthesis", options)
+    return apply_generator(gan.generator, _variables(gan, state, use_ema), (ws,), rngs, "synthesis", options)
 
 
 def style_mixing_grid(

@@ -97,7 +97,7 @@ def translation_picture(
     real, condition = gan.split_batch(batch)
     if batch_stats and jax.tree.leaves(state.g_collections):  # batch norm: each image's own statistics
         out = evaluation.translate(gan, state, condition, use_ema=use_ema, batch_stats=True)
-    else:  # op by op: no compile for a few images (without batch norm only dropout masks would differ)
+    else:  # without batch norm only dropout masks would differ
         out = jax.device_get(gan.generate(state, None, condition, use_ema=use_ema))
     if gan.translation == "paired":
         target = np.asarray(real)

