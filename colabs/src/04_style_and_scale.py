@@ -169,7 +169,8 @@ show(bgan.generate(bstate, z, labels), 8, "BigGAN: one row per class 0-9, one la
 #
 # One train step serves every device count: it is jitted over a `Mesh` with the batch split along the
 # `"data"` axis, and the compiler inserts the collectives. We take the class-conditional DCGAN of the
-# quickstart (16-channel networks, batch 32) and run the same `SHARDING_STEPS` steps on the same batches
+# quickstart (16-channel networks, batch 32) and run the same `SHARDING_STEPS` steps on the same batches,
+# from the same initial state,
 #
 # 1. on one device;
 # 2. on all devices, the state **replicated** on each (data parallel);
@@ -200,15 +201,22 @@ batches = [
 ]
 
 
-def run(devs, shard_params=False, accumulation=1):
+def recipe(accumulation):
     config = base.copy_and_resolve_references()
     config.train.accumulation_steps = accumulation
-    gan = builders.build_gan(config, (16, 16, 1), 10)
-    train_step = builders.build_train_step(config, gan)
-    state = train_step.init_state(jax.random.PRNGKey(0), (16, 16, 1))
+    return builders.build_train_step(config, builders.build_gan(config, (16, 16, 1), 10))
+
+
+train_steps = {1: recipe(1), 2: recipe(2)}
+# every run starts from this state (kept on the host: each step donates the state it was given)
+initial = jax.device_get(train_steps[1].init_state(jax.random.PRNGKey(0), (16, 16, 1)))
+
+
+def run(devs, shard_params=False, accumulation=1):
+    train_step = train_steps[accumulation]
     mesh = sharding.data_mesh(devs)
-    shardings = sharding.state_shardings(state, mesh, shard_params=shard_params, min_size=1024)
-    state = jax.device_put(state, shardings)
+    shardings = sharding.state_shardings(initial, mesh, shard_params=shard_params, min_size=1024)
+    state = jax.device_put(initial, shardings)
     step = sharding.compile_train_step(train_step, mesh, shardings)
     for batch in batches:
         state, metrics = step(state, sharding.put_batch(batch, mesh))
