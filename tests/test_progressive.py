@@ -129,7 +129,7 @@ def test_grow_state_carries_parameters_moments_and_ema_exactly(tmp_path):
     gan8 = builders.build_gan(pg.stage_config(config, stages[1]), (8, 8, 1), None)
     step4 = builders.build_train_step(pg.stage_config(config, stages[0]), gan4)
     step8 = builders.build_train_step(pg.stage_config(config, stages[1]), gan8)
-    old = pg._init_state(step4, jax.random.PRNGKey(0), (4, 4, 1))
+    old = step4.init_state(jax.random.PRNGKey(0), (4, 4, 1))
     old = old.replace(
         step=jnp.int32(7),
         ema_params=jax.tree.map(lambda p: p + 1.0, old.g_params),
@@ -217,7 +217,7 @@ def test_tiny_recipe_learns_digits(tmp_path):
     state, _ = pg.train_progressive(config, str(tmp_path), progress=False, devices=ONE_DEVICE)
     gan = builders.build_gan(config, (8, 8, 1), None)
     z = gan.sample_latents(jax.random.PRNGKey(3), 1000)
-    untrained = pg._init_state(builders.build_train_step(config, gan), jax.random.PRNGKey(0), (8, 8, 1))
+    untrained = builders.build_train_step(config, gan).init_state(jax.random.PRNGKey(0), (8, 8, 1))
     before = _digits_fd(gan.generate(untrained, z))
     after = _digits_fd(gan.generate(state, z))
     print(f"digits pixel FD: untrained {before:.1f}, trained {after:.1f}")
